@@ -1,0 +1,120 @@
+"""What a manager decides (`Decision`) and what the customers receive (`Allocation`).
+
+A policy (or a trainee, through the `human` policy) produces a `Decision`: how to
+split the period's budget across channels and whom to favour within each.
+`allocate` turns it into money per customer, respecting the budget exactly,
+so bots and people are held to the same arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+CHANNELS = ("service", "complaints", "points", "acquisition")
+
+
+@dataclass
+class Decision:
+    """A manager's decision for one period.
+
+    Attributes:
+        shares: Budget share per channel (`CHANNELS`); they add up to at most 1.
+        service_weights: Non-negative weight per customer slot; service money is
+            split in proportion (0 = not served).
+        points_weights: Weight per customer slot for loyalty points; `None` = the
+            service weights.
+        complaint_priority: Higher is handled first; `None` = oldest first.
+        promise: Marketing promise level in [0, 1] (`honest_promise` matches delivery).
+        offer: Needs position the offer is tuned to, per segment.
+        note: Free text kept with the decision (the workshop shows it).
+    """
+
+    shares: dict[str, float]
+    service_weights: np.ndarray
+    offer: np.ndarray
+    promise: float = 0.5
+    points_weights: np.ndarray | None = None
+    complaint_priority: np.ndarray | None = None
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def with_shares(self, **changes: float) -> Decision:
+        """A copy with some channel shares changed."""
+        return replace(self, shares={**self.shares, **changes})
+
+
+@dataclass
+class Allocation:
+    """Money the customers receive in one period, and the firm's marketing.
+
+    Attributes:
+        service: Service money per customer slot.
+        points: Points money per customer slot.
+        complaint_capacity: How many complaints can be handled this period.
+        complaint_priority: Order key for the complaint queue (higher first).
+        acquisition: Money spent on winning customers.
+        promise: Marketing promise level.
+        offer: Needs position the offer is tuned to, per segment.
+        spent: Money spent per channel.
+    """
+
+    service: np.ndarray
+    points: np.ndarray
+    complaint_capacity: int
+    complaint_priority: np.ndarray | None
+    acquisition: float
+    promise: float
+    offer: np.ndarray
+    spent: dict[str, float]
+
+
+def _spread(amount: float, weights: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    w = np.where(visible, np.maximum(np.nan_to_num(weights, nan=0.0), 0.0), 0.0)
+    total = float(w.sum(dtype=np.float64))
+    if amount <= 0 or total <= 0:
+        return np.zeros(w.shape, dtype=np.float32)
+    return (w * (amount / total)).astype(np.float32)
+
+
+def allocate(decision: Decision, budget: float, known: np.ndarray,
+             complaint_cost: float) -> Allocation:
+    """Turn a decision into money per customer within the budget.
+
+    Shares are clipped at 0 and scaled down together if they add up to more
+    than 1, so the budget can never be exceeded.
+
+    Args:
+        decision: The decision.
+        budget: Money available this period.
+        known: Mask of customers the manager can serve (known active accounts).
+        complaint_cost: Cost of handling one complaint.
+
+    Returns:
+        The allocation.
+    """
+    shares = {c: max(0.0, float(decision.shares.get(c, 0.0))) for c in CHANNELS}
+    total = sum(shares.values())
+    if total > 1:
+        shares = {c: s / total for c, s in shares.items()}
+    service = _spread(budget * shares["service"], decision.service_weights, known)
+    pw = decision.points_weights if decision.points_weights is not None else decision.service_weights
+    points = _spread(budget * shares["points"], pw, known)
+    capacity = int(budget * shares["complaints"] // complaint_cost)
+    spent = {
+        "service": float(service.sum(dtype=np.float64)),
+        "points": float(points.sum(dtype=np.float64)),
+        "complaints": capacity * complaint_cost,
+        "acquisition": budget * shares["acquisition"],
+    }
+    return Allocation(
+        service=service,
+        points=points,
+        complaint_capacity=capacity,
+        complaint_priority=decision.complaint_priority,
+        acquisition=spent["acquisition"],
+        promise=float(np.clip(decision.promise, 0.0, 1.0)),
+        offer=np.asarray(decision.offer, dtype=np.float32),
+        spent=spent,
+    )

@@ -1,0 +1,154 @@
+"""The CRM: everything a manager can see about customers, and nothing more.
+
+Managers never see satisfaction, loyalty or churn hazard. They see purchase
+history (recency, frequency, monetary value), complaints, survey answers,
+revealed needs and segment labels — and under data-protection rules only for
+customers who consented. `CRMView` is a snapshot of that for one period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from sim.agents.customers import ACTIVE, CHURNED, CustomerPopulation
+
+F32 = np.float32
+
+
+@dataclass
+class CRMView:
+    """What the manager sees in one period. Arrays have one entry per customer slot.
+
+    Individual data of customers who did not consent (under regulation) is NaN.
+
+    Attributes:
+        t: The period.
+        known: Active accounts (the firm knows who its customers are).
+        churned: Accounts closed so far (churn is observed when it happens).
+        segment: Segment index.
+        segment_names: Segment labels.
+        recency: Periods since the last purchase.
+        frequency: Purchases per period (smoothed).
+        monetary: Spend per purchase (smoothed).
+        tenure: Periods since joining.
+        complaint_open: An unhandled complaint is waiting.
+        complaint_age: Periods the open complaint has waited.
+        complaints_total: Complaints filed so far.
+        survey_nps: Last likelihood-to-recommend answer (0–10), NaN if none.
+        survey_csat: Last satisfaction answer (1–5), NaN if none.
+        survey_age: Periods since the last answer, NaN if none.
+        needs_signal: Needs revealed by the last purchases.
+        likability: How much the manager likes the customer (personal impression).
+        lock: Points and contract lock-in the firm has granted.
+        service_total: Service money given so far.
+        consent: The customer's data may be used.
+        budget: Money available this period.
+        truth: The population itself — only the `oracle` policy receives it.
+    """
+
+    t: int
+    known: np.ndarray
+    churned: np.ndarray
+    segment: np.ndarray
+    segment_names: tuple[str, ...]
+    recency: np.ndarray
+    frequency: np.ndarray
+    monetary: np.ndarray
+    tenure: np.ndarray
+    complaint_open: np.ndarray
+    complaint_age: np.ndarray
+    complaints_total: np.ndarray
+    survey_nps: np.ndarray
+    survey_csat: np.ndarray
+    survey_age: np.ndarray
+    needs_signal: np.ndarray
+    likability: np.ndarray
+    lock: np.ndarray
+    service_total: np.ndarray
+    consent: np.ndarray
+    budget: float
+    truth: CustomerPopulation | None = None
+
+    #: Fields that carry individual data and are blanked without consent.
+    PERSONAL = ("recency", "frequency", "monetary", "survey_nps", "survey_csat", "survey_age",
+                "needs_signal", "complaints_total")
+    #: Fields a stale snapshot freezes.
+    HISTORICAL = ("recency", "frequency", "monetary", "survey_nps", "survey_csat",
+                  "needs_signal", "complaints_total", "tenure")
+
+    @property
+    def n_segments(self) -> int:
+        """Number of segments."""
+        return len(self.segment_names)
+
+    @property
+    def value(self) -> np.ndarray:
+        """Observed value per period: frequency × monetary (NaN when unknown)."""
+        return self.frequency * self.monetary
+
+    def segment_mean(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """Mean of `values` per segment over known customers with data."""
+        ok = self.known & np.isfinite(values)
+        sums = np.bincount(self.segment[ok], weights=values[ok], minlength=self.n_segments)
+        cnt = np.bincount(self.segment[ok], minlength=self.n_segments)
+        return np.where(cnt > 0, sums / np.maximum(cnt, 1), fill)
+
+    def fill_by_segment(self, values: np.ndarray) -> np.ndarray:
+        """Replace missing values by their segment's mean (what a CRM analyst would do)."""
+        means = self.segment_mean(values)
+        return np.where(np.isfinite(values), values, means[self.segment]).astype(F32)
+
+    def replace(self, **changes: object) -> CRMView:
+        """A copy with some fields replaced."""
+        return replace(self, **changes)
+
+
+def build_view(pop: CustomerPopulation, t: int, budget: float,
+               with_truth: bool = False) -> CRMView:
+    """Take the CRM snapshot of period `t`.
+
+    Args:
+        pop: The customers.
+        t: The period.
+        budget: Money available to the manager.
+        with_truth: Attach the true state (oracle only).
+
+    Returns:
+        The view.
+    """
+    known = pop.status == ACTIVE
+    nan = np.float32(np.nan)
+    ok = known & pop.consent
+    last = pop.last_purchase
+    recency = np.where(ok & (last >= 0), t - last, nan).astype(F32)
+    survey_age = np.where(ok & (pop.survey_at >= 0), t - pop.survey_at, nan).astype(F32)
+
+    def personal(a: np.ndarray) -> np.ndarray:
+        return np.where(ok, a, nan).astype(F32)
+
+    return CRMView(
+        t=t,
+        known=known,
+        churned=pop.status == CHURNED,
+        segment=pop.segment,
+        segment_names=pop.segment_names,
+        recency=recency,
+        frequency=personal(pop.frequency),
+        monetary=personal(pop.monetary),
+        tenure=np.where(known, t - pop.joined, 0).astype(F32),
+        complaint_open=pop.complaint_open & known,
+        complaint_age=pop.complaint_age,
+        complaints_total=personal(pop.complaints_total),
+        survey_nps=personal(pop.survey_nps),
+        survey_csat=personal(pop.survey_csat),
+        survey_age=survey_age,
+        needs_signal=personal(pop.needs_signal),
+        likability=pop.likability,
+        lock=pop.lock,
+        service_total=pop.service_total,
+        consent=pop.consent,
+        budget=budget,
+        truth=pop if with_truth else None,
+    )

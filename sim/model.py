@@ -1,0 +1,149 @@
+"""`RetentionModel`: the Mesa model of one manager and a market of customers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mesa
+import pandas as pd
+
+from sim.agents.customers import Customer, CustomerPopulation
+from sim.agents.managers import Manager
+from sim.allocation import Allocation, allocate
+from sim.biases import Bias
+from sim.crm import build_view
+from sim.market import MarketModel, MarketState
+from sim.metrics import METRICS, MetricsRecorder
+from sim.policies import Policy
+from sim.rng import SeedLike, make_rng, spawn_streams
+from sim.scenario import Scenario
+
+
+def _reporter(name: str):
+    def report(model: RetentionModel) -> float:
+        return model.metrics[name]
+
+    report.__name__ = f"report_{name}"
+    return report
+
+
+class RetentionModel(mesa.Model):
+    """A market of customers and one manager, stepped one period at a time.
+
+    Args:
+        scenario: A `Scenario`, a path to a scenario file, or a built-in name.
+        policy: The arm to play (a policy name of the scenario); default the first.
+        rng: Seed or generator. The same seed gives an identical run, and every
+            arm of a scenario given the same seed meets the same customers,
+            market and random numbers.
+        policy_object: Use this policy object instead of the arm's kind (for
+            policies written in a notebook).
+        biases: Use these bias objects instead of the arm's biases.
+
+    Attributes:
+        customers: The customers (column-wise; `customers[i]` is one customer).
+        manager: The manager agent.
+        datacollector: Mesa's collector of the per-period metrics.
+        metrics: The metrics of the last period.
+        period: Periods done so far.
+    """
+
+    def __init__(self, scenario: Scenario | str | Path, policy: str | None = None,
+                 rng: SeedLike = None, *, policy_object: Policy | None = None,
+                 biases: list[Bias] | None = None) -> None:
+        if not isinstance(scenario, Scenario):
+            from sim.loader import load_scenario
+
+            scenario = load_scenario(scenario)
+        gen = make_rng(rng)
+        super().__init__(rng=gen)
+        self.scenario_spec = scenario
+        streams = spawn_streams(gen)
+        self.streams = streams
+        self.customers = CustomerPopulation(scenario, streams["init"], streams["network"])
+        self.customers_rng = streams["customers"]
+        self.market = MarketModel(scenario)
+        spec = scenario.policy(policy) if policy is not None else scenario.policies[0]
+        self.manager = Manager(self, spec, streams["manager"], policy=policy_object,
+                               biases=biases)
+        self.recorder = MetricsRecorder(self.customers, scenario.market.margin, spec.cost)
+        self.metrics: dict[str, float] = {}
+        self.period = 0
+        self.horizon = scenario.horizon
+        self.last_allocation: Allocation | None = None
+        self.last_market: MarketState | None = None
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: _reporter(name) for name in METRICS})
+
+    @property
+    def policy_name(self) -> str:
+        """The arm this model plays."""
+        return self.manager.name
+
+    def budget(self, state: MarketState) -> float:
+        """The manager's money for a period."""
+        m = self.scenario_spec.market
+        return m.budget * self.customers.initial_size * state.budget_factor
+
+    def step(self) -> None:
+        """One period: events, the manager decides, customers react, metrics are collected."""
+        t = self.period
+        state = self.market.state(t)
+        self._events(t)
+        view = build_view(self.customers, t, self.budget(state), self.manager.needs_truth)
+        decision = self.manager.decide(view)
+        alloc = allocate(decision, view.budget, view.known, self.scenario_spec.market.complaint_cost)
+        rate = self.manager.survey_rate(t, self.scenario_spec.market.survey_rate)
+        outcome = self.customers.step(t, alloc, state, self.customers_rng,
+                                      self.streams["surveys"], self.streams["acquisition"], rate)
+        self.metrics = self.recorder.record(t, outcome, alloc)
+        self.last_allocation, self.last_market = alloc, state
+        self.datacollector.collect(self)
+        self.period += 1
+        if self.period >= self.horizon:
+            self.running = False
+
+    def _events(self, t: int) -> None:
+        for ev in self.market.needs_shifts(t):
+            self.customers.shift_needs(ev, self.streams["init"])
+        reg = self.market.regulation_starts(t)
+        if reg is not None:
+            self.customers.apply_consent(reg.consent_share)
+
+    def run(self, periods: int | None = None) -> RetentionModel:
+        """Step to the horizon (or `periods` more periods); returns self."""
+        end = self.horizon if periods is None else min(self.horizon, self.period + periods)
+        while self.period < end:
+            self.step()
+        return self
+
+    def customer(self, i: int) -> Customer:
+        """A view of customer `i` (attributes read and write its columns)."""
+        return self.customers[i]
+
+    def timeseries(self) -> pd.DataFrame:
+        """Per-period metrics so far, indexed by period."""
+        df = self.datacollector.get_model_vars_dataframe()
+        df.index = pd.RangeIndex(len(df), name="period")
+        return df
+
+    def summary(self) -> dict[str, float]:
+        """The run's summary: flows summed, stocks at the last period."""
+        ts = self.timeseries()
+        out: dict[str, Any] = {}
+        for name, m in METRICS.items():
+            col = ts[name].to_numpy(dtype=float)
+            out[name] = float(col.sum()) if m.summary == "sum" else float(col[-1])
+        return out
+
+    def segments(self) -> pd.DataFrame:
+        """Churn, revenue and service received per segment so far."""
+        seg = self.recorder.segments()
+        df = pd.DataFrame(seg, index=pd.Index(self.customers.segment_names, name="segment"))
+        return df
+
+    def __repr__(self) -> str:
+        return (f"RetentionModel({self.scenario_spec.name!r}, policy={self.policy_name!r}, "
+                f"period={self.period}/{self.horizon})")
+

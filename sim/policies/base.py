@@ -1,0 +1,106 @@
+"""What every policy shares: settings, scoring helpers and turning scores into a decision.
+
+A policy takes what the manager sees (`CRMView`) and returns a `Decision`. Most
+policies only say how much each customer deserves attention (`score`); the
+base class turns scores into service for the top `target_share` of customers,
+tunes the offer to the needs the CRM reveals, and keeps the budget split.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from sim.allocation import Decision
+from sim.crm import CRMView
+
+F32 = np.float32
+
+
+def zscore(x: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
+    """Standardise `x` over `mask` (missing values become 0, the mean)."""
+    if x is None:
+        return np.zeros(mask.shape, dtype=F32)
+    x = np.asarray(x, dtype=np.float64)
+    ok = mask & np.isfinite(x)
+    if not ok.any():
+        return np.zeros(mask.shape, dtype=F32)
+    m = x[ok].mean()
+    s = x[ok].std()
+    z = (x - m) / (s if s > 0 else 1.0)
+    return np.where(ok, z, 0.0).astype(F32)
+
+
+def top_share(score: np.ndarray, mask: np.ndarray, share: float) -> np.ndarray:
+    """Weight 1 for the top `share` of customers in `mask` by score, else 0.
+
+    Ties are broken by customer id, so the result is deterministic.
+    """
+    w = np.zeros(mask.shape, dtype=F32)
+    ids = np.flatnonzero(mask)
+    if ids.size == 0:
+        return w
+    k = max(1, int(round(share * ids.size)))
+    if k >= ids.size:
+        w[ids] = 1.0
+        return w
+    s = np.nan_to_num(np.asarray(score, dtype=np.float64)[ids], nan=-np.inf)
+    chosen = ids[np.argpartition(-s, k - 1, kind="introselect")[:k]]
+    w[chosen] = 1.0
+    return w
+
+
+class Policy:
+    """Base policy: serve the top `target_share` by `score`.
+
+    Args:
+        shares: Budget share per channel.
+        target_share: Share of customers given service.
+        promise: Marketing promise level.
+        options: Kind-specific settings.
+    """
+
+    kind: ClassVar[str] = "base"
+    #: Defaults of the kind, used when the scenario leaves them unset.
+    default_shares: ClassVar[dict[str, float]] = {
+        "service": 0.65, "complaints": 0.15, "points": 0.0, "acquisition": 0.2}
+    default_target: ClassVar[float] = 0.2
+    #: Whether the policy needs the true state (only the oracle).
+    needs_truth: ClassVar[bool] = False
+
+    def __init__(self, shares: dict[str, float] | None = None, target_share: float | None = None,
+                 promise: float = 0.5, options: dict[str, Any] | None = None) -> None:
+        self.shares = dict(shares or self.default_shares)
+        self.target_share = target_share if target_share is not None else self.default_target
+        self.promise = promise
+        self.options = dict(options or {})
+
+    def observe(self, view: CRMView, rng: np.random.Generator) -> None:
+        """Learn from this period's data (once per period, before scoring)."""
+
+    def score(self, view: CRMView, rng: np.random.Generator) -> np.ndarray | None:
+        """How much each customer deserves service (higher first); None = no preference."""
+        return None
+
+    def complaint_priority(self, view: CRMView) -> np.ndarray | None:
+        """Order of the complaint queue (higher first); None = oldest first."""
+        return None
+
+    def offer(self, view: CRMView) -> np.ndarray:
+        """Needs position the offer is tuned to, per segment: the needs the CRM reveals."""
+        return view.segment_mean(view.needs_signal).astype(F32)
+
+    def decide(self, view: CRMView, score: np.ndarray | None) -> Decision:
+        """Turn a (possibly biased) score into a decision."""
+        if score is None:
+            weights = view.known.astype(F32)
+        else:
+            weights = top_share(score, view.known, self.target_share)
+        return Decision(
+            shares=dict(self.shares),
+            service_weights=weights,
+            offer=self.offer(view),
+            promise=self.promise,
+            complaint_priority=self.complaint_priority(view),
+        )

@@ -1,0 +1,123 @@
+"""`churn_risk`: target the customers a model learned from observed churn says will leave.
+
+The manager's analysts keep a rolling sample of customers' CRM records and
+whether each account closed in the next period, and refit a ridge-regularised
+logistic regression on it every few periods (Newton's method). Until the first
+fit, recency stands in for risk.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from sim.crm import CRMView
+from sim.policies.base import Policy, zscore
+
+F32 = np.float32
+
+
+def churn_features(view: CRMView) -> np.ndarray:
+    """The design matrix of the churn model, one row per customer slot."""
+    nps = view.survey_nps
+    cols = [
+        np.ones(view.known.size, dtype=F32),
+        np.log1p(view.fill_by_segment(view.recency)),
+        view.fill_by_segment(view.frequency),
+        np.log1p(view.fill_by_segment(view.monetary)),
+        view.complaint_open.astype(F32),
+        np.minimum(view.fill_by_segment(view.complaints_total), 5.0),
+        np.where(np.isfinite(nps), nps, 7.0).astype(F32) / 10.0,
+        np.isfinite(nps).astype(F32),
+        np.log1p(view.tenure),
+        view.lock.astype(F32),
+    ]
+    seg = np.eye(view.n_segments, dtype=F32)[view.segment][:, 1:]
+    return np.column_stack([*cols, seg]).astype(F32)
+
+
+class ChurnModel:
+    """A logistic churn model the manager learns from the churn it observes.
+
+    Args:
+        sample: Customers recorded per period.
+        memory: Periods of records kept.
+        ridge: L2 penalty.
+    """
+
+    def __init__(self, sample: int = 2000, memory: int = 26, ridge: float = 1.0) -> None:
+        self.sample, self.memory, self.ridge = sample, memory, ridge
+        self.pending: tuple[np.ndarray, np.ndarray] | None = None
+        self.records: list[tuple[np.ndarray, np.ndarray]] = []
+        self.coef: np.ndarray | None = None
+
+    def record(self, view: CRMView, rng: np.random.Generator) -> None:
+        """Label last period's sample with who left, and sample this period."""
+        if self.pending is not None:
+            ids, x = self.pending
+            self.records.append((x, view.churned[ids].astype(F32)))
+            self.records = self.records[-self.memory:]
+        known = np.flatnonzero(view.known)
+        if known.size == 0:
+            self.pending = None
+            return
+        ids = rng.choice(known, size=min(self.sample, known.size), replace=False)
+        self.pending = (ids, churn_features(view)[ids])
+
+    def fit(self, iterations: int = 8) -> bool:
+        """Refit on the records; returns False when there is not yet enough churn."""
+        if not self.records:
+            return False
+        x = np.concatenate([r[0] for r in self.records]).astype(np.float64)
+        y = np.concatenate([r[1] for r in self.records]).astype(np.float64)
+        if y.sum() < 5:
+            return False
+        beta = np.zeros(x.shape[1]) if self.coef is None else self.coef.copy()
+        beta[0] = np.log(y.mean() / (1 - y.mean())) if self.coef is None else beta[0]
+        pen = np.full(x.shape[1], self.ridge)
+        pen[0] = 0.0
+        for _ in range(iterations):
+            p = 1 / (1 + np.exp(-np.clip(x @ beta, -30, 30)))
+            grad = x.T @ (y - p) - pen * beta
+            hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(pen) + 1e-9 * np.eye(x.shape[1])
+            beta += np.linalg.solve(hess, grad)
+        self.coef = beta
+        return True
+
+    def predict(self, view: CRMView) -> np.ndarray:
+        """Predicted churn probability next period per customer slot."""
+        if self.coef is None:
+            return np.where(view.known, np.nan_to_num(view.recency, nan=0.0), 0.0).astype(F32)
+        eta = churn_features(view).astype(np.float64) @ self.coef
+        return (1 / (1 + np.exp(-np.clip(eta, -30, 30)))).astype(F32)
+
+
+class ChurnRiskPolicy(Policy):
+    """Serve the customers most likely to leave, by a model learned from observed churn.
+
+    Options:
+        refit_every: Periods between refits (default 4).
+        sample: Customers recorded per period (default 2000).
+    """
+
+    kind: ClassVar[str] = "churn_risk"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.refit_every = int(self.options.get("refit_every", 4))
+        self.model = ChurnModel(sample=int(self.options.get("sample", 2000)))
+
+    def observe(self, view: CRMView, rng: np.random.Generator) -> None:
+        """Record data; refit on schedule."""
+        self.model.record(view, rng)
+        if view.t > 0 and view.t % self.refit_every == 0:
+            self.model.fit()
+
+    def score(self, view: CRMView, rng: np.random.Generator) -> np.ndarray:
+        """Predicted churn risk."""
+        return self.model.predict(view)
+
+    def complaint_priority(self, view: CRMView) -> np.ndarray:
+        """At-risk customers' complaints first, then the oldest."""
+        return zscore(self.model.predict(view), view.known) + 0.5 * view.complaint_age

@@ -1,0 +1,559 @@
+"""The scenario file: a frozen pydantic model of everything a run needs.
+
+Top-level keys and `kind` names are the public contract (SPEC.md). Every field
+but `name` and `policies` has a documented default. Rates are per period; the
+defaults are given per week and converted when `period` is longer (see
+`Scenario.per_period`).
+
+Biases, remedies, events and policies are discriminated unions on `kind`.
+Adding a built-in kind is one class here plus one registry line in
+`sim.policies` / `sim.agents.managers`. Kinds registered at run time from a
+notebook (`sim.register_policy`, `sim.register_bias`) are accepted through
+the `Custom*` specs, which check the kind against the registry.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+PERIODS_PER_YEAR = {"week": 52.0, "month": 12.0, "quarter": 4.0, "year": 1.0}
+
+
+class Spec(BaseModel):
+    """Base of every scenario model: frozen, unknown keys forbidden."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- population
+
+
+class Segment(Spec):
+    """A customer segment: its share and the distribution of its customers' traits.
+
+    Rates are per period (defaults per week). Heterogeneity inside a segment:
+    purchase rates are gamma distributed (shape `purchase_shape`, the NBD's r),
+    baseline churn and per-purchase drop-out are beta distributed with the given
+    mean and concentration (a + b; `None` makes the segment homogeneous).
+    """
+
+    name: str = Field(min_length=1, description="Segment label, as the manager sees it.")
+    share: float = Field(gt=0, le=1, description="Share of the population in this segment.")
+    spend: float = Field(30.0, gt=0, description="Mean spend per purchase (money).")
+    spend_shape: float | None = Field(
+        4.0, gt=0, description="Gamma shape of spend per purchase across customers; null = same."
+    )
+    purchase_rate: float = Field(
+        0.5, ge=0, description="Mean purchases per period at reference satisfaction."
+    )
+    purchase_shape: float | None = Field(
+        2.0, gt=0, description="Gamma shape r of purchase rates (NBD); null = homogeneous."
+    )
+    churn: float = Field(
+        0.004, ge=0, le=1, description="Mean baseline churn probability per period."
+    )
+    churn_concentration: float | None = Field(
+        2.0, gt=0, description="Beta concentration a+b of baseline churn (sBG); null = homogeneous."
+    )
+    dropout_per_purchase: float = Field(
+        0.0, ge=0, le=1, description="Mean probability of dropping out after a purchase (BG/NBD p)."
+    )
+    dropout_concentration: float | None = Field(
+        None, gt=0, description="Beta concentration a+b of per-purchase drop-out; null = same."
+    )
+    growth_potential: float = Field(
+        0.0, ge=0, le=1, description="Share of customers whose spend can grow when nurtured."
+    )
+    growth_max: float = Field(3.0, ge=1, description="Spend multiplier a grower can reach.")
+    price_sensitivity: float = Field(
+        1.0, ge=0, description="How strongly competitor pull and recessions act on them."
+    )
+    complaint_propensity: float = Field(
+        1.0, ge=0, description="Relative chance to complain when disappointed (loudness)."
+    )
+    sociability: float = Field(1.0, ge=0, description="Weight of their word of mouth.")
+    service_sensitivity: float = Field(
+        1.0, ge=0, description="How much service attention lifts their perceived quality."
+    )
+    likability: float = Field(
+        0.0, description="Mean of the likability trait managers react to (unrelated to value)."
+    )
+    satisfaction: float | None = Field(
+        None, ge=0, le=1, description="Initial mean satisfaction; null = steady state."
+    )
+    loyalty: float | None = Field(
+        None, ge=0, le=1, description="Initial mean attitudinal loyalty; null = equal to satisfaction."
+    )
+    needs: float = Field(0.0, description="Initial mean position of needs (offer tuned to it).")
+    needs_spread: float = Field(0.2, ge=0, description="Spread of needs inside the segment.")
+    cost_to_serve: float = Field(0.5, ge=0, description="Cost of serving one customer per period.")
+
+
+def _default_segments() -> tuple[Segment, ...]:
+    return (
+        Segment(name="regulars", share=0.35, spend=30.0, purchase_rate=0.6, churn=0.004),
+        Segment(
+            name="big_accounts", share=0.05, spend=200.0, purchase_rate=0.5, churn=0.003,
+            service_sensitivity=0.4, cost_to_serve=2.0,
+        ),
+        Segment(
+            name="small_growers", share=0.25, spend=15.0, purchase_rate=0.4, churn=0.006,
+            growth_potential=0.5, growth_max=4.0, service_sensitivity=1.5,
+        ),
+        Segment(
+            name="bargain_hunters", share=0.35, spend=20.0, purchase_rate=0.35, churn=0.008,
+            price_sensitivity=1.6, complaint_propensity=2.0,
+        ),
+    )
+
+
+class Network(Spec):
+    """The customers' social network, over current and potential customers."""
+
+    kind: Literal["small_world", "none", "complete"] = Field(
+        "small_world", description="Watts–Strogatz small world, no ties, or fully mixed."
+    )
+    degree: int = Field(8, ge=2, le=200, description="Ties per person (even) in the small world.")
+    rewire: float = Field(0.1, ge=0, le=1, description="Share of ties rewired at random (weak ties).")
+
+    @field_validator("degree")
+    @classmethod
+    def _even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError(f"degree must be even, got {v}")
+        return v
+
+
+class Behaviour(Spec):
+    """How customers respond: the constants of the model's equations (docs/model.md)."""
+
+    perception_noise: float = Field(0.1, ge=0, description="Sd of perceived quality per period.")
+    service_effect: float = Field(0.25, ge=0, description="Max quality lift from service attention.")
+    service_scale: float = Field(2.0, gt=0, description="Service money for 63 % of the max lift.")
+    fit_weight: float = Field(0.3, ge=0, description="Quality lost when the offer misses needs.")
+    fit_width: float = Field(0.5, gt=0, description="Needs distance at which fit falls to 61 %.")
+    needs_drift: float = Field(0.01, ge=0, description="Sd of each customer's needs drift per period.")
+    expectation_adaptation: float = Field(
+        0.1, ge=0, le=1, description="Share of the gap experience−expectation closed per period."
+    )
+    promise_effect: float = Field(
+        0.02, ge=0, description="Expectation raised per period per unit of promise above honest."
+    )
+    honest_promise: float = Field(0.5, ge=0, le=1, description="Promise level that matches delivery.")
+    satisfaction_speed: float = Field(0.15, gt=0, le=1, description="Adjustment speed of satisfaction.")
+    satisfaction_base: float = Field(0.5, description="Logit of steady-state satisfaction at reference.")
+    expectation_weight: float = Field(3.0, ge=0, description="Assimilation: weight of expectation level.")
+    disconfirmation_weight: float = Field(6.0, ge=0, description="Weight of disconfirmation.")
+    loss_aversion: float = Field(2.25, ge=1, description="Losses weigh this much more than gains.")
+    loyalty_speed: float = Field(0.03, gt=0, le=1, description="Adjustment speed of loyalty.")
+    relationship_weight: float = Field(
+        0.15, ge=0, description="Loyalty gained from sustained personal service."
+    )
+    lockin_crowding: float = Field(
+        0.3, ge=0, description="Loyalty target lowered per unit of lock-in (staying for points)."
+    )
+    points_scale: float = Field(1.0, gt=0, description="Points money for 63 % of max lock-in gain.")
+    points_lock: float = Field(0.3, ge=0, le=1, description="Max lock-in gained per period.")
+    lock_decay: float = Field(0.05, ge=0, le=1, description="Lock-in lost per period.")
+    churn_satisfaction: float = Field(3.0, ge=0, description="Hazard log-ratio per unit satisfaction.")
+    churn_loyalty: float = Field(2.0, ge=0, description="Hazard log-ratio per unit loyalty.")
+    churn_unresolved: float = Field(1.0, ge=0, description="Hazard log-ratio of an unresolved complaint.")
+    competitor_churn: float = Field(
+        0.03, ge=0, description="Hazard per unit competitor pull for a disloyal customer."
+    )
+    reference_satisfaction: float = Field(0.6, ge=0, le=1, description="Satisfaction at base hazard.")
+    reference_loyalty: float = Field(0.5, ge=0, le=1, description="Loyalty at base hazard.")
+    purchase_satisfaction: float = Field(1.5, ge=0, description="Purchase-rate log-ratio per unit S.")
+    growth_speed: float = Field(0.02, ge=0, le=1, description="Growth per period of a nurtured grower.")
+    complaint_threshold: float = Field(
+        0.15, ge=0, description="Disappointment (expected − perceived) that can trigger a complaint."
+    )
+    complaint_probability: float = Field(0.1, ge=0, le=1, description="Chance to complain then.")
+    complaint_wait_penalty: float = Field(
+        0.02, ge=0, description="Satisfaction lost per period a complaint waits."
+    )
+    complaint_recovery: float = Field(
+        0.15, ge=0, description="Satisfaction regained by prompt handling."
+    )
+    complaint_recovery_decay: float = Field(
+        0.35, ge=0, description="Recovery lost per period of delay (exponential rate)."
+    )
+    complaint_give_up: int = Field(
+        8, ge=1, description="Periods after which an unhandled complaint becomes a grudge."
+    )
+    wom_negative: float = Field(
+        0.02, ge=0, description="Satisfaction lost per unit of negative word of mouth received."
+    )
+    wom_unresolved: float = Field(
+        2.0, ge=0, description="Extra negative word of mouth from an unresolved complaint."
+    )
+    detractor_threshold: float = Field(0.4, ge=0, le=1, description="Below it a customer talks badly.")
+    referral_rate: float = Field(
+        0.05, ge=0, description="Adoption hazard of a potential customer per promoter-neighbour share."
+    )
+    survey_response: float = Field(0.2, ge=0, le=1, description="Base chance a surveyed customer answers.")
+    survey_anger_bias: float = Field(
+        2.0, ge=0, description="Extra answer chance per unit of dissatisfaction (angry answer more)."
+    )
+    recommend_shift: float = Field(
+        0.25, description="Likelihood to recommend = 10 × (mean of satisfaction and loyalty + shift)."
+    )
+    loyal_threshold: float = Field(0.4, ge=0, le=1, description="Loyalty below which a customer is not loyal.")
+    locked_threshold: float = Field(0.5, ge=0, le=1, description="Lock-in at which staying is bought.")
+
+
+class Population(Spec):
+    """Who the customers are, how they are tied, and how they behave."""
+
+    size: int = Field(20000, ge=10, le=20_000_000, description="Customers at period 0.")
+    potential: float = Field(
+        0.5, ge=0, le=10, description="Potential customers not yet won, as a share of size."
+    )
+    segments: tuple[Segment, ...] = Field(
+        default_factory=_default_segments, min_length=1, description="Customer segments."
+    )
+    network: Network = Field(default_factory=Network, description="Social network.")
+    behaviour: Behaviour = Field(default_factory=Behaviour, description="Response constants.")
+
+    @model_validator(mode="after")
+    def _shares(self) -> Population:
+        total = sum(s.share for s in self.segments)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"segment shares must add up to 1, they add up to {total:g}")
+        names = [s.name for s in self.segments]
+        if len(set(names)) != len(names):
+            raise ValueError(f"segment names must be unique, got {names}")
+        return self
+
+
+# --------------------------------------------------------------------------- market
+
+
+class EventBase(Spec):
+    """An event in the market at period `at`."""
+
+    at: int = Field(ge=0, description="Period at which it starts.")
+
+
+class NeedsShift(EventBase):
+    """Customers' needs move at once; service tuned to old needs loses fit."""
+
+    kind: Literal["needs_shift"]
+    size: float = Field(0.5, description="Shift of needs (in needs units; fit width is 0.5).")
+    spread: float = Field(0.1, ge=0, description="Sd of the shift across customers.")
+    segments: tuple[str, ...] | None = Field(None, description="Segments affected; null = all.")
+
+
+class CompetitorPromotion(EventBase):
+    """A competitor's promotion: pull rises, and it covers customers' switching costs."""
+
+    kind: Literal["competitor_promotion"]
+    duration: int = Field(8, ge=1, description="Periods it lasts.")
+    size: float = Field(0.3, ge=0, description="Added competitor pull.")
+    switching_cost_cover: float = Field(
+        1.0, ge=0, le=1, description="Share of lock-in (points, contracts) the offer buys out."
+    )
+
+
+class Recession(EventBase):
+    """Customers spend less and the firm's budget is cut."""
+
+    kind: Literal["recession"]
+    duration: int | None = Field(None, ge=1, description="Periods it lasts; null = to the end.")
+    spend_drop: float = Field(0.2, ge=0, le=1, description="Share of spend lost.")
+    budget_cut: float = Field(0.3, ge=0, le=1, description="Share of the manager's budget cut.")
+
+
+class Regulation(EventBase):
+    """Data protection: only consenting customers' data may be used."""
+
+    kind: Literal["regulation"]
+    consent_share: float = Field(0.6, ge=0, le=1, description="Share of customers who consent.")
+
+
+Event = Annotated[
+    NeedsShift | CompetitorPromotion | Recession | Regulation, Field(discriminator="kind")
+]
+
+
+class Market(Spec):
+    """The firm's economics, its competitors and the events of the run."""
+
+    quality: float = Field(0.6, description="Base quality of the product, before service and fit.")
+    margin: float = Field(0.3, ge=0, le=1, description="Gross margin on revenue.")
+    budget: float = Field(
+        1.0, ge=0, description="Manager's budget per period per customer at period 0 (money)."
+    )
+    acquisition_cost: float = Field(150.0, gt=0, description="Cost of winning one customer.")
+    complaint_cost: float = Field(5.0, gt=0, description="Cost of handling one complaint.")
+    competitor_pull: float = Field(0.2, ge=0, description="Baseline pull of competitors.")
+    survey_rate: float = Field(0.02, ge=0, le=1, description="Share of customers surveyed per period.")
+    crm_noise: float = Field(0.1, ge=0, description="Noise of needs revealed through purchases.")
+    events: tuple[Event, ...] = Field((), description="Market events, in any order.")
+
+
+# --------------------------------------------------------------------------- managers
+
+
+class BiasBase(Spec):
+    """A bias: a distortion of what the manager sees, believes or decides."""
+
+    strength: float = Field(0.8, ge=0, le=1, description="0 = none, 1 = full.")
+
+
+class StereotypeBias(BiasBase):
+    """Judges customers by fixed beliefs about their segment; beliefs never update."""
+
+    kind: Literal["stereotype"]
+
+
+class AffinityBias(BiasBase):
+    """Favours customers the manager likes (likability is unrelated to value)."""
+
+    kind: Literal["affinity"]
+
+
+class StaleDataBias(BiasBase):
+    """Keeps steering by an old snapshot of the data."""
+
+    kind: Literal["stale_data"]
+    snapshot_at: int = Field(0, ge=0, description="Period the snapshot is taken.")
+
+
+class AcquisitionFocusBias(BiasBase):
+    """Moves budget from keeping customers to winning new ones."""
+
+    kind: Literal["acquisition_focus"]
+
+
+class BigAccountBias(BiasBase):
+    """Serves the largest accounts, neglects small ones with growth potential."""
+
+    kind: Literal["big_account"]
+
+
+class OverpromiseBias(BiasBase):
+    """Promises more than is delivered."""
+
+    kind: Literal["overpromise"]
+
+
+class PointsLockinBias(BiasBase):
+    """Buys retention with points and contracts instead of satisfaction."""
+
+    kind: Literal["points_lockin"]
+
+
+class SalienceBias(BiasBase):
+    """Reacts to the loudest recent complainers, ignores silent at-risk customers."""
+
+    kind: Literal["salience"]
+
+
+class CustomBias(BiasBase):
+    """A bias kind registered at run time with `sim.register_bias`."""
+
+    kind: str
+    options: dict[str, Any] = Field(default_factory=dict, description="Passed to the bias.")
+
+    @field_validator("kind")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        from sim.biases import BIASES
+
+        if v not in BIASES:
+            raise ValueError(f"expected one of {', '.join(BIASES)}, found {v!r}")
+        return v
+
+
+BUILTIN_BIASES = (
+    "stereotype", "affinity", "stale_data", "acquisition_focus", "big_account", "overpromise",
+    "points_lockin", "salience",
+)
+
+
+def _kind_tag(builtins: tuple[str, ...]) -> Any:
+    def tag(v: Any) -> str:
+        kind = v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None)
+        return kind if kind in builtins else "custom"
+
+    return tag
+
+
+Bias = Annotated[
+    Annotated[StereotypeBias, Tag("stereotype")]
+    | Annotated[AffinityBias, Tag("affinity")]
+    | Annotated[StaleDataBias, Tag("stale_data")]
+    | Annotated[AcquisitionFocusBias, Tag("acquisition_focus")]
+    | Annotated[BigAccountBias, Tag("big_account")]
+    | Annotated[OverpromiseBias, Tag("overpromise")]
+    | Annotated[PointsLockinBias, Tag("points_lockin")]
+    | Annotated[SalienceBias, Tag("salience")]
+    | Annotated[CustomBias, Tag("custom")],
+    Discriminator(_kind_tag(BUILTIN_BIASES)),
+]
+
+
+class RemedyBase(Spec):
+    """A remedy: changes the manager's information or judgement from period `start`."""
+
+    start: int = Field(0, ge=0, description="Period from which it acts.")
+
+
+class DiverseTeam(RemedyBase):
+    """Decisions pooled with colleagues who do not share the manager's biases."""
+
+    kind: Literal["diverse_team"]
+    size: int = Field(3, ge=2, le=20, description="Managers in the team, the biased one included.")
+
+
+class FeedbackLoop(RemedyBase):
+    """Surveys and complaint channels reveal true satisfaction and steer decisions."""
+
+    kind: Literal["feedback_loop"]
+    weight: float = Field(0.5, ge=0, le=1, description="Weight of the feedback signal in decisions.")
+    survey_rate: float = Field(0.1, ge=0, le=1, description="Share surveyed per period while on.")
+
+
+class Training(RemedyBase):
+    """Bias strength decays once training starts."""
+
+    kind: Literal["training"]
+    rate: float = Field(0.05, ge=0, description="Exponential decay rate of strength per period.")
+
+
+class DataRefresh(RemedyBase):
+    """Fresh data and market research: snapshots and segment beliefs are renewed."""
+
+    kind: Literal["data_refresh"]
+    every: int = Field(4, ge=1, description="Periods between refreshes.")
+
+
+Remedy = Annotated[
+    DiverseTeam | FeedbackLoop | Training | DataRefresh, Field(discriminator="kind")
+]
+
+BUILTIN_POLICIES = ("uniform", "random", "value", "churn_risk", "clv", "feedback", "oracle", "human")
+
+
+class BudgetShares(Spec):
+    """How a period's budget is split across channels (the rest is not spent)."""
+
+    service: float = Field(0.65, ge=0, le=1, description="Service attention to customers.")
+    complaints: float = Field(0.15, ge=0, le=1, description="Complaint handling capacity.")
+    points: float = Field(0.0, ge=0, le=1, description="Loyalty points and contracts.")
+    acquisition: float = Field(0.2, ge=0, le=1, description="Winning new customers.")
+
+    @model_validator(mode="after")
+    def _total(self) -> BudgetShares:
+        total = self.service + self.complaints + self.points + self.acquisition
+        if total > 1 + 1e-9:
+            raise ValueError(f"budget shares add up to {total:g}, at most 1 is allowed")
+        return self
+
+
+class PolicySpec(Spec):
+    """One arm of the comparison: a manager with a policy, biases and remedies."""
+
+    name: str = Field(min_length=1, description="Arm name used in outputs.")
+    kind: str = Field(description=f"Policy kind: one of {', '.join(BUILTIN_POLICIES)}.")
+    budget_shares: BudgetShares | None = Field(
+        None, description="Budget split; null = the policy kind's default."
+    )
+    target_share: float | None = Field(
+        None, gt=0, le=1, description="Share of customers given service; null = kind default."
+    )
+    promise: float | None = Field(
+        None, ge=0, le=1, description="Marketing promise level; null = honest."
+    )
+    cost: float = Field(
+        0.0, ge=0, description="Running cost of the approach per period (e.g. CRM system)."
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific settings.")
+    biases: tuple[Bias, ...] = Field((), description="Biases laid over the policy.")
+    remedies: tuple[Remedy, ...] = Field((), description="Remedies against the biases.")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        from sim.policies import POLICIES
+
+        if v not in POLICIES:
+            raise ValueError(f"expected one of {', '.join(POLICIES)}, found {v!r}")
+        return v
+
+
+# --------------------------------------------------------------------------- scenario
+
+
+class Sweep(Spec):
+    """A grid of parameter values to run the comparison over."""
+
+    parameters: dict[str, tuple[Any, ...]] = Field(
+        description="Dotted path (e.g. policies.stale_manager.biases.0.strength) to values."
+    )
+
+
+class Scenario(Spec):
+    """A scenario: the customers, the market, and the managers compared."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="Scenario name.")
+    description: str = Field("", description="What the scenario teaches.")
+    horizon: int = Field(104, ge=1, le=100_000, description="Periods simulated.")
+    period: Literal["week", "month", "quarter", "year"] = Field(
+        "week", description="Length of a period (labels; unset rates are converted from weekly)."
+    )
+    replications: int = Field(30, ge=1, le=100_000, description="Replications per policy.")
+    seed: int = Field(20261122, ge=0, description="Root seed; replication seeds derive from it.")
+    population: Population = Field(default_factory=Population, description="The customers.")
+    market: Market = Field(default_factory=Market, description="The market and the firm.")
+    policies: tuple[PolicySpec, ...] = Field(min_length=1, description="The arms compared.")
+    baseline: str | None = Field(
+        None, description="Arm differences are reported against; null = the first."
+    )
+    sweep: Sweep | None = Field(None, description="Optional parameter grid for `sweep`.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        names = [p.name for p in self.policies]
+        if len(set(names)) != len(names):
+            raise ValueError(f"policy names must be unique, got {names}")
+        if self.baseline is not None and self.baseline not in names:
+            raise ValueError(f"baseline {self.baseline!r} names no policy; policies are {names}")
+        for ev in self.market.events:
+            if ev.at >= self.horizon:
+                raise ValueError(
+                    f"event {ev.kind} at period {ev.at} is past the horizon ({self.horizon} periods)"
+                )
+        return self
+
+    @property
+    def baseline_policy(self) -> str:
+        """The name of the baseline arm."""
+        return self.baseline or self.policies[0].name
+
+    def policy(self, name: str) -> PolicySpec:
+        """Return the arm called `name`.
+
+        Raises:
+            KeyError: If no arm has that name.
+        """
+        for p in self.policies:
+            if p.name == name:
+                return p
+        raise KeyError(f"no policy {name!r} in scenario {self.name!r}")
+
+    @property
+    def per_period(self) -> float:
+        """How many weeks one period lasts (1 for weeks)."""
+        return 52.0 / PERIODS_PER_YEAR[self.period]
