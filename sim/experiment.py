@@ -11,6 +11,7 @@ assembled in replication order.
 from __future__ import annotations
 
 import math
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -224,8 +225,30 @@ def _iterate(scenario: Scenario, seeds: list[int], workers: int,
         for t in tasks:
             yield _task(t)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        yield from pool.map(_task, tasks, chunksize=1)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    try:
+        # Workers are spawned while `map` submits; they inherit an ignored SIGINT, so
+        # Ctrl-C reaches only this process (no traceback from every worker).
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            results = pool.map(_task, tasks, chunksize=1)
+        finally:
+            signal.signal(signal.SIGINT, old)
+        yield from results
+    except BaseException:
+        _stop(pool)  # Ctrl-C or an error: do not finish the replications under way
+        raise
+    pool.shutdown()
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def assemble(scenario: Scenario, seeds: list[int],

@@ -7,6 +7,7 @@ the command line prints them and exits with code 2.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,8 +211,10 @@ def parse_text(text: str, file: str, fmt: str = "yaml") -> Scenario:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
-            raise ScenarioError([Problem(file, getattr(e, "lineno", None), "",
-                                         f"not valid TOML: {e}")]) from None
+            # Python < 3.14 gives the line only in the message: "(at line 3, column 5)".
+            found = re.search(r"at line (\d+)", str(e))
+            line = getattr(e, "lineno", None) or (int(found.group(1)) if found else None)
+            raise ScenarioError([Problem(file, line, "", f"not valid TOML: {e}")]) from None
     else:
         try:
             node = yaml.compose(text, Loader=yaml.SafeLoader)

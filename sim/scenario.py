@@ -103,8 +103,8 @@ def _default_segments() -> tuple[Segment, ...]:
     return (
         Segment(name="regulars", share=0.35, spend=30.0, purchase_rate=0.6, churn=0.004),
         Segment(
-            name="big_accounts", share=0.05, spend=200.0, purchase_rate=0.5, churn=0.003,
-            service_sensitivity=0.4, cost_to_serve=2.0,
+            name="big_accounts", share=0.05, spend=200.0, purchase_rate=0.5, churn=0.002,
+            service_sensitivity=0.2, cost_to_serve=2.0, loyalty=0.7,
         ),
         Segment(
             name="small_growers", share=0.25, spend=15.0, purchase_rate=0.4, churn=0.006,
@@ -146,6 +146,10 @@ class Behaviour(Spec):
     expectation_adaptation: float = Field(
         0.1, ge=0, le=1, description="Share of the gap experience−expectation closed per period."
     )
+    service_adaptation: float = Field(
+        0.3, ge=0, le=1,
+        description="Share of the service lift expectations adapt to (the rest keeps delighting).",
+    )
     promise_effect: float = Field(
         0.02, ge=0, description="Expectation raised per period per unit of promise above honest."
     )
@@ -164,6 +168,9 @@ class Behaviour(Spec):
     )
     points_scale: float = Field(1.0, gt=0, description="Points money for 63 % of max lock-in gain.")
     points_lock: float = Field(0.3, ge=0, le=1, description="Max lock-in gained per period.")
+    lock_protection: float = Field(
+        0.7, ge=0, le=1, description="Share of the hazard removed by full lock-in."
+    )
     lock_decay: float = Field(0.05, ge=0, le=1, description="Lock-in lost per period.")
     churn_satisfaction: float = Field(3.0, ge=0, description="Hazard log-ratio per unit satisfaction.")
     churn_loyalty: float = Field(2.0, ge=0, description="Hazard log-ratio per unit loyalty.")
@@ -196,6 +203,11 @@ class Behaviour(Spec):
     )
     wom_unresolved: float = Field(
         2.0, ge=0, description="Extra negative word of mouth from an unresolved complaint."
+    )
+    wom_deterrence: float = Field(
+        0.0, ge=0,
+        description="Adoption hazard log-ratio lost per unit of negative word of mouth a potential "
+        "customer hears (brand image).",
     )
     detractor_threshold: float = Field(0.4, ge=0, le=1, description="Below it a customer talks badly.")
     referral_rate: float = Field(
@@ -294,7 +306,7 @@ class Market(Spec):
     budget: float = Field(
         1.0, ge=0, description="Manager's budget per period per customer at period 0 (money)."
     )
-    acquisition_cost: float = Field(150.0, gt=0, description="Cost of winning one customer.")
+    acquisition_cost: float = Field(400.0, gt=0, description="Cost of winning one customer.")
     complaint_cost: float = Field(5.0, gt=0, description="Cost of handling one complaint.")
     competitor_pull: float = Field(0.2, ge=0, description="Baseline pull of competitors.")
     survey_rate: float = Field(0.02, ge=0, le=1, description="Share of customers surveyed per period.")

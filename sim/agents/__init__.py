@@ -1,0 +1,1 @@
+"""Agents: customers (column-wise) and managers (mesa.Agent)."""

@@ -246,7 +246,7 @@ class CustomerPopulation:
                      + b.churn_unresolved * unresolved)
         h = self.base_churn * np.exp(log_ratio)
         h += b.competitor_churn * pull * self.price_sensitivity * (1.0 - self.loyalty)
-        h *= 1.0 - self.lock * (1.0 - cover)
+        h *= 1.0 - b.lock_protection * self.lock * (1.0 - cover)
         h = np.clip(h, 0.0, 1.0).astype(F32)
         h[self.status != ACTIVE] = 0.0
         return h
@@ -314,8 +314,8 @@ class CustomerPopulation:
 
         # Needs drift; perceived quality from product, service and fit.
         self.needs += b.needs_drift * z_needs
-        perceived = (self.quality + self.service_lift(alloc.service)
-                     + b.fit_weight * (self.fit(alloc.offer) - 1.0)
+        lift = self.service_lift(alloc.service)
+        perceived = (self.quality + lift + b.fit_weight * (self.fit(alloc.offer) - 1.0)
                      + b.perception_noise * z_quality).astype(F32)
 
         # Expectation–disconfirmation with loss aversion.
@@ -387,15 +387,16 @@ class CustomerPopulation:
         self.last_service, self.last_points, self.last_perceived = (
             alloc.service, alloc.points, perceived)
 
-        # Expectations adapt to experience and are raised by promises.
-        self.expectation += (b.expectation_adaptation * (perceived - self.expectation)
+        # Expectations adapt to experience (only partly to service) and are raised by promises.
+        adapted = perceived - (1.0 - b.service_adaptation) * lift
+        self.expectation += (b.expectation_adaptation * (adapted - self.expectation)
                              + b.promise_effect * (alloc.promise - b.honest_promise)) * act
 
         self.status[churned] = CHURNED
         self.churned_at[churned] = t
         self.complaint_open[churned] = False
         self._survey(t, survey_rate, survey_rng)
-        acquired, referred = self._acquire(t, alloc, acquisition_rng)
+        acquired, referred = self._acquire(t, alloc, acquisition_rng, heard)
         return PeriodOutcome(
             active_start=active, purchases=purchases, revenue=revenue, churned=churned,
             acquired=acquired, referred=referred, complaints_new=new_c,
@@ -463,8 +464,8 @@ class CustomerPopulation:
             ans, np.clip(np.round(1 + 4 * self.satisfaction + 0.5 * z2), 1, 5), self.survey_csat)
         self.survey_at[ans] = t
 
-    def _acquire(self, t: int, alloc: Allocation,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _acquire(self, t: int, alloc: Allocation, rng: np.random.Generator,
+                 heard: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         b = self.behaviour
         u_adopt = rng.random(self.n, dtype=F32)
         u_source = rng.random(self.n, dtype=F32)
@@ -474,6 +475,10 @@ class CustomerPopulation:
         boost = float(np.exp(1.5 * (alloc.promise - b.honest_promise)))
         paid = alloc.acquisition * boost / (self.acq_cost * self.pool_size)
         referral = b.referral_rate * share
+        if b.wom_deterrence > 0:
+            # Negative word of mouth heard by potential customers deters them (brand image).
+            deter = np.exp(-b.wom_deterrence * heard)
+            paid, referral = paid * deter, referral * deter
         rate = paid + referral
         adopt = potential & (u_adopt < -np.expm1(-rate))
         referred = adopt & (u_source * np.maximum(rate, 1e-12) < referral)

@@ -41,7 +41,7 @@ def top_share(score: np.ndarray, mask: np.ndarray, share: float) -> np.ndarray:
     ids = np.flatnonzero(mask)
     if ids.size == 0:
         return w
-    k = max(1, int(round(share * ids.size)))
+    k = max(1, round(share * ids.size))
     if k >= ids.size:
         w[ids] = 1.0
         return w
@@ -75,6 +75,8 @@ class Policy:
         self.target_share = target_share if target_share is not None else self.default_target
         self.promise = promise
         self.options = dict(options or {})
+        self._targets: np.ndarray | None = None
+        self._targeted_at = -(10**9)
 
     def observe(self, view: CRMView, rng: np.random.Generator) -> None:
         """Learn from this period's data (once per period, before scoring)."""
@@ -91,12 +93,27 @@ class Policy:
         """Needs position the offer is tuned to, per segment: the needs the CRM reveals."""
         return view.segment_mean(view.needs_signal).astype(F32)
 
+    def target(self, view: CRMView, score: np.ndarray | None) -> np.ndarray:
+        """Service weights: the top `target_share` by score, re-chosen every `retarget_every`.
+
+        Like a real CRM programme, customers are enrolled for a while (option
+        `retarget_every`, default 13 periods) rather than reshuffled every period;
+        customers who left are replaced at the next re-targeting.
+        """
+        if score is None:
+            return view.known.astype(F32)
+        every = int(self.options.get("retarget_every", 13))
+        due = (self._targets is None or self._targets.size != view.known.size
+               or view.t - self._targeted_at >= every)
+        if due:
+            self._targets = top_share(score, view.known, self.target_share)
+            self._targeted_at = view.t
+        assert self._targets is not None
+        return np.where(view.known, self._targets, 0.0).astype(F32)
+
     def decide(self, view: CRMView, score: np.ndarray | None) -> Decision:
         """Turn a (possibly biased) score into a decision."""
-        if score is None:
-            weights = view.known.astype(F32)
-        else:
-            weights = top_share(score, view.known, self.target_share)
+        weights = self.target(view, score)
         return Decision(
             shares=dict(self.shares),
             service_weights=weights,

@@ -1,0 +1,466 @@
+"""The `retention-lab` command (also `python -m sim`).
+
+Exit codes: 0 success; 2 bad input (every problem printed on stderr as
+``file:line: field: message``, never a traceback); 1 failure while running;
+130 interrupted (Ctrl-C), with a one-line message and no half-written file.
+
+Heavy modules (the model, pandas, matplotlib) are imported inside the commands,
+so `list`, `show`, `schema` and `--help` answer at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
+
+import typer
+
+from sim.loader import ScenarioError, builtin_names, builtin_path, load_scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sim.scenario import Scenario
+
+DEBUG_ENV = "RETENTION_LAB_DEBUG"
+
+app = typer.Typer(
+    name="retention-lab",
+    help="Retention Lab: compare customer-management policies and biases by simulation.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Backend(StrEnum):
+    """Where replications run."""
+
+    local = "local"
+    dask = "dask"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def _bad_input(problems: Any) -> NoReturn:
+    for p in problems:
+        _err(str(p))
+    raise typer.Exit(2)
+
+
+def _usage(message: str) -> NoReturn:
+    _err(f"error: {message}")
+    raise typer.Exit(2)
+
+
+def _interrupted(what: str) -> NoReturn:
+    _err(f"interrupted: {what}")
+    raise typer.Exit(130)
+
+
+def _failed(exc: BaseException, doing: str) -> NoReturn:
+    if os.environ.get(DEBUG_ENV):
+        raise exc
+    if isinstance(exc, ImportError) and "distributed" in str(exc):
+        _err(f"error while {doing}: the dask backend needs `pip install retention-lab[dask]` "
+             f"({exc})")
+    else:
+        _err(f"error while {doing}: {type(exc).__name__}: {exc}")
+        _err(f"(set {DEBUG_ENV}=1 to see the traceback)")
+    raise typer.Exit(1)
+
+
+def _load(source: str) -> Scenario:
+    try:
+        return load_scenario(source)
+    except ScenarioError as e:
+        _bad_input(e.problems)
+
+
+def _override(sc: Scenario, replications: int | None, seed: int | None) -> Scenario:
+    from sim.scenario import Scenario
+
+    updates = {k: v for k, v in (("replications", replications), ("seed", seed))
+               if v is not None}
+    if not updates:
+        return sc
+    return Scenario.model_validate({**sc.model_dump(), **updates})
+
+
+def _workers(n: int) -> int:
+    return n if n > 0 else max(os.cpu_count() or 1, 1)
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal (redrawn in place), called as `(done, total)`.
+
+    Args:
+        label: Text before the bar.
+        stream: Where it is drawn (stderr).
+        unit: What is counted.
+    """
+
+    def __init__(self, label: str, stream: TextIO | None = None,
+                 unit: str = "replications") -> None:
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.unit = unit
+        self.drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        """Redraw the bar."""
+        width = 30
+        filled = int(width * done / max(total, 1))
+        bar = "#" * filled + "-" * (width - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {done}/{total} {self.unit}\x1b[K")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+
+def _bar(label: str) -> ProgressBar | None:
+    return ProgressBar(label) if sys.stderr.isatty() else None
+
+
+def _columns(rows: list[list[str]], left: int = 1) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for r in rows:
+        cells = [c.ljust(w) if i < left else c.rjust(w)
+                 for i, (c, w) in enumerate(zip(r, widths, strict=True))]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def comparison_text(summary: pd.DataFrame, comparison: pd.DataFrame, policies: list[str],
+                    baseline: str, metrics: tuple[str, ...] | None = None) -> str:
+    """The short comparison table printed by `run`.
+
+    Args:
+        summary: `summary.csv` as a DataFrame.
+        comparison: `comparison.csv` as a DataFrame.
+        policies: Arm names in order.
+        baseline: The baseline arm.
+        metrics: Metrics shown (default: the headline metrics).
+
+    Returns:
+        Means per arm, then each arm's paired difference against the baseline
+        with its 95 % interval and p-value (`*` marks an interval excluding 0).
+    """
+    import math
+
+    from sim.metrics import HEADLINE
+    from sim.report import comparison_rows, fmt_num, fmt_p
+
+    rows = comparison_rows(summary, comparison, policies, baseline, metrics or HEADLINE)
+    head = ["metric", *(f"{p} (baseline)" if p == baseline else p for p in policies)]
+    table = [head] + [[r["metric"], *(fmt_num(r["means"].get(p, (math.nan,))[0])
+                                      for p in policies)] for r in rows]
+    parts = ["Mean over replications:", _columns(table)]
+    for p in policies:
+        if p == baseline:
+            continue
+        diff = [["metric", "difference", "95 % CI", "p", ""]]
+        for r in rows:
+            d, lo, hi, pv = r["diffs"].get(p, (math.nan,) * 4)
+            clear = math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0)
+            ci = f"[{fmt_num(lo, True)}, {fmt_num(hi, True)}]" if math.isfinite(lo) else "–"
+            diff.append([r["metric"], fmt_num(d, True), ci, fmt_p(pv), "*" if clear else ""])
+        parts += ["", f"{p} − {baseline} (paired differences, 95 % CI):", _columns(diff)]
+    return "\n".join(parts)
+
+
+def _print_table(out_dir: Path, sc: Scenario) -> None:
+    import pandas as pd
+
+    summary = pd.read_csv(out_dir / "summary.csv")
+    comparison = pd.read_csv(out_dir / "comparison.csv")
+    typer.echo(comparison_text(summary, comparison, [p.name for p in sc.policies],
+                               sc.baseline_policy))
+
+
+# --------------------------------------------------------------------------- commands
+
+ScenarioArg = Annotated[str, typer.Argument(
+    metavar="SCENARIO", help="A scenario file (.yaml/.yml/.toml) or a built-in name (see `list`).",
+    show_default=False)]
+OutOpt = Annotated[Path | None, typer.Option(
+    "--out", "-o", help="Output folder [default: results/<name>-<timestamp>/].",
+    show_default=False)]
+ReplicationsOpt = Annotated[int | None, typer.Option(
+    min=1, help="Replications per policy [default: the scenario's].", show_default=False)]
+WorkersOpt = Annotated[int, typer.Option(
+    min=0, help="Parallel workers; 0 = one per CPU core. Results do not depend on it.")]
+BackendOpt = Annotated[Backend, typer.Option(help="Run replications locally or on Dask.")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    help="Dask scheduler address (with --backend dask); none starts a local cluster.",
+    show_default=False)]
+SeedOpt = Annotated[int | None, typer.Option(
+    min=0, help="Root seed [default: the scenario's].", show_default=False)]
+
+
+def _check_backend(backend: Backend, scheduler: str | None) -> None:
+    if scheduler and backend != Backend.dask:
+        _usage("--scheduler needs --backend dask")
+
+
+@app.command("run")
+def run_command(
+    scenario: ScenarioArg,
+    out: OutOpt = None,
+    replications: ReplicationsOpt = None,
+    workers: WorkersOpt = 0,
+    backend: BackendOpt = Backend.local,
+    scheduler: SchedulerOpt = None,
+    seed: SeedOpt = None,
+    resume: Annotated[bool, typer.Option(
+        help="With --out: if the folder already holds this exact run, do not run it again.")]
+    = False,
+) -> None:
+    """Run every policy of SCENARIO on the same customers and compare them."""
+    _check_backend(backend, scheduler)
+    if resume and out is None:
+        _usage("--resume needs --out DIR (the folder of the earlier run)")
+    try:
+        from sim.experiment import run
+        from sim.output import default_out_dir, is_complete, resolved_yaml, write_result
+        from sim.rng import replication_seeds
+
+        sc = _override(_load(scenario), replications, seed)
+        out_dir = out if out is not None else default_out_dir(sc)
+        if resume and is_complete(out_dir, resolved_yaml(
+                sc, replication_seeds(sc.seed, sc.replications))):
+            typer.echo(f"{out_dir} already holds this run; not run again.\n")
+            _print_table(out_dir, sc)
+            typer.echo(f"\nresults: {out_dir}")
+            return
+    except KeyboardInterrupt:
+        _interrupted("nothing was written")
+    bar = _bar(f"{sc.name}:")
+    try:
+        result = run(sc, workers=_workers(workers), backend=backend.value, progress=bar,
+                     scheduler=scheduler)
+    except KeyboardInterrupt:
+        _interrupted("nothing was written")
+    except ScenarioError as e:
+        _bad_input(e.problems)
+    except Exception as e:
+        _failed(e, f"running {sc.name}")
+    finally:
+        if bar is not None:
+            bar.close()
+    try:
+        write_result(result, out_dir)
+    except KeyboardInterrupt:
+        _interrupted(f"{out_dir} is incomplete (the files in it are whole; no "
+                     "scenario.resolved.yaml)")
+    except Exception as e:
+        _failed(e, f"writing {out_dir}")
+    typer.echo(f"{sc.name}: {len(sc.policies)} policies × {sc.replications} replications, "
+               f"{sc.horizon} {sc.period}s\n")
+    typer.echo(comparison_text(result.summary, result.comparison, result.policies,
+                               result.baseline))
+    typer.echo(f"\nresults: {out_dir}")
+    typer.echo(f"report:  {out_dir / 'report.html'}")
+
+
+@app.command("validate")
+def validate_command(
+    scenarios: Annotated[list[str], typer.Argument(
+        metavar="SCENARIO", help="Scenario files or built-in names.", show_default=False)],
+) -> None:
+    """Check scenario files without running them (exit 0 if all are good, 2 otherwise)."""
+    bad = False
+    for source in scenarios:
+        try:
+            sc = load_scenario(source)
+        except ScenarioError as e:
+            bad = True
+            for p in e.problems:
+                _err(str(p))
+            continue
+        typer.echo(f"{source}: ok ({sc.name}: {len(sc.policies)} policies, "
+                   f"{sc.horizon} {sc.period}s)")
+    if bad:
+        raise typer.Exit(2)
+
+
+def _one_line(description: str) -> str:
+    text = " ".join(description.split())
+    first, dot, _ = text.partition(". ")
+    return first + "." if dot else text
+
+
+@app.command("list")
+def list_command() -> None:
+    """List the built-in scenarios, one line each."""
+    names = builtin_names()
+    if not names:
+        _err("no built-in scenarios found")
+        return
+    width = max(len(n) for n in names)
+    for name in names:
+        try:
+            desc = _one_line(load_scenario(name).description) or "(no description)"
+        except ScenarioError as e:
+            desc = f"(invalid: {len(e.problems)} problem(s); run `validate {name}`)"
+        typer.echo(f"{name.ljust(width)}  {desc}")
+
+
+@app.command("show")
+def show_command(
+    name: Annotated[str, typer.Argument(
+        metavar="NAME", help="A built-in scenario name.", show_default=False)],
+) -> None:
+    """Print a built-in scenario's YAML, to copy and edit."""
+    if name not in builtin_names():
+        _usage(f"{name}: no such built-in scenario; built-in scenarios are: "
+               f"{', '.join(builtin_names())}")
+    typer.echo(builtin_path(name).read_text(encoding="utf-8"), nl=False)
+
+
+@app.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of the scenario file."""
+    from sim.scenario import Scenario
+
+    typer.echo(json.dumps(Scenario.model_json_schema(), indent=2, ensure_ascii=False))
+
+
+@app.command("sweep")
+def sweep_command(
+    scenario: ScenarioArg,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="PATH=V1,V2,... (repeatable); replaces the file's `sweep:` block.",
+        show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Output folder [default: results/<name>-sweep-<timestamp>/].",
+        show_default=False)] = None,
+    replications: ReplicationsOpt = None,
+    workers: WorkersOpt = 0,
+    backend: BackendOpt = Backend.local,
+    scheduler: SchedulerOpt = None,
+    seed: SeedOpt = None,
+    resume: Annotated[bool, typer.Option(
+        help="Skip the points already complete in --out (after an interruption).")] = False,
+) -> None:
+    """Run the comparison over a grid of parameter values (resumable).
+
+    Paths are dotted, over the scenario with every default filled in; list items
+    by index or name: `--set market.competitor_pull=0.1,0.3` `--set
+    policies.stale_manager.biases.0.strength=0.2,0.8`.
+    """
+    _check_backend(backend, scheduler)
+    if resume and out is None:
+        _usage("--resume needs --out DIR (the folder of the interrupted sweep)")
+    try:
+        from sim.output import default_out_dir
+        from sim.sweep import parameters_from, run_sweep
+
+        sc = _load(scenario)
+        params = parameters_from(sc, set_ or [])
+        out_dir = out if out is not None else default_out_dir(sc, suffix="-sweep")
+    except ScenarioError as e:
+        _bad_input(e.problems)
+    except KeyboardInterrupt:
+        _interrupted("nothing was written")
+    bar = ProgressBar("") if sys.stderr.isatty() else None
+
+    def progress(i: int, n: int, done: int, total: int) -> None:
+        if bar is not None:
+            bar.label = f"{sc.name} point {i + 1}/{n}:"
+            bar(done, total)
+
+    try:
+        outcome = run_sweep(sc, params, out_dir, replications=replications,
+                            workers=_workers(workers), backend=backend.value, seed=seed,
+                            scheduler=scheduler, resume=resume, progress=progress)
+    except ScenarioError as e:
+        _bad_input(e.problems)
+    except KeyboardInterrupt:
+        _interrupted(f"points finished so far are kept in {out_dir}; "
+                     f"continue with --resume --out {out_dir}")
+    except Exception as e:
+        _failed(e, f"sweeping {sc.name}")
+    finally:
+        if bar is not None:
+            bar.close()
+    typer.echo(_sweep_text(outcome.frame, outcome, sc))
+    typer.echo(f"\nresults:   {out_dir}")
+    typer.echo(f"sweep.csv: {out_dir / 'sweep.csv'}")
+
+
+def _sweep_text(frame: pd.DataFrame, outcome: Any, sc: Scenario) -> str:
+    from sim.report import fmt_num
+
+    metrics = ("churn_rate", "revenue", "profit")
+    base = sc.baseline_policy
+    rows = [["point", *outcome.points[0].values, "policy",
+             *(f"{m} − {base}" for m in metrics), ""]]
+    for pt in outcome.points:
+        sub = frame[frame.point == pt.index]
+        for pol in (p.name for p in sc.policies if p.name != base):
+            cells = []
+            for m in metrics:
+                r = sub[(sub.policy == pol) & (sub.metric == m)]
+                cells.append(fmt_num(r.diff_mean.iloc[0], True) if len(r) else "–")
+            note = "(resumed)" if pt.index in outcome.skipped else ""
+            rows.append([pt.folder, *(str(v) for v in pt.values.values()), pol, *cells, note])
+    n_left = 2 + len(outcome.points[0].values)
+    return (f"{sc.name}: {len(outcome.points)} points; paired differences against {base}:\n"
+            + _columns(rows, left=n_left))
+
+
+@app.command(
+    "workshop",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                      "help_option_names": []},
+    add_help_option=False,
+)
+def workshop_command(ctx: typer.Context) -> None:
+    """The decision-training workshop (`workshop serve --scenario NAME ...`)."""
+    try:
+        workshop_cli = importlib.import_module("sim.workshop.cli")
+    except ModuleNotFoundError as e:
+        if e.name and (e.name == "sim.workshop" or e.name.startswith("sim.workshop.")):
+            _err("the workshop is not available in this installation "
+                 "(module sim.workshop.cli is missing)")
+            raise typer.Exit(1) from None
+        _err(f"the workshop cannot start: a package is missing ({e.name}); "
+             "install it with `pip install retention-lab[workshop]`")
+        raise typer.Exit(1) from None
+    args = list(ctx.args)
+    sub = getattr(workshop_cli, "app", None)
+    if sub is not None:
+        sub(args=args, prog_name="retention-lab workshop")
+        return
+    entry = getattr(workshop_cli, "main", None)
+    if entry is None:
+        _err("sim.workshop.cli has neither `app` nor `main`")
+        raise typer.Exit(1)
+    code = entry(args)
+    if code:
+        raise typer.Exit(int(code))
+
+
+def main() -> None:
+    """Entry point of `retention-lab` and `python -m sim`."""
+    app(prog_name="retention-lab")

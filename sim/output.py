@@ -1,0 +1,200 @@
+"""Writing a comparison's outputs to a folder (SPEC.md, "Outputs of run").
+
+Every file is written atomically: to a temporary file in the same folder, then
+renamed over its final name, so an interruption never leaves a half-written
+file. Floats are formatted with a fixed format, so the same scenario and root
+seed give byte-identical CSV files whatever the number of workers or the
+backend. `scenario.resolved.yaml` is written last; its presence means the
+folder is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import yaml
+
+from sim.metrics import METRICS
+from sim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from sim.experiment import Result
+
+#: How floats are written in every CSV file.
+FLOAT_FORMAT = "%.10g"
+
+SUMMARY_COLUMNS = ("policy", "metric", "mean", "ci_low", "ci_high", "n")
+COMPARISON_COLUMNS = ("policy", "metric", "diff_mean", "diff_ci_low", "diff_ci_high", "p_value")
+RESOLVED = "scenario.resolved.yaml"
+#: The files of a complete run (PNG names are in `sim.report.FIGURES`).
+CSV_FILES = ("summary.csv", "comparison.csv", "timeseries.csv", "segments.csv")
+
+
+def default_out_dir(scenario: Scenario, root: Path | str = "results", suffix: str = "",
+                    now: datetime | None = None) -> Path:
+    """`results/<name><suffix>-<YYYYmmdd-HHMMSS>/`, made unique with `-2`, `-3`... if taken.
+
+    Args:
+        scenario: The scenario (its name is used).
+        root: The parent folder.
+        suffix: Added after the name (e.g. "-sweep").
+        now: The time stamp (default: now).
+
+    Returns:
+        A path that does not exist yet.
+    """
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / f"{scenario.name}{suffix}-{stamp}"
+    path, i = base, 1
+    while path.exists():
+        i += 1
+        path = base.with_name(f"{base.name}-{i}")
+    return path
+
+
+def _mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write(path: Path | str, data: bytes | str) -> Path:
+    """Write `data` to `path` atomically (temporary file in the same folder, then rename).
+
+    Args:
+        path: The destination; its folder is created if needed.
+        data: Bytes, or text written as UTF-8.
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _mode())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    """A DataFrame as CSV text: no index, `FLOAT_FORMAT`, LF line ends, NaN as empty."""
+    return df.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+
+
+def resolved_yaml(scenario: Scenario, seeds: list[int], version: str | None = None) -> str:
+    """The scenario with every default filled in, its seeds and the version as comments.
+
+    The YAML part is `scenario.model_dump(mode="json")`, so `load_scenario`
+    reads it back to an equal scenario; the replication seeds and the version
+    are comments because unknown keys are errors. Rerunning the file reproduces
+    the run bit for bit.
+
+    Args:
+        scenario: The scenario as run (replications and root seed filled in).
+        seeds: The replication seeds.
+        version: The package version (default `sim.__version__`).
+
+    Returns:
+        The file's text.
+    """
+    if version is None:
+        from sim import __version__ as version
+    head = [
+        "# Retention Lab scenario, resolved: every default filled in.",
+        f"# retention-lab version: {version}",
+        f"# root seed: {scenario.seed}",
+        f"# replication seeds (numpy SeedSequence({scenario.seed}).spawn({len(seeds)})):",
+        *(f"#   {i}: {s}" for i, s in enumerate(seeds)),
+        f"# Rerun: retention-lab run {RESOLVED}",
+    ]
+    body = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False,
+                          allow_unicode=True, width=100)
+    return "\n".join(head) + "\n" + body
+
+
+def read_resolved(text: str) -> dict[str, Any]:
+    """The version and seeds recorded in the comments of a resolved scenario's text.
+
+    Returns:
+        `{"version": str | None, "root_seed": int | None, "seeds": list[int]}`.
+    """
+    version = re.search(r"^# retention-lab version: (\S+)$", text, re.M)
+    root = re.search(r"^# root seed: (\d+)$", text, re.M)
+    seeds = [int(m.group(2)) for m in re.finditer(r"^#   (\d+): (\d+)$", text, re.M)]
+    return {"version": version.group(1) if version else None,
+            "root_seed": int(root.group(1)) if root else None, "seeds": seeds}
+
+
+def is_complete(out_dir: Path | str, resolved_text: str | None = None) -> bool:
+    """Whether `out_dir` holds a complete run (of exactly `resolved_text`, when given)."""
+    out = Path(out_dir)
+    res = out / RESOLVED
+    if not res.is_file() or not all((out / f).is_file() for f in CSV_FILES):
+        return False
+    return resolved_text is None or res.read_text(encoding="utf-8") == resolved_text
+
+
+def frames(result: Result) -> dict[str, pd.DataFrame]:
+    """The CSV outputs of a result as DataFrames, keyed by file name."""
+    ts_cols = ["replication", "policy", "period", *METRICS]
+    return {
+        "summary.csv": result.summary[list(SUMMARY_COLUMNS)],
+        "comparison.csv": result.comparison[list(COMPARISON_COLUMNS)],
+        "timeseries.csv": result.timeseries[ts_cols],
+        "segments.csv": result.segments,
+    }
+
+
+def write_result(result: Result, out_dir: Path | str, *, plots: bool = True) -> dict[str, Path]:
+    """Write every output of a run to `out_dir` (created if needed).
+
+    Writes `summary.csv`, `comparison.csv`, `timeseries.csv`, `segments.csv`,
+    the PNG figures, `report.html` and finally `scenario.resolved.yaml`.
+
+    Args:
+        result: The comparison.
+        out_dir: The folder.
+        plots: Also draw the figures and the HTML report (they take most of the time).
+
+    Returns:
+        File name → path of every file written.
+    """
+    from sim import __version__
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    # The resolved scenario marks a complete folder: an earlier run's must not vouch for
+    # files half replaced by this one.
+    (out / RESOLVED).unlink(missing_ok=True)
+    written: dict[str, Path] = {}
+    for name, df in frames(result).items():
+        written[name] = atomic_write(out / name, csv_text(df))
+    resolved = resolved_yaml(result.scenario, result.seeds, __version__)
+    if plots:
+        from sim import report
+
+        images = {}
+        for name, fig in report.figures(result).items():
+            images[name] = report.png_bytes(fig)
+            written[name] = atomic_write(out / name, images[name])
+        html_text = report.render_html(result, images, resolved, __version__)
+        written["report.html"] = atomic_write(out / "report.html", html_text)
+    written[RESOLVED] = atomic_write(out / RESOLVED, resolved)
+    return written

@@ -1,0 +1,417 @@
+"""Sweeps: the comparison run over a grid of parameter values, resumably.
+
+A parameter is a dotted path over the scenario with every default filled in
+(`Scenario.model_dump`): `market.competitor_pull`, `population.size`,
+`policies.stale_manager.biases.0.strength`. List items are addressed by index,
+by `name`, or by `kind` when exactly one item has it
+(`policies.stale_manager.biases.stale_data.strength`). The grid is the
+cartesian product of the values, the last parameter varying fastest.
+
+Every point uses the scenario's root seed, so points share customers and random
+numbers too. Point `i` is written to `point-XXX/` with the outputs of `run`,
+then a `done` marker (the hash of its resolved scenario) last; `resume=True`
+skips points whose marker matches. `sweep.csv` and the `sweep_<metric>.png`
+plots are built from the points' files, so a resumed sweep gives the same
+`sweep.csv` as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure
+from pydantic import ValidationError
+
+from sim.loader import Problem, ScenarioError, _message
+from sim.metrics import HEADLINE
+from sim.output import (
+    COMPARISON_COLUMNS,
+    SUMMARY_COLUMNS,
+    atomic_write,
+    csv_text,
+    resolved_yaml,
+    write_result,
+)
+from sim.rng import replication_seeds
+from sim.scenario import Scenario
+
+#: Called with (point index, points, replications done, replications) as a sweep runs.
+SweepProgress = Callable[[int, int, int, int], None]
+
+DONE = "done"
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One point of the grid.
+
+    Attributes:
+        index: Its position in the grid.
+        values: Parameter path → value.
+        scenario: The scenario at this point (no `sweep` block).
+    """
+
+    index: int
+    values: dict[str, Any]
+    scenario: Scenario
+
+    @property
+    def folder(self) -> str:
+        """Its sub-folder name, `point-XXX`."""
+        return f"point-{self.index:03d}"
+
+    def label(self) -> str:
+        """`path=value` pairs, for people."""
+        return " ".join(f"{k}={v}" for k, v in self.values.items())
+
+
+def _problem(source: str, path: str, message: str) -> ScenarioError:
+    return ScenarioError([Problem(source, None, path, message)])
+
+
+def parse_set(option: str) -> tuple[str, list[Any]]:
+    """Parse one `--set PATH=V1,V2,...` option; each value is read as a YAML scalar.
+
+    Raises:
+        ScenarioError: If there is no `=`, no path or no value.
+    """
+    path, sep, raw = option.partition("=")
+    path = path.strip()
+    if not sep or not path:
+        raise _problem("--set", option, "expected PATH=V1,V2,..., found no '='")
+    values: list[Any] = []
+    for tok in raw.split(","):
+        tok = tok.strip()
+        if not tok:
+            raise _problem("--set", path, f"expected comma-separated values, found {raw!r}")
+        try:
+            values.append(yaml.safe_load(tok))
+        except yaml.YAMLError:
+            values.append(tok)
+    return path, values
+
+
+def parameters_from(scenario: Scenario, sets: Sequence[str] = ()) -> dict[str, list[Any]]:
+    """The sweep's parameters: from `--set` options, else the scenario's `sweep:` block.
+
+    Args:
+        scenario: The scenario.
+        sets: `PATH=V1,V2,...` options; when given, the file's block is ignored.
+
+    Returns:
+        Path → values, in order.
+
+    Raises:
+        ScenarioError: If there is nothing to sweep or a path is repeated.
+    """
+    params: dict[str, list[Any]] = {}
+    if sets:
+        for opt in sets:
+            path, values = parse_set(opt)
+            if path in params:
+                raise _problem("--set", path, "expected each path once, found it twice")
+            params[path] = values
+    elif scenario.sweep is not None:
+        params = {k: list(v) for k, v in scenario.sweep.parameters.items()}
+    if not params:
+        raise _problem(scenario.name, "sweep", "nothing to sweep: give --set PATH=V1,V2 or a "
+                                                "`sweep: {parameters: {path: [values]}}` block")
+    for path, values in params.items():
+        if not values:
+            raise _problem("--set", path, "expected at least one value, found none")
+    return params
+
+
+def _item(seq: list[Any], part: str, where: str, path: str) -> int:
+    if part.lstrip("-").isdigit():
+        i = int(part)
+        if not 0 <= i < len(seq):
+            raise _problem("--set", path, f"{where} has {len(seq)} items, found index {i}")
+        return i
+    for key in ("name", "kind"):
+        hits = [i for i, x in enumerate(seq) if isinstance(x, dict) and x.get(key) == part]
+        if len(hits) == 1:
+            return hits[0]
+    names = [str(x.get("name") or x.get("kind")) for x in seq if isinstance(x, dict)]
+    listed = ", ".join(names) if names else "none"
+    raise _problem("--set", path, f"{where} has no item {part!r}; expected an index "
+                                  f"(0–{len(seq) - 1}) or one of: {listed}")
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set `value` at a dotted `path` of scenario data (in place).
+
+    Args:
+        data: The scenario as plain data, every default filled in.
+        path: Dotted path; list items by index, `name` or unique `kind`.
+        value: The new value.
+
+    Raises:
+        ScenarioError: If the path names nothing in the scenario.
+    """
+    parts = path.split(".")
+    node: Any = data
+    trail: list[str] = []
+    for i, part in enumerate(parts):
+        where = ".".join(trail) or "the scenario"
+        last = i == len(parts) - 1
+        key: Any
+        if isinstance(node, dict):
+            free = bool(trail) and trail[-1] in {"options", "parameters"}
+            if part not in node and not (last and free):
+                raise _problem("--set", path, f"{where} has no field {part!r}; fields are "
+                                              f"{', '.join(map(str, node)) or 'none'}")
+            key = part
+        elif isinstance(node, list):
+            key = _item(node, part, where, path)
+        elif node is None:
+            raise _problem("--set", path, f"{where} is null; give it a value in the scenario "
+                                          "file before sweeping inside it")
+        else:
+            raise _problem("--set", path, f"{where} is a value ({node!r}), it has no {part!r}")
+        if last:
+            node[key] = value
+            return
+        node = node[key]
+        trail.append(part)
+
+
+def _validation_problems(exc: ValidationError, values: Mapping[str, Any]) -> list[Problem]:
+    label = ", ".join(f"{k}={v!r}" for k, v in values.items())
+    out = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        out.append(Problem("--set", None, field, f"{_message(err)} (at sweep point {label})"))
+    return out
+
+
+def grid(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
+         overrides: Mapping[str, Any] | None = None) -> list[SweepPoint]:
+    """Every point of the grid, each validated.
+
+    Args:
+        scenario: The base scenario.
+        parameters: Path → values.
+        overrides: Top-level fields set at every point (e.g. `replications`, `seed`).
+
+    Returns:
+        The points, the last parameter varying fastest.
+
+    Raises:
+        ScenarioError: Naming the path, for a path that names nothing or a value
+            that makes an invalid scenario (every problem of every point).
+    """
+    base = scenario.model_dump(mode="json")
+    base["sweep"] = None
+    base.update(overrides or {})
+    paths = list(parameters)
+    points, problems = [], []
+    for index, combo in enumerate(itertools.product(*(parameters[p] for p in paths))):
+        data = copy.deepcopy(base)
+        values = dict(zip(paths, combo, strict=True))
+        for path, value in values.items():
+            set_path(data, path, value)
+        try:
+            points.append(SweepPoint(index, values, Scenario.model_validate(data)))
+        except ValidationError as e:
+            problems.extend(p for p in _validation_problems(e, values) if p not in problems)
+    if problems:
+        raise ScenarioError(problems)
+    return points
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def point_done(folder: Path, scenario: Scenario) -> bool:
+    """Whether `folder` holds the complete outputs of `scenario` (its `done` marker matches)."""
+    marker = folder / DONE
+    expected = _digest(resolved_yaml(scenario, replication_seeds(scenario.seed,
+                                                                 scenario.replications)))
+    try:
+        return marker.read_text(encoding="utf-8").strip() == expected
+    except OSError:
+        return False
+
+
+def sweep_frame(out_dir: Path | str, points: Sequence[SweepPoint]) -> pd.DataFrame:
+    """`sweep.csv` as a DataFrame, read from the points' written files.
+
+    One row per point × policy × metric: `point`, one column per parameter,
+    then the summary columns and the paired difference against the baseline
+    (empty for the baseline itself).
+    """
+    out = Path(out_dir)
+    frames = []
+    for pt in points:
+        summ = pd.read_csv(out / pt.folder / "summary.csv", float_precision="round_trip")
+        comp = pd.read_csv(out / pt.folder / "comparison.csv", float_precision="round_trip")
+        df = summ.merge(comp, on=["policy", "metric"], how="left")
+        for j, (path, value) in enumerate(pt.values.items()):
+            df.insert(j, path, [value] * len(df))
+        df.insert(0, "point", pt.index)
+        frames.append(df)
+    cols = ["point", *(points[0].values if points else []), *SUMMARY_COLUMNS,
+            *COMPARISON_COLUMNS[2:]]
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+def _numeric(values: Iterable[Any]) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def plot_sweep(frame: pd.DataFrame, parameters: Mapping[str, Sequence[Any]],
+               metric: str, policies: Sequence[str] | None = None,
+               baseline: str | None = None) -> Figure:
+    """A metric against the first swept parameter, per policy, with 95 % intervals.
+
+    Left: each policy's mean. Right (when there is a baseline and another arm):
+    the paired difference of each other arm against the baseline. Other swept
+    parameters, if any, give one line per combination of their values.
+
+    Args:
+        frame: The sweep frame (`sweep_frame`).
+        parameters: Path → values, as swept.
+        metric: The metric plotted.
+        policies: Policy order (default: as in the frame).
+        baseline: The baseline arm (no difference panel when None).
+
+    Returns:
+        The figure.
+    """
+    paths = list(parameters)
+    xpath, rest = paths[0], paths[1:]
+    xs = list(parameters[xpath])
+    numeric = _numeric(xs)
+    pos = {str(v): (float(v) if numeric else float(i)) for i, v in enumerate(xs)}
+    sub = frame[frame.metric == metric]
+    policies = list(policies or dict.fromkeys(sub.policy))
+    others = [p for p in policies if p != baseline] if baseline else []
+    fig = Figure(figsize=(12 if others else 8, 4.5), layout="constrained")
+    axes = fig.subplots(1, 2 if others else 1, squeeze=False).ravel()
+    colours = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
+    styles = ("-", "--", ":", "-.")
+    combos = list(itertools.product(*(parameters[p] for p in rest))) or [()]
+    panels = [(axes[0], policies, ("mean", "ci_low", "ci_high"), "mean, 95 % CI")]
+    if others:
+        panels.append((axes[1], others, ("diff_mean", "diff_ci_low", "diff_ci_high"),
+                       f"paired difference against {baseline}, 95 % CI"))
+    for ax, arms, (m_col, lo_col, hi_col), what in panels:
+        for pol in arms:
+            colour = colours[policies.index(pol) % len(colours)]
+            for k, combo in enumerate(combos):
+                rows = sub[sub.policy == pol]
+                for path, value in zip(rest, combo, strict=True):
+                    rows = rows[rows[path].astype(str) == str(value)]
+                x = np.array([pos.get(str(v), math.nan) for v in rows[xpath]])
+                order = np.argsort(x)
+                label = pol + "".join(f", {p}={v}" for p, v in zip(rest, combo, strict=True))
+                ax.plot(x[order], rows[m_col].to_numpy(float)[order], marker="o", color=colour,
+                        linestyle=styles[k % len(styles)], label=label)
+                ax.fill_between(x[order], rows[lo_col].to_numpy(float)[order],
+                                rows[hi_col].to_numpy(float)[order], color=colour, alpha=0.15,
+                                linewidth=0)
+        if not numeric:
+            ax.set_xticks([pos[str(v)] for v in xs], [str(v) for v in xs])
+        ax.set_xlabel(xpath)
+        ax.set_title(what, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if others:
+        axes[1].axhline(0, color="0.3", linewidth=0.8)
+    axes[0].set_ylabel(metric.replace("_", " "))
+    fig.suptitle(f"{metric.replace('_', ' ')} over {xpath}", fontsize=11)
+    return fig
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep did.
+
+    Attributes:
+        out_dir: Its folder.
+        points: The grid.
+        skipped: Indices of points found complete and not run again.
+        frame: The content of `sweep.csv`.
+    """
+
+    out_dir: Path
+    points: list[SweepPoint]
+    skipped: list[int]
+    frame: pd.DataFrame
+
+
+def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
+              out_dir: Path | str, *, replications: int | None = None, workers: int = 1,
+              backend: str = "local", seed: int | None = None, scheduler: str | None = None,
+              resume: bool = False, plots: bool = True,
+              progress: SweepProgress | None = None) -> SweepOutcome:
+    """Run the comparison at every point of a grid and write the sweep's outputs.
+
+    Args:
+        scenario: The base scenario.
+        parameters: Path → values.
+        out_dir: The sweep's folder.
+        replications: Overrides the scenario's replications at every point.
+        workers: Parallel workers for each point's replications.
+        backend: "local" or "dask".
+        seed: Overrides the root seed.
+        scheduler: Dask scheduler address.
+        resume: Skip points whose outputs are complete.
+        plots: Draw figures and reports (points and sweep plots).
+        progress: Called as replications finish.
+
+    Returns:
+        The outcome; `sweep.csv` and `sweep_<metric>.png` are written last.
+
+    Raises:
+        ScenarioError: If a path or value is bad (before anything runs).
+    """
+    from sim.experiment import run
+
+    overrides: dict[str, Any] = {}
+    if replications is not None:
+        overrides["replications"] = replications
+    if seed is not None:
+        overrides["seed"] = seed
+    points = grid(scenario, parameters, overrides)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    skipped = []
+    for pt in points:
+        folder = out / pt.folder
+        if resume and point_done(folder, pt.scenario):
+            skipped.append(pt.index)
+            continue
+        (folder / DONE).unlink(missing_ok=True)
+
+        def tick(done: int, total: int, _i: int = pt.index) -> None:
+            if progress is not None:
+                progress(_i, len(points), done, total)
+
+        tick(0, pt.scenario.replications)
+        result = run(pt.scenario, workers=workers, backend=backend, progress=tick,
+                     scheduler=scheduler)
+        write_result(result, folder, plots=plots)
+        atomic_write(folder / DONE, _digest(resolved_yaml(result.scenario, result.seeds)) + "\n")
+    frame = sweep_frame(out, points)
+    if plots:
+        from sim.report import png_bytes
+
+        policies = [p.name for p in scenario.policies]
+        for metric in HEADLINE:
+            fig = plot_sweep(frame, parameters, metric, policies, scenario.baseline_policy)
+            atomic_write(out / f"sweep_{metric}.png", png_bytes(fig))
+    atomic_write(out / "sweep.csv", csv_text(frame))
+    return SweepOutcome(out, points, skipped, frame)

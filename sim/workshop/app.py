@@ -1,0 +1,473 @@
+"""The workshop web app: server-rendered pages, SVG charts, state in SQLite.
+
+Routes:
+
+- trainees: ``/join/{workshop}`` (display name) → ``/play`` (dashboard and
+  controls, one round per submit) → ``/debrief``. The session id lives in an
+  HttpOnly cookie; ``/resume/{session}`` sets it on another device. No route
+  takes another trainee's id, so a trainee can read and change only their own
+  session. ``/api/session`` and ``/api/round`` are the same as JSON.
+- facilitator (token in ``?token=`` or the cookie it sets): ``/facilitator``
+  (workshops, start a new one), ``/facilitator/w/{id}`` (live progress, class
+  outcomes and bias profile), ``/facilitator/w/{id}/report.html`` and
+  ``report.csv`` (exports). Without the token: 403.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import secrets
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from sim.allocation import CHANNELS
+from sim.loader import ScenarioError, builtin_names
+from sim.workshop import charts
+from sim.workshop.engine import AccessError, RoundConflict, WorkshopEngine
+from sim.workshop.game import COMPLAINT_ORDERS, LISTS, Plan, PlanError
+from sim.workshop.profile import FLAG, LABELS
+
+TEMPLATES = Path(__file__).parent / "templates"
+SESSION_COOKIE = "rl_session"
+TOKEN_COOKIE = "rl_token"
+CHANNEL_LABELS = {"service": "Service to customers", "complaints": "Complaint handling",
+                  "points": "Loyalty points & contracts", "acquisition": "Winning new customers"}
+
+
+def _pct(x: Any, digits: int = 0) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "–"
+    return "–" if not math.isfinite(v) else f"{100 * v:.{digits}f} %"
+
+
+def _num(x: Any, digits: int = 0) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "–"
+    if not math.isfinite(v):
+        return "–"
+    return f"{v:,.{digits}f}".replace(",", " ")
+
+
+def make_env() -> Environment:
+    """The Jinja2 environment of the workshop's templates."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES),
+                      autoescape=select_autoescape(["html"]))
+    env.filters["pct"] = _pct
+    env.filters["num"] = _num
+    env.filters["svg"] = lambda s: Markup(s)
+    env.globals.update(CHANNELS=CHANNELS, CHANNEL_LABELS=CHANNEL_LABELS, LISTS=LISTS,
+                       COMPLAINT_ORDERS=COMPLAINT_ORDERS, LABELS=LABELS, FLAG=FLAG)
+    return env
+
+
+# --------------------------------------------------------------------------- form → plan
+
+
+def _percent(form: dict[str, str], key: str, label: str, default: float = 0.0,
+             high: float = 100.0) -> float:
+    raw = str(form.get(key, "")).strip().replace(",", ".").rstrip("%").strip()
+    if raw == "":
+        return default
+    try:
+        v = float(raw)
+    except ValueError:
+        raise PlanError(f"{label}: '{form.get(key)}' is not a number. Nothing was changed."
+                        ) from None
+    if not math.isfinite(v) or v < 0 or v > high:
+        raise PlanError(f"{label}: {raw} is outside 0–{high:g}. Nothing was changed.")
+    return v / 100.0
+
+
+def plan_from_form(form: dict[str, str], segment_names: list[str],
+                   named_ids: list[int]) -> Plan:
+    """Read the dashboard's form into a plan (percentages → shares).
+
+    Raises:
+        PlanError: A field is not a number or out of range, in plain words.
+    """
+    shares = {c: _percent(form, f"share_{c}", f"{CHANNEL_LABELS[c]} (% of the budget)")
+              for c in CHANNELS}
+    seg = {s: _percent(form, f"seg_{s}", f"Segment {s} (% of the rest of service money)")
+           for s in segment_names}
+    seg = {s: v for s, v in seg.items() if v > 0}
+    lists = {k: _percent(form, f"list_{k}", f"{LISTS[k][0]} (% of service money)")
+             for k in LISTS}
+    named = {i: _percent(form, f"named_{i}", f"Customer {i} (% of service money)")
+             for i in named_ids}
+    order = form.get("complaint_order", "oldest")
+    if order not in COMPLAINT_ORDERS:
+        raise PlanError(f"Complaint handling: choose one of the listed orders, got {order!r}.")
+    return Plan.from_dict({
+        "shares": shares,
+        "segment_service": seg,
+        "lists": {k: v for k, v in lists.items() if v > 0},
+        "named": {str(i): v for i, v in named.items() if v > 0},
+        "complaint_order": order,
+        "promise": _percent(form, "promise", "Marketing promise (0–100)", 0.5),
+        "range_update": _percent(form, "range_update", "Product range (0–100)", 1.0),
+        "note": str(form.get("note", ""))[:2000],
+    })
+
+
+def form_from_plan(plan: dict[str, Any]) -> dict[str, str]:
+    """The form values that show a plan (to pre-fill the next round's controls)."""
+    f: dict[str, str] = {}
+    for c in CHANNELS:
+        f[f"share_{c}"] = f"{100 * plan.get('shares', {}).get(c, 0.0):g}"
+    for s, v in plan.get("segment_service", {}).items():
+        f[f"seg_{s}"] = f"{100 * v:g}"
+    for k, v in plan.get("lists", {}).items():
+        f[f"list_{k}"] = f"{100 * v:g}"
+    for i, v in plan.get("named", {}).items():
+        f[f"named_{i}"] = f"{100 * v:g}"
+    f["complaint_order"] = plan.get("complaint_order", "oldest")
+    f["promise"] = f"{100 * plan.get('promise', 0.5):g}"
+    f["range_update"] = f"{100 * plan.get('range_update', 1.0):g}"
+    return f
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def create_app(db: str | Path = "workshop.sqlite", engine: WorkshopEngine | None = None,
+               public_url: str = "") -> Starlette:
+    """Build the web app.
+
+    Args:
+        db: The SQLite file (ignored when `engine` is given).
+        engine: An engine to serve (tests pass one).
+        public_url: Base URL shown in links (default: the request's).
+
+    Returns:
+        The Starlette application; `app.state.engine` is the engine.
+    """
+    eng = engine or WorkshopEngine(db)
+    env = make_env()
+    token = eng.store.facilitator_token()
+
+    def page(template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        return HTMLResponse(env.get_template(template).render(**ctx), status_code=status)
+
+    def refuse(status: int, message: str) -> HTMLResponse:
+        return page("error.html", status=status, message=message)
+
+    def base(request: Request) -> str:
+        return public_url.rstrip("/") or str(request.base_url).rstrip("/")
+
+    def authorised(request: Request) -> bool:
+        given = request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE) or ""
+        return secrets.compare_digest(given.encode(), token.encode())
+
+    def with_token_cookie(request: Request, resp: Response) -> Response:
+        if request.query_params.get("token"):
+            resp.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+        return resp
+
+    def session_of(request: Request) -> str | None:
+        sid = request.cookies.get(SESSION_COOKIE, "")
+        try:
+            eng.trainee(sid)
+        except AccessError:
+            return None
+        return sid
+
+    # ---------------------------------------------------------------- trainee pages
+
+    def index(request: Request) -> Response:
+        if session_of(request):
+            return RedirectResponse("/play", status_code=303)
+        return page("index.html")
+
+    async def join(request: Request) -> Response:
+        wid = request.path_params["wid"]
+        try:
+            ws = eng.workshop(wid)
+        except AccessError:
+            return refuse(404, "There is no workshop at this link. Ask your facilitator "
+                               "for the join link.")
+        if request.method == "GET":
+            return page("join.html", workshop=ws, error=None, name="")
+        form = await request.form()
+        name = str(form.get("name", ""))
+        try:
+            sid = await run_in_threadpool(eng.join, wid, name)
+        except PlanError as exc:
+            return page("join.html", status=400, workshop=ws, error=str(exc), name=name)
+        resp = RedirectResponse("/play", status_code=303)
+        resp.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax",
+                        max_age=14 * 24 * 3600)
+        return resp
+
+    def resume(request: Request) -> Response:
+        sid = request.path_params["sid"]
+        try:
+            eng.trainee(sid)
+        except AccessError:
+            return refuse(403, "This link does not open any session.")
+        resp = RedirectResponse("/play", status_code=303)
+        resp.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax",
+                        max_age=14 * 24 * 3600)
+        return resp
+
+    def dashboard_page(request: Request, sid: str, status: int = 200, error: str | None = None,
+                       values: dict[str, str] | None = None) -> Response:
+        d = eng.dashboard(sid)
+        if d["finished"]:
+            return RedirectResponse("/debrief", status_code=303)
+        if values is None:
+            values = form_from_plan(d["history"][-1]["plan"]) if d["history"] else \
+                form_from_plan(Plan().to_dict())
+        tr = d["trends"]
+        rounds_at = [d["per_round"] * (k + 1) for k in range(d["round"])]
+        trend_charts = [
+            charts.line_chart({"active customers": tr["active_customers"]}, "Active customers",
+                              marks=rounds_at),
+            charts.line_chart({"revenue": tr["revenue"]}, "Revenue per week", marks=rounds_at),
+            charts.line_chart({"churned": tr["churned"], "complaints": tr["complaints"]},
+                              "Customers lost and complaints per week", marks=rounds_at),
+            charts.line_chart({"CSAT": tr["csat_surveyed"]}, "Survey CSAT (1–5), last 13 weeks",
+                              marks=rounds_at),
+        ]
+        return page("dashboard.html", status=status, d=d, error=error, v=values,
+                    trend_charts=trend_charts, resume_url=f"{base(request)}/resume/{sid}")
+
+    async def play(request: Request) -> Response:
+        sid = session_of(request)
+        if sid is None:
+            return refuse(403, "You have no session here. Join with the link your facilitator "
+                               "gave you.")
+        if request.method == "GET":
+            return dashboard_page(request, sid)
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        return await run_in_threadpool(submit_form, request, sid, form)
+
+    def submit_form(request: Request, sid: str, form: dict[str, str]) -> Response:
+        setup = eng.setup(eng.trainee(sid).workshop_id)
+        try:
+            round_no = int(form.get("round", "0"))
+        except ValueError:
+            round_no = -1
+        try:
+            plan = plan_from_form(form, list(setup.segment_names), list(setup.named_ids))
+            eng.submit(sid, round_no, plan)
+        except RoundConflict as exc:
+            return dashboard_page(request, sid, status=409, error=str(exc))
+        except PlanError as exc:
+            return dashboard_page(request, sid, status=400, error=str(exc), values=form)
+        return RedirectResponse("/play", status_code=303)
+
+    def debrief(request: Request) -> Response:
+        sid = session_of(request)
+        if sid is None:
+            return refuse(403, "You have no session here.")
+        try:
+            db = eng.debrief(sid)
+        except PlanError:
+            return RedirectResponse("/play", status_code=303)
+        return page("debrief.html", b=db, **debrief_charts(db))
+
+    # ---------------------------------------------------------------- JSON API (own session)
+
+    def api_session(request: Request) -> Response:
+        sid = session_of(request)
+        if sid is None:
+            return JSONResponse({"error": "no session"}, status_code=403)
+        d = eng.dashboard(sid)
+        return JSONResponse(_jsonable({k: d[k] for k in (
+            "trainee", "round", "rounds", "finished", "period", "history", "segments")}))
+
+    async def api_round(request: Request) -> Response:
+        sid = session_of(request)
+        if sid is None:
+            return JSONResponse({"error": "no session"}, status_code=403)
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return JSONResponse({"error": "the body must be JSON"}, status_code=400)
+        if not isinstance(body, dict) or "round" not in body or "plan" not in body:
+            return JSONResponse({"error": "send {\"round\": N, \"plan\": {...}}"},
+                                status_code=400)
+        try:
+            results = await run_in_threadpool(eng.submit, sid, body["round"], body["plan"])
+        except RoundConflict as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        except (PlanError, TypeError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(_jsonable({"results": results}))
+
+    # ---------------------------------------------------------------- facilitator
+
+    async def facilitator(request: Request) -> Response:
+        if not authorised(request):
+            return refuse(403, "The facilitator pages need the facilitator link (with its "
+                               "token).")
+        error = None
+        if request.method == "POST":
+            form = await request.form()
+            try:
+                rounds = int(str(form.get("rounds", "4")))
+                ws = await run_in_threadpool(
+                    eng.create_workshop, str(form.get("scenario", "default")), rounds,
+                    None, str(form.get("title", "")).strip()[:80])
+            except (ValueError, ScenarioError) as exc:
+                error = f"Could not start the workshop: {exc}"
+            else:
+                return RedirectResponse(f"/facilitator/w/{ws.id}", status_code=303)
+        resp = page("facilitator.html", status=400 if error else 200, error=error,
+                    workshops=eng.workshops(), scenarios=builtin_names(), base=base(request))
+        return with_token_cookie(request, resp)
+
+    def fac_workshop(request: Request) -> Response:
+        if not authorised(request):
+            return refuse(403, "The facilitator pages need the facilitator link (with its "
+                               "token).")
+        wid = request.path_params["wid"]
+        try:
+            eng.workshop(wid)
+        except AccessError:
+            return refuse(404, "No such workshop.")
+        rep = eng.class_report(wid, with_bots=False)
+        any_done = any(t["finished"] for t in rep["trainees"])
+        if any_done:
+            rep = eng.class_report(wid, with_bots=True)
+        resp = page("workshop.html", r=rep, progress=eng.progress(wid),
+                    join_url=f"{base(request)}/join/{wid}", **class_charts(rep))
+        return with_token_cookie(request, resp)
+
+    def fac_report(request: Request) -> Response:
+        if not authorised(request):
+            return refuse(403, "The report needs the facilitator's token.")
+        wid = request.path_params["wid"]
+        try:
+            rep = eng.class_report(wid)
+        except AccessError:
+            return refuse(404, "No such workshop.")
+        html = env.get_template("report.html").render(r=rep, **class_charts(rep))
+        return HTMLResponse(html, headers={
+            "Content-Disposition": f'attachment; filename="workshop-{wid}-report.html"'})
+
+    def fac_csv(request: Request) -> Response:
+        if not authorised(request):
+            return Response("forbidden: the facilitator token is needed\n", status_code=403,
+                            media_type="text/plain")
+        wid = request.path_params["wid"]
+        try:
+            rep = eng.class_report(wid)
+        except AccessError:
+            return Response("no such workshop\n", status_code=404, media_type="text/plain")
+        return Response(class_csv(rep), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="workshop-{wid}.csv"'})
+
+    routes = [
+        Route("/", index),
+        Route("/join/{wid}", join, methods=["GET", "POST"]),
+        Route("/resume/{sid}", resume),
+        Route("/play", play, methods=["GET", "POST"]),
+        Route("/debrief", debrief),
+        Route("/api/session", api_session),
+        Route("/api/round", api_round, methods=["POST"]),
+        Route("/facilitator", facilitator, methods=["GET", "POST"]),
+        Route("/facilitator/w/{wid}", fac_workshop),
+        Route("/facilitator/w/{wid}/report.html", fac_report),
+        Route("/facilitator/w/{wid}/report.csv", fac_csv),
+    ]
+    app = Starlette(routes=routes)
+    app.state.engine = eng
+    app.state.token = token
+    return app
+
+
+def _jsonable(x: Any) -> Any:
+    """Replace NaN by None so the answer is valid JSON."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    return x
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def debrief_charts(b: dict[str, Any]) -> dict[str, str]:
+    """SVG charts of a debrief."""
+    rows = b["outcomes"]
+
+    def short(r: dict[str, Any]) -> str:
+        return "You" if r["key"] == "you" else (
+            "data-driven" if r["key"] == "data_driven" else LABELS[r["key"]].split(" (")[0])
+
+    profit = charts.bar_chart([(short(r), r["profit"]) for r in rows], "Profit over your rounds",
+                              fmt="{:,.0f}", highlight="You")
+    churn = charts.bar_chart([(short(r), 100 * r["churn_rate"]) for r in rows],
+                             "Churn over your rounds (%)", fmt="{:.1f} %", highlight="You")
+    prof = charts.bar_chart([(p["kind"].replace("_", " "), p["score"]) for p in b["profile"]],
+                            "Your bias profile (0 = no sign, 1 = fully biased)", limit=1.0,
+                            line=FLAG, line_label="resembles")
+    s = b["series"]
+    active = charts.line_chart({"you": s["you"]["active_customers"],
+                                "data-driven bot": s["data_driven"]["active_customers"]},
+                               "Active customers, you vs the data-driven bot",
+                               width=560, marks=[b["warmup"]])
+    sat = charts.line_chart({"you": s["you"]["satisfaction"],
+                             "data-driven bot": s["data_driven"]["satisfaction"]},
+                            "True satisfaction (hidden while you played)", width=560,
+                            marks=[b["warmup"]])
+    return {"chart_profit": profit, "chart_churn": churn, "chart_profile": prof,
+            "chart_active": active, "chart_sat": sat}
+
+
+def class_charts(r: dict[str, Any]) -> dict[str, str]:
+    """SVG charts of the class report."""
+    prof = charts.bar_chart([(k.replace("_", " "), v) for k, v in r["class_profile"].items()],
+                            "Class bias profile (mean score of finished trainees)", limit=1.0,
+                            line=FLAG, line_label="resembles")
+    fin = [t for t in r["trainees"] if t.get("outcomes")]
+    items = [(t["name"], t["outcomes"]["profit"]) for t in fin]
+    if "data_driven" in r["bots"]:
+        items.append(("data-driven bot", r["bots"]["data_driven"]["outcomes"]["profit"]))
+    profit = charts.bar_chart(items, "Profit: each trainee and the data-driven bot",
+                              fmt="{:,.0f}", highlight="data-driven bot")
+    return {"chart_class_profile": prof, "chart_class_profit": profit}
+
+
+def class_csv(r: dict[str, Any]) -> str:
+    """The class report as CSV: one row per trainee and per bot."""
+    out = io.StringIO()
+    metrics = list(r["outcome_labels"])
+    kinds = list(r["labels"])
+    w = csv.writer(out)
+    w.writerow(["who", "kind", "rounds_done", "finished", *metrics,
+                *[f"bias_{k}" for k in kinds], "top_bias"])
+    for t in r["trainees"]:
+        o = t.get("outcomes") or {}
+        w.writerow([t["name"], "trainee", t["rounds_done"], t["finished"],
+                    *[o.get(m, "") for m in metrics],
+                    *[f"{t['profile'][k]:.3f}" for k in kinds], t["top"] or ""])
+    for key, b in r["bots"].items():
+        w.writerow([b["label"], "bot", r["workshop"]["rounds"], True,
+                    *[b["outcomes"].get(m, "") for m in metrics], *["" for _ in kinds], key
+                    if key != "data_driven" else ""])
+    return out.getvalue()
+
+
+def dumps(x: Any) -> str:
+    """JSON for embedding (NaN → null)."""
+    return json.dumps(_jsonable(x))

@@ -1,0 +1,68 @@
+"""`retention-lab workshop ...`: serve the training exercise.
+
+`app` is a `typer.Typer`; the main command line mounts it as `workshop`.
+It can also be run alone: ``python -m sim.workshop.cli serve --scenario default``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DEFAULT_DB = Path("workshop.sqlite")
+app = typer.Typer(help="The bias-awareness workshop: a web app trainees play in a browser.",
+                  no_args_is_help=True)
+
+
+@app.callback()
+def _workshop() -> None:
+    """The bias-awareness workshop."""
+
+
+@app.command()
+def serve(
+    scenario: Annotated[str, typer.Option(
+        "--scenario", "-s", help="Built-in scenario name or scenario file.")] = "default",
+    rounds: Annotated[int, typer.Option(
+        "--rounds", "-r", min=1, max=12, help="Rounds (quarters) each trainee plays.")] = 4,
+    port: Annotated[int, typer.Option(
+        "--port", "-p", min=1, max=65535, help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option(
+        "--host", help="Address to listen on (0.0.0.0 to let a class join).")] = "127.0.0.1",
+    db: Annotated[Path, typer.Option(
+        "--db", help="SQLite file holding the workshop (kept across restarts).")] = DEFAULT_DB,
+    public_url: Annotated[str, typer.Option(
+        "--public-url", help="Base URL to print in links (default http://HOST:PORT).")] = "",
+) -> None:
+    """Start the workshop server and print the facilitator and join links.
+
+    Restarted on the same database with the same scenario and rounds, it resumes
+    the same workshop: the links stay valid and every trainee continues.
+    """
+    import uvicorn
+
+    from sim.loader import ScenarioError
+    from sim.workshop.app import create_app
+    from sim.workshop.engine import WorkshopEngine
+
+    engine = WorkshopEngine(db)
+    try:
+        ws = engine.find_or_create(scenario, rounds)
+    except ScenarioError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    base = public_url.rstrip("/") or f"http://{shown}:{port}"
+    web = create_app(engine=engine, public_url=base)
+    token = web.state.token
+    typer.echo(f"Workshop '{ws.title}' ({ws.scenario_name}, {ws.rounds} rounds) — database {db}")
+    typer.echo(f"Facilitator link (keep it private): {base}/facilitator/w/{ws.id}?token={token}")
+    typer.echo(f"Join link for trainees:             {base}/join/{ws.id}")
+    typer.echo("Press Ctrl-C to stop; restarting on the same --db loses nothing.", err=False)
+    uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,217 @@
+"""The workshop in real Chromium: a facilitator, two trainees, a server restart, the exports.
+
+The server is the real command (`python -m sim.workshop.cli serve`) on
+127.0.0.1, a free port and a temporary database. Screenshots of every page go
+to `test-artifacts/` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts" / "workshop"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    """pytest-playwright launches Debian's chromium (never `playwright install`)."""
+    exe = shutil.which("chromium") or "/usr/bin/chromium"
+    return {"executable_path": exe, "args": CHROMIUM_ARGS, "headless": True}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """The workshop server as a subprocess that can be killed and started again."""
+
+    def __init__(self, db: Path, port: int) -> None:
+        self.db, self.port = db, port
+        self.base = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen | None = None
+        self.lines: list[str] = []
+
+    def start(self) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sim.workshop.cli", "serve", "--scenario", "default",
+             "--rounds", "2", "--port", str(self.port), "--host", "127.0.0.1",
+             "--db", str(self.db), "--public-url", self.base],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines = []
+        assert self.proc.stdout is not None
+        while not any(line.startswith("Join link") for line in self.lines):
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("server exited:\n" + "".join(self.lines))
+            self.lines.append(line)
+        for _ in range(300):  # until it answers
+            try:
+                urllib.request.urlopen(self.base + "/", timeout=2)
+                return
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        raise RuntimeError("server did not answer")
+
+    def link(self, label: str) -> str:
+        for line in self.lines:
+            if line.startswith(label):
+                return re.search(r"http://\S+", line).group(0)
+        raise KeyError(label)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)  # no clean shutdown: a crash
+            self.proc.wait(timeout=10)
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.proc = None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    srv = Server(tmp_path_factory.mktemp("workshop") / "workshop.sqlite", free_port())
+    srv.start()
+    yield srv
+    srv.kill()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def play_round(page, base: str, round_no: int, values: dict[str, str], order: str) -> None:
+    page.goto(base + "/play")
+    assert page.locator("#round-number").inner_text() == str(round_no)
+    for field, value in values.items():
+        page.fill(f"#{field}", value)
+    page.check(f"#order_{order}")
+    page.click("#submit")
+    page.wait_for_load_state()
+
+
+ADA = {"share_service": "60", "share_complaints": "20", "share_points": "0",
+       "share_acquisition": "20", "list_liked": "60", "named_liked": "5", "promise": "50",
+       "range_update": "100", "note": "I look after the people I know."}
+BEN = {"share_service": "55", "share_complaints": "25", "share_points": "0",
+       "share_acquisition": "20", "list_slowing": "50", "named_silent": "5", "promise": "50",
+       "range_update": "100", "note": "Customers who stopped buying first."}
+
+
+def test_a_class_plays_through_a_restart(server, browser):
+    # The facilitator starts a workshop from the facilitator link.
+    fac_ctx = browser.new_context()
+    fac = fac_ctx.new_page()
+    fac.goto(server.link("Facilitator link"))
+    shot(fac, "01-facilitator-workshop-from-cli")
+    fac.goto(server.base + "/facilitator")  # the token is now remembered
+    fac.select_option("#scenario", "default")
+    fac.fill("#rounds", "2")
+    fac.fill("#title", "Browser class")
+    fac.click("#start")
+    fac.wait_for_load_state()
+    join_url = fac.locator("#join-url").inner_text()
+    assert "/join/" in join_url
+    shot(fac, "02-facilitator-new-workshop")
+
+    # Without the token the facilitator pages are refused.
+    anon = browser.new_context().new_page()
+    resp = anon.goto(fac.url.split("?")[0])
+    assert resp.status == 403
+    shot(anon, "03-facilitator-refused-without-token")
+
+    # Two trainees join in separate browser contexts.
+    ada_ctx, ben_ctx = browser.new_context(), browser.new_context()
+    ada, ben = ada_ctx.new_page(), ben_ctx.new_page()
+    for page, name in ((ada, "Ada"), (ben, "Ben")):
+        page.goto(join_url)
+        shot(page, f"04-join-{name}")
+        page.fill("#name", name)
+        page.click("#join-button")
+        page.wait_for_load_state()
+        assert page.locator("#round-number").inner_text() == "1"
+        assert name in page.content()
+    shot(ada, "05-dashboard-round1-Ada")
+    assert "Ben" not in ada.content()
+
+    # Over budget: refused with a plain message, nothing changes.
+    ada.fill("#share_service", "90")
+    ada.fill("#share_complaints", "30")
+    ada.click("#submit")
+    ada.wait_for_load_state()
+    assert "budget is exceeded" in ada.locator("#error").inner_text()
+    assert ada.locator("#round-number").inner_text() == "1"
+    shot(ada, "06-over-budget-refused-Ada")
+
+    play_round(ada, server.base, 1, ADA, "liked")
+    play_round(ben, server.base, 1, BEN, "oldest")
+    assert ada.locator("#round-number").inner_text() == "2"
+    assert ben.locator("#round-number").inner_text() == "2"
+
+    # The server crashes between two rounds and comes back on the same database.
+    server.kill()
+    server.start()
+    for page, name in ((ada, "Ada"), (ben, "Ben")):
+        page.goto(server.base + "/play")
+        assert page.locator("#round-number").inner_text() == "2"
+        assert page.locator("#history tr").count() == 2  # header + round 1
+        shot(page, f"07-after-restart-round2-{name}")
+    play_round(ada, server.base, 2, ADA, "liked")
+    play_round(ben, server.base, 2, BEN, "oldest")
+
+    # Both see their debriefs.
+    for page, name in ((ada, "Ada"), (ben, "Ben")):
+        page.goto(server.base + "/debrief")
+        assert page.locator("#debrief-title").inner_text() == f"Debrief for {name}"
+        assert page.locator("#outcomes tr").count() == 11  # header, you, 9 bots
+        assert page.locator("#profile svg").count() == 1
+        shot(page, f"08-debrief-{name}")
+    assert "customers you were told you like" in ada.locator("#bias-affinity").inner_text()
+    assert "resembles" in ada.locator("#bias-affinity").inner_text() or \
+        "strong" in ada.locator("#bias-affinity").inner_text()
+
+    # The facilitator sees both and exports the report.
+    fac.goto(fac.url)
+    progress = fac.locator("#progress").inner_text()
+    assert "Ada" in progress and "Ben" in progress
+    assert progress.count("finished") == 2
+    assert fac.locator("#class-profile svg").count() == 1
+    shot(fac, "09-facilitator-class")
+    with fac.expect_download() as dl:
+        fac.click("#export-html")
+    report = ARTIFACTS / "report.html"
+    dl.value.save_as(report)
+    text = report.read_text()
+    assert "Ada" in text and "Ben" in text and "<script" not in text
+    with fac.expect_download() as dl:
+        fac.click("#export-csv")
+    table = ARTIFACTS / "report.csv"
+    dl.value.save_as(table)
+    assert "Ada" in table.read_text() and "Ben" in table.read_text()
+    report_page = fac_ctx.new_page()
+    report_page.goto(report.as_uri())
+    shot(report_page, "10-exported-report")
+    for ctx in (fac_ctx, ada_ctx, ben_ctx):
+        ctx.close()

@@ -1,0 +1,224 @@
+"""The workshop web app over HTTP: access rules, validation, persistence, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import warnings
+
+import pytest
+
+with warnings.catch_warnings():  # starlette suggests httpx2; httpx is what the extras install
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from sim.workshop.app import SESSION_COOKIE, create_app
+from sim.workshop.engine import WorkshopEngine
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+ROUND = {"share_service": "60", "share_complaints": "20", "share_points": "0",
+         "share_acquisition": "20", "complaint_order": "oldest", "promise": "50",
+         "range_update": "100"}
+
+
+def error_text(html: str) -> str:
+    m = re.search(r'id="error"[^>]*>(.*?)</', html, re.S)
+    return m.group(1).strip() if m else ""
+
+
+@pytest.fixture
+def db(tmp_path):
+    return tmp_path / "workshop.sqlite"
+
+
+@pytest.fixture
+def app(db):
+    return create_app(db)
+
+
+@pytest.fixture
+def workshop_id(app):
+    fac = TestClient(app)
+    r = fac.post(f"/facilitator?token={app.state.token}",
+                 data={"scenario": "default", "rounds": "2", "title": "Test class"},
+                 follow_redirects=False)
+    assert r.status_code == 303
+    return r.headers["location"].rsplit("/", 1)[-1]
+
+
+def join(app, workshop_id, name):
+    c = TestClient(app)
+    r = c.post(f"/join/{workshop_id}", data={"name": name}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/play"
+    return c
+
+
+def rounds_in_db(app, client):
+    return [r.round for r in app.state.engine.store.rounds(client.cookies[SESSION_COOKIE])]
+
+
+def test_facilitator_pages_need_the_token(app, workshop_id):
+    anon = TestClient(app)
+    w = f"/facilitator/w/{workshop_id}"
+    paths = ["/facilitator", w, f"{w}/report.html", f"{w}/report.csv"]
+    for path in paths:
+        assert anon.get(path).status_code == 403, path
+        assert anon.get(path + "?token=wrong").status_code == 403, path
+    r = anon.post("/facilitator", data={"scenario": "default", "rounds": "2"})
+    assert r.status_code == 403
+    assert len(app.state.engine.workshops()) == 1
+    # A trainee's session cookie is no facilitator token.
+    trainee = join(app, workshop_id, "Ada")
+    assert trainee.get(f"/facilitator/w/{workshop_id}").status_code == 403
+    ok = TestClient(app)
+    assert ok.get(f"/facilitator?token={app.state.token}").status_code == 200
+    # The token is remembered in a cookie for the next pages.
+    assert ok.get(f"/facilitator/w/{workshop_id}").status_code == 200
+
+
+def test_trainees_see_and_change_only_their_own_session(app, workshop_id):
+    ada, ben = join(app, workshop_id, "Ada"), join(app, workshop_id, "Ben")
+    assert ada.cookies[SESSION_COOKIE] != ben.cookies[SESSION_COOKIE]
+    assert len(ada.cookies[SESSION_COOKIE]) >= 40  # unguessable
+    page = ada.get("/play")
+    assert page.status_code == 200 and "Ada" in page.text and "Ben" not in page.text
+    assert ada.get("/api/session").json()["trainee"] == "Ada"
+    assert ben.get("/api/session").json()["trainee"] == "Ben"
+
+    r = ada.post("/play", data={"round": "1", **ROUND}, follow_redirects=False)
+    assert r.status_code == 303
+    assert rounds_in_db(app, ada) == [1] and rounds_in_db(app, ben) == []
+    # Nothing in a request can point at another session: form fields are ignored,
+    # and a forged or stale cookie is refused.
+    r = ada.post("/play", data={"round": "2", "session": ben.cookies[SESSION_COOKIE], **ROUND},
+                 follow_redirects=False)
+    assert r.status_code == 303
+    assert rounds_in_db(app, ben) == []
+    forged = TestClient(app, cookies={SESSION_COOKIE: "guess" * 9})
+    assert forged.get("/play").status_code == 403
+    assert forged.post("/play", data={"round": "1", **ROUND}).status_code == 403
+    assert forged.get("/debrief").status_code == 403
+    assert forged.get("/api/session").status_code == 403
+    assert forged.post("/api/round", json={"round": 1, "plan": {}}).status_code == 403
+    assert TestClient(app).get("/resume/not-a-session").status_code == 403
+
+
+def test_over_budget_and_malformed_submissions_are_refused_and_change_nothing(app, workshop_id):
+    ada = join(app, workshop_id, "Ada")
+    before = ada.get("/api/session").json()
+    cases = [
+        ({**ROUND, "share_service": "90", "share_complaints": "20"}, "budget is exceeded"),
+        ({**ROUND, "share_service": "lots"}, "is not a number"),
+        ({**ROUND, "share_points": "-5"}, "outside 0"),
+        ({**ROUND, "promise": "150"}, "outside 0"),
+        ({**ROUND, "list_liked": "80", "list_big": "40"}, "over-committed"),
+        ({**ROUND, "complaint_order": "whoever"}, "Complaint handling"),
+    ]
+    for data, words in cases:
+        r = ada.post("/play", data={"round": "1", **data})
+        assert r.status_code == 400, data
+        assert words in error_text(r.text), (words, error_text(r.text))
+        assert "Nothing was changed" in error_text(r.text) or words == "Complaint handling"
+    # The refused values are shown back, so the trainee can correct them.
+    r = ada.post("/play", data={"round": "1", **ROUND, "share_service": "90",
+                                "share_complaints": "20"})
+    assert 'value="90"' in r.text
+    # A wrong or missing round number is a conflict, not a new round.
+    assert ada.post("/play", data={"round": "2", **ROUND}).status_code == 409
+    assert ada.post("/play", data={**ROUND}).status_code == 409
+    # The JSON interface refuses the same way.
+    assert ada.post("/api/round", content=b"{not json",
+                    headers={"content-type": "application/json"}).status_code == 400
+    assert ada.post("/api/round", json={"plan": {}}).status_code == 400
+    r = ada.post("/api/round", json={"round": 1, "plan": {"shares": {"service": 2}}})
+    assert r.status_code == 400 and "service share" in r.json()["error"]
+    r = ada.post("/api/round", json={"round": 1, "plan": {"shares": {
+        "service": 0.7, "complaints": 0.2, "points": 0.2, "acquisition": 0}}})
+    assert r.status_code == 400 and "budget is exceeded" in r.json()["error"]
+    assert rounds_in_db(app, ada) == []
+    assert ada.get("/api/session").json() == before
+
+
+def test_join_needs_a_name_and_a_real_workshop(app, workshop_id):
+    c = TestClient(app)
+    r = c.post(f"/join/{workshop_id}", data={"name": "   "})
+    assert r.status_code == 400 and "display name" in error_text(r.text)
+    assert c.get("/join/nope").status_code == 404
+    assert c.get("/play").status_code == 403
+
+
+def test_a_whole_game_then_debrief_and_facilitator_exports(app, workshop_id):
+    ada, ben = join(app, workshop_id, "Ada"), join(app, workshop_id, "Ben")
+    board = ada.get("/play").text
+    for section in ("segments", "last-year", "trends", "complaints", "surveys", "stories",
+                    "story-liked", "story-loud", "story-big", "story-grower", "story-points"):
+        assert f'id="{section}"' in board, section
+    assert "<svg" in board and "<script" not in board
+    assert ada.get("/debrief", follow_redirects=False).status_code == 303  # not yet
+
+    liked = {**ROUND, "list_liked": "60", "complaint_order": "liked"}
+    for rnd in (1, 2):
+        assert ada.post("/play", data={"round": str(rnd), **liked},
+                        follow_redirects=False).status_code == 303
+        assert ben.post("/play", data={"round": str(rnd), **ROUND, "share_points": "20",
+                                       "share_service": "40"},
+                        follow_redirects=False).status_code == 303
+    r = ada.get("/play", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/debrief"
+    deb = ada.get("/debrief").text
+    assert "Data-driven bot" in deb and "Bot with salience" in deb
+    assert 'id="bias-affinity"' in deb
+    assert "of service went to customers you were told you like" in deb
+    assert "Remedies that work" in deb
+
+    fac = TestClient(app)
+    page = fac.get(f"/facilitator/w/{workshop_id}?token={app.state.token}").text
+    assert "Ada" in page and "Ben" in page and "finished" in page
+    assert 'id="class-profile"' in page
+
+    html = fac.get(f"/facilitator/w/{workshop_id}/report.html")
+    assert html.status_code == 200 and "attachment" in html.headers["content-disposition"]
+    text = html.text
+    assert "Ada" in text and "Ben" in text and "<svg" in text
+    assert not re.search(r"<(script|link|img)\b", text)  # self-contained
+    rows = list(csv.DictReader(io.StringIO(
+        fac.get(f"/facilitator/w/{workshop_id}/report.csv").text)))
+    trainees = {r["who"]: r for r in rows if r["kind"] == "trainee"}
+    assert set(trainees) == {"Ada", "Ben"}
+    assert trainees["Ada"]["top_bias"] == "affinity"
+    assert trainees["Ben"]["top_bias"] == "points_lockin"
+    assert sum(r["kind"] == "bot" for r in rows) == 9
+
+
+def test_a_restarted_server_loses_nothing(db, app, workshop_id):
+    ada = join(app, workshop_id, "Ada")
+    ada.post("/play", data={"round": "1", **ROUND, "note": "first"})
+    cookie = ada.cookies[SESSION_COOKIE]
+    token = app.state.token
+
+    again = create_app(db)  # a new process on the same database
+    assert again.state.token == token
+    c = TestClient(again, cookies={SESSION_COOKIE: cookie})
+    state = c.get("/api/session").json()
+    assert state["round"] == 2 and [h["round"] for h in state["history"]] == [1]
+    assert state["history"][0]["plan"]["note"] == "first"
+    assert c.post("/play", data={"round": "2", **ROUND}, follow_redirects=False).status_code == 303
+    assert c.get("/debrief").status_code == 200
+
+
+def test_resume_link_opens_the_same_session_elsewhere(app, workshop_id):
+    ada = join(app, workshop_id, "Ada")
+    other = TestClient(app)
+    r = other.get(f"/resume/{ada.cookies[SESSION_COOKIE]}", follow_redirects=False)
+    assert r.status_code == 303
+    assert other.get("/api/session").json()["trainee"] == "Ada"
+
+
+def test_engine_and_app_share_one_database(tmp_path):
+    eng = WorkshopEngine(tmp_path / "x.sqlite")
+    ws = eng.create_workshop("default", rounds=1)
+    app = create_app(engine=eng)
+    page = TestClient(app).get(f"/facilitator?token={app.state.token}").text
+    assert ws.id in page
