@@ -75,7 +75,8 @@ def _spread(amount: float, weights: np.ndarray, visible: np.ndarray) -> np.ndarr
     total = float(w.sum(dtype=np.float64))
     if amount <= 0 or total <= 0:
         return np.zeros(w.shape, dtype=np.float32)
-    return (w * (amount / total)).astype(np.float32)
+    # Shave float32 rounding so the money handed out never exceeds the amount.
+    return (w * (amount / total * (1 - 1e-6))).astype(np.float32)
 
 
 def allocate(decision: Decision, budget: float, known: np.ndarray,
