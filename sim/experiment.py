@@ -11,6 +11,7 @@ assembled in replication order.
 from __future__ import annotations
 
 import math
+import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -225,6 +226,9 @@ def _iterate(scenario: Scenario, seeds: list[int], workers: int,
         for t in tasks:
             yield _task(t)
         return
+    # One BLAS thread per worker process: the processes already use the cores.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
     try:
         # Workers are spawned while `map` submits; they inherit an ignored SIGINT, so

@@ -9,6 +9,7 @@ node's neighbourhood is the whole population), and `none` has no ties.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -22,7 +23,6 @@ class SocialNetwork:
         n: Number of nodes.
         indptr: Row pointers (int64, length n + 1); empty for "complete" and "none".
         indices: Neighbour ids (int32).
-        rows: Source node of each entry of `indices` (int32), for bincount sums.
         degree: Ties per node (float32, at least 1 to avoid division by zero).
     """
 
@@ -30,7 +30,6 @@ class SocialNetwork:
     n: int
     indptr: np.ndarray
     indices: np.ndarray
-    rows: np.ndarray
     degree: np.ndarray
 
     def neighbour_mean(self, values: np.ndarray) -> np.ndarray:
@@ -47,8 +46,15 @@ class SocialNetwork:
         if self.kind == "complete":
             total = float(values.sum(dtype=np.float64))
             return ((total - values) / max(self.n - 1, 1)).astype(np.float32)
-        sums = np.bincount(self.rows, weights=values[self.indices], minlength=self.n)
-        return (sums / self.degree).astype(np.float32)
+        return (self.matrix @ values.astype(np.float32, copy=False)).astype(np.float32, copy=False)
+
+    @cached_property
+    def matrix(self):
+        """Row-normalised adjacency as a scipy CSR matrix (mean over neighbours = one matvec)."""
+        from scipy.sparse import csr_array
+
+        weights = np.repeat(1.0 / self.degree, np.diff(self.indptr)).astype(np.float32)
+        return csr_array((weights, self.indices, self.indptr), shape=(self.n, self.n))
 
 
 def build_network(kind: str, n: int, degree: int, rewire: float,
@@ -68,8 +74,7 @@ def build_network(kind: str, n: int, degree: int, rewire: float,
     empty = np.zeros(0, dtype=np.int32)
     if kind != "small_world" or n < 3:
         deg = np.full(n, max(n - 1, 1) if kind == "complete" else 1, dtype=np.float32)
-        return SocialNetwork(kind if n >= 3 else "none", n, np.zeros(n + 1, np.int64), empty,
-                             empty, deg)
+        return SocialNetwork(kind if n >= 3 else "none", n, np.zeros(n + 1, np.int64), empty, deg)
     half = min(degree // 2, (n - 1) // 2)
     src = np.repeat(np.arange(n, dtype=np.int64), half)
     dst = (src + np.tile(np.arange(1, half + 1, dtype=np.int64), n)) % n
@@ -85,4 +90,4 @@ def build_network(kind: str, n: int, degree: int, rewire: float,
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     deg = np.maximum(counts, 1).astype(np.float32)
-    return SocialNetwork("small_world", n, indptr, cols, rows, deg)
+    return SocialNetwork("small_world", n, indptr, cols, deg)

@@ -50,6 +50,10 @@ class Remedy:
         """The share of customers surveyed."""
         return rate
 
+    def judge(self, score: np.ndarray | None, view: CRMView) -> np.ndarray | None:
+        """Correct whom the manager favours with what the remedy reveals."""
+        return score
+
     def correct(self, decision: Decision, view: CRMView) -> Decision:
         """Correct a decision with what the remedy reveals."""
         return decision
@@ -84,19 +88,21 @@ class FeedbackLoopRemedy(Remedy):
         """More customers are asked."""
         return max(rate, self.spec.survey_rate) if self.on(t) else rate
 
+    def judge(self, score: np.ndarray | None, view: CRMView) -> np.ndarray | None:
+        """Blend the scores with the risk customers report."""
+        if score is None or not self.on(view.t):
+            return score
+        w = self.spec.weight
+        # What customers have told the firm over time (answers and complaints filed),
+        # not this week's open tickets: a steady signal, so targeting does not churn.
+        heard = feedback_risk(view) - view.complaint_open.astype(F32)
+        return ((1 - w) * zscore(score, view.known) + w * zscore(heard, view.known)).astype(F32)
+
     def correct(self, decision: Decision, view: CRMView) -> Decision:
-        """Blend service weights, complaint order and promise toward the feedback."""
+        """Complaints handled in order of waiting; the promise pulled toward the honest level."""
         if not self.on(view.t):
             return decision
         w = self.spec.weight
-        risk = zscore(feedback_risk(view), view.known)
-        targeted = decision.service_weights > 0
-        share = float(targeted.sum()) / max(int(view.known.sum()), 1)
-        if 0 < share < 1:
-            from sim.policies.base import top_share
-
-            base = zscore(decision.service_weights.astype(F32), view.known)
-            decision.service_weights = top_share((1 - w) * base + w * risk, view.known, share)
         age = view.complaint_age.astype(F32)
         if decision.complaint_priority is not None:
             decision.complaint_priority = ((1 - w) * zscore(decision.complaint_priority,

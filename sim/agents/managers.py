@@ -11,7 +11,7 @@ from sim.allocation import CHANNELS, Decision
 from sim.biases import Bias, make_bias
 from sim.crm import CRMView
 from sim.policies import POLICIES, Policy
-from sim.policies.base import top_share, zscore
+from sim.policies.base import zscore
 from sim.remedies import DiverseTeamRemedy, Remedy, make_remedy
 from sim.scenario import PolicySpec
 
@@ -80,60 +80,65 @@ class Manager(mesa.Agent):
             rate = r.survey_rate(t, rate)
         return rate
 
-    def _decide_with(self, view: CRMView, strengths: list[float]) -> tuple[Decision, np.ndarray | None]:
-        seen = view
-        for b, s in zip(self.biases, strengths, strict=True):
-            seen = b.see(seen, s)
-        score = self.policy.score(seen, self.stream)
-        for b, s in zip(self.biases, strengths, strict=True):
-            score = b.judge(score, seen, s)
-        decision = self.policy.decide(seen, score)
-        for b, s in zip(self.biases, strengths, strict=True):
-            decision = b.adjust(decision, seen, s)
-        return decision, score
-
     def decide(self, view: CRMView) -> Decision:
-        """This period's decision."""
+        """This period's decision.
+
+        Perception biases change the view, judgement biases the scores; a
+        diverse team pools the scores (and later the budget split, promise,
+        offer and complaint order) with colleagues who do not share the biases;
+        remedies weigh in what they reveal; decision biases bend the split.
+        """
         t = view.t
         if any(r.refresh_due(t) for r in self.remedies):
             for b in self.biases:
                 b.refresh(view)
         self.policy.observe(view, self.stream)
         strengths = self.strengths(t)
-        decision, score = self._decide_with(view, strengths)
-        team = [r for r in self.remedies if isinstance(r, DiverseTeamRemedy) and r.on(t)]
-        if team and self.biases and score is not None:
-            decision = self._pool(view, decision, score, team[0].size)
+        seen = view
+        for b, s in zip(self.biases, strengths, strict=True):
+            seen = b.see(seen, s)
+        score = self.policy.score(seen, self.stream)
+        for b, s in zip(self.biases, strengths, strict=True):
+            score = b.judge(score, seen, s)
+        team = next((r for r in self.remedies
+                     if isinstance(r, DiverseTeamRemedy) and r.on(t)), None)
+        if team is not None and self.biases and score is not None:
+            fair = self.policy.score(view, self.stream)
+            k = float(team.size)
+            score = (zscore(score, view.known) + (k - 1) * zscore(fair, view.known)) / k
+        for r in self.remedies:
+            score = r.judge(score, view)
+        decision = self.policy.decide(seen, score)
+        for b, s in zip(self.biases, strengths, strict=True):
+            decision = b.adjust(decision, seen, s)
+        if team is not None and self.biases:
+            decision = self._pool(view, decision, team.size)
         for r in self.remedies:
             decision = r.correct(decision, view)
         self.last_view, self.last_decision = view, decision
         return decision
 
-    def _pool(self, view: CRMView, decision: Decision, score: np.ndarray,
-              size: int) -> Decision:
-        """Pool with `size - 1` colleagues who use the same policy without the biases."""
-        colleague, cscore = self._decide_with_unbiased(view)
+    def _pool(self, view: CRMView, decision: Decision, size: int) -> Decision:
+        """Average the budget split, promise, offer and complaint order with colleagues.
+
+        The `size - 1` colleagues use the same policy on the true CRM view,
+        without this manager's biases.
+        """
         k = float(size)
-        pooled = (zscore(score, view.known) + (k - 1) * zscore(cscore, view.known)) / k
-        share = float((decision.service_weights > 0).sum()) / max(int(view.known.sum()), 1)
-        share = min(max(share, 1e-9), 1.0)
-        shares = {c: (decision.shares.get(c, 0.0) + (k - 1) * colleague.shares.get(c, 0.0)) / k
+        shares = {c: (decision.shares.get(c, 0.0) + (k - 1) * self.policy.shares.get(c, 0.0)) / k
                   for c in CHANNELS}
+        age = view.complaint_age.astype(F32)
+        mine = decision.complaint_priority
+        theirs = self.policy.complaint_priority(view)
         prio = None
-        if decision.complaint_priority is not None or colleague.complaint_priority is not None:
-            age = view.complaint_age.astype(F32)
-            a = decision.complaint_priority if decision.complaint_priority is not None else age
-            b = colleague.complaint_priority if colleague.complaint_priority is not None else age
+        if mine is not None or theirs is not None:
+            a = mine if mine is not None else age
+            b = theirs if theirs is not None else age
             prio = (zscore(a, view.complaint_open) + (k - 1) * zscore(b, view.complaint_open)) / k
         return replace(
             decision,
             shares=shares,
-            service_weights=top_share(pooled, view.known, share),
-            offer=((decision.offer + (k - 1) * colleague.offer) / k).astype(F32),
-            promise=(decision.promise + (k - 1) * colleague.promise) / k,
+            offer=((decision.offer + (k - 1) * self.policy.offer(view)) / k).astype(F32),
+            promise=(decision.promise + (k - 1) * self.policy.promise) / k,
             complaint_priority=prio,
         )
-
-    def _decide_with_unbiased(self, view: CRMView) -> tuple[Decision, np.ndarray]:
-        score = self.policy.score(view, self.stream)
-        return self.policy.decide(view, score), score

@@ -18,23 +18,51 @@ from sim.policies.base import Policy, zscore
 F32 = np.float32
 
 
-def churn_features(view: CRMView) -> np.ndarray:
-    """The design matrix of the churn model, one row per customer slot."""
-    nps = view.survey_nps
-    cols = [
-        np.ones(view.known.size, dtype=F32),
-        np.log1p(view.fill_by_segment(view.recency)),
-        view.fill_by_segment(view.frequency),
-        np.log1p(view.fill_by_segment(view.monetary)),
-        view.complaint_open.astype(F32),
-        np.minimum(view.fill_by_segment(view.complaints_total), 5.0),
+def _fill(view: CRMView, values: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
+    means = view.segment_mean(values)
+    v = values[rows]
+    return np.where(np.isfinite(v), v, means[view.segment[rows]]).astype(F32)
+
+
+def _columns(view: CRMView, rows: np.ndarray | slice):
+    nps = view.survey_nps[rows]
+    return [
+        np.log1p(_fill(view, view.recency, rows)),
+        _fill(view, view.frequency, rows),
+        np.log1p(_fill(view, view.monetary, rows)),
+        view.complaint_open[rows].astype(F32),
+        np.minimum(_fill(view, view.complaints_total, rows), 5.0),
         np.where(np.isfinite(nps), nps, 7.0).astype(F32) / 10.0,
         np.isfinite(nps).astype(F32),
-        np.log1p(view.tenure),
-        view.lock.astype(F32),
+        np.log1p(view.tenure[rows]),
+        view.lock[rows].astype(F32),
     ]
-    seg = np.eye(view.n_segments, dtype=F32)[view.segment][:, 1:]
-    return np.column_stack([*cols, seg]).astype(F32)
+
+
+def churn_features(view: CRMView, rows: np.ndarray | None = None) -> np.ndarray:
+    """The design matrix of the churn model, one row per customer slot (or per `rows`)."""
+    r = slice(None) if rows is None else rows
+    cols = _columns(view, r)
+    m = cols[0].size
+    x = np.zeros((m, 1 + len(cols) + view.n_segments - 1), dtype=F32)
+    x[:, 0] = 1.0
+    for j, c in enumerate(cols, start=1):
+        x[:, j] = c
+    seg = view.segment[r]
+    for k in range(1, view.n_segments):
+        x[:, len(cols) + k] = seg == k
+    return x
+
+
+def linear_predictor(view: CRMView, coef: np.ndarray) -> np.ndarray:
+    """`churn_features(view) @ coef` without building the matrix (float64)."""
+    cols = _columns(view, slice(None))
+    eta = np.full(view.known.size, coef[0], dtype=np.float64)
+    for j, c in enumerate(cols, start=1):
+        eta += coef[j] * c
+    seg_coef = np.concatenate([[0.0], coef[1 + len(cols):]])
+    eta += seg_coef[view.segment]
+    return eta
 
 
 class ChurnModel:
@@ -46,7 +74,7 @@ class ChurnModel:
         ridge: L2 penalty.
     """
 
-    def __init__(self, sample: int = 2000, memory: int = 26, ridge: float = 1.0) -> None:
+    def __init__(self, sample: int = 1000, memory: int = 26, ridge: float = 1.0) -> None:
         self.sample, self.memory, self.ridge = sample, memory, ridge
         self.pending: tuple[np.ndarray, np.ndarray] | None = None
         self.records: list[tuple[np.ndarray, np.ndarray]] = []
@@ -63,9 +91,9 @@ class ChurnModel:
             self.pending = None
             return
         ids = rng.choice(known, size=min(self.sample, known.size), replace=False)
-        self.pending = (ids, churn_features(view)[ids])
+        self.pending = (ids, churn_features(view, ids))
 
-    def fit(self, iterations: int = 8) -> bool:
+    def fit(self, iterations: int = 5) -> bool:
         """Refit on the records; returns False when there is not yet enough churn."""
         if not self.records:
             return False
@@ -89,7 +117,7 @@ class ChurnModel:
         """Predicted churn probability next period per customer slot."""
         if self.coef is None:
             return np.where(view.known, np.nan_to_num(view.recency, nan=0.0), 0.0).astype(F32)
-        eta = churn_features(view).astype(np.float64) @ self.coef
+        eta = linear_predictor(view, self.coef)
         return (1 / (1 + np.exp(-np.clip(eta, -30, 30)))).astype(F32)
 
 
@@ -98,7 +126,7 @@ class ChurnRiskPolicy(Policy):
 
     Options:
         refit_every: Periods between refits (default 4).
-        sample: Customers recorded per period (default 2000).
+        sample: Customers recorded per period (default 1000).
     """
 
     kind: ClassVar[str] = "churn_risk"
@@ -106,7 +134,7 @@ class ChurnRiskPolicy(Policy):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.refit_every = int(self.options.get("refit_every", 4))
-        self.model = ChurnModel(sample=int(self.options.get("sample", 2000)))
+        self.model = ChurnModel(sample=int(self.options.get("sample", 1000)))
 
     def observe(self, view: CRMView, rng: np.random.Generator) -> None:
         """Record data; refit on schedule."""
@@ -114,10 +142,17 @@ class ChurnRiskPolicy(Policy):
         if view.t > 0 and view.t % self.refit_every == 0:
             self.model.fit()
 
+    def _risk(self, view: CRMView) -> np.ndarray:
+        # score() and complaint_priority() see the same view in a period: predict once.
+        cached = getattr(self, "_cache", None)
+        if cached is None or cached[0] is not view or cached[1] is not self.model.coef:
+            self._cache = (view, self.model.coef, self.model.predict(view))
+        return self._cache[2]
+
     def score(self, view: CRMView, rng: np.random.Generator) -> np.ndarray:
         """Predicted churn risk."""
-        return self.model.predict(view)
+        return self._risk(view)
 
     def complaint_priority(self, view: CRMView) -> np.ndarray:
         """At-risk customers' complaints first, then the oldest."""
-        return zscore(self.model.predict(view), view.known) + 0.5 * view.complaint_age
+        return zscore(self._risk(view), view.known) + 0.5 * view.complaint_age
