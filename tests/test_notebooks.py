@@ -6,7 +6,6 @@ a broken claim or a broken API, not just a crash.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -31,8 +30,7 @@ def test_notebook_runs(path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(ROOT / "notebooks")}},
-                            env={**os.environ, "MPLBACKEND": "Agg"})
+                            resources={"metadata": {"path": str(ROOT / "notebooks")}})
     client.execute()  # raises CellExecutionError with the failing cell and traceback
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
