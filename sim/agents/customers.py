@@ -76,10 +76,18 @@ def weekly_to_period(value: float, weeks: float, kind: str) -> float:
 _SEGMENT_RATES = {"purchase_rate": "rate", "churn": "prob", "cost_to_serve": "rate"}
 
 
-def segment_value(seg: Segment, name: str, weeks: float) -> float:
-    """A segment parameter per period: weekly defaults are converted, set values kept."""
+def segment_value(seg: Segment, name: str, weeks: float, written: bool = True) -> float:
+    """A segment parameter per period: weekly defaults are converted, values written kept.
+
+    Args:
+        seg: The segment.
+        name: The parameter.
+        weeks: Weeks per period.
+        written: Whether the segment was written in the scenario file (the built-in
+            default segments are not: all their rates are weekly defaults).
+    """
     value = getattr(seg, name)
-    if name in _SEGMENT_RATES and name not in seg.model_fields_set:
+    if name in _SEGMENT_RATES and (not written or name not in seg.model_fields_set):
         return weekly_to_period(value, weeks, _SEGMENT_RATES[name])
     return value
 
@@ -152,14 +160,15 @@ class CustomerPopulation:
             "complaint_propensity", "sociability", "service_sensitivity", "likability",
             "cost_to_serve", "needs", "satisfaction", "loyalty")}
         grower = np.zeros(n, dtype=bool)
+        written = "segments" in pop.model_fields_set
         for k, s in enumerate(pop.segments):
             idx = np.flatnonzero(seg == k)
             m = idx.size
             cols["spend"][idx] = _gamma(init_rng, s.spend, s.spend_shape, m)
             cols["purchase_rate"][idx] = _gamma(
-                init_rng, segment_value(s, "purchase_rate", weeks), s.purchase_shape, m)
+                init_rng, segment_value(s, "purchase_rate", weeks, written), s.purchase_shape, m)
             cols["base_churn"][idx] = _beta(
-                init_rng, segment_value(s, "churn", weeks), s.churn_concentration, m)
+                init_rng, segment_value(s, "churn", weeks, written), s.churn_concentration, m)
             cols["dropout"][idx] = _beta(init_rng, s.dropout_per_purchase,
                                          s.dropout_concentration, m)
             grower[idx] = init_rng.random(m) < s.growth_potential
@@ -169,7 +178,7 @@ class CustomerPopulation:
             cols["sociability"][idx] = s.sociability
             cols["service_sensitivity"][idx] = s.service_sensitivity
             cols["likability"][idx] = s.likability + init_rng.standard_normal(m)
-            cols["cost_to_serve"][idx] = segment_value(s, "cost_to_serve", weeks)
+            cols["cost_to_serve"][idx] = segment_value(s, "cost_to_serve", weeks, written)
             cols["needs"][idx] = s.needs + s.needs_spread * init_rng.standard_normal(m)
             s0 = self._steady_satisfaction(np.float32(self.quality))
             sat = s0 if s.satisfaction is None else s.satisfaction
