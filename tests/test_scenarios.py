@@ -156,3 +156,15 @@ def test_common_random_numbers_tighten_the_interval(name):
     # Independent streams: pair arm b with arm a from a different replication.
     ind = paired(b - np.roll(a, 1))
     assert (crn[2] - crn[1]) < 0.5 * (ind[2] - ind[1])
+
+
+def test_scenarios_page_is_in_sync():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "docs" / "make_scenarios.py"
+    spec = importlib.util.spec_from_file_location("make_scenarios", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.OUT.read_text(encoding="utf-8") == mod.render(), (
+        "docs/scenarios.md is stale: run `python docs/make_scenarios.py`")
