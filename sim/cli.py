@@ -232,15 +232,20 @@ def run_command(
     scheduler: SchedulerOpt = None,
     seed: SeedOpt = None,
     resume: Annotated[bool, typer.Option(
-        help="With --out: if the folder already holds this exact run, do not run it again.")]
-    = False,
+        help="With --out: continue an interrupted run in that folder, reusing every "
+             "replication it finished (a complete folder is not run again).")] = False,
 ) -> None:
-    """Run every policy of SCENARIO on the same customers and compare them."""
+    """Run every policy of SCENARIO on the same customers and compare them.
+
+    Each replication is written to OUT/replications/ as soon as it finishes;
+    after an interruption, `--resume --out OUT` computes only the missing ones
+    and ends with the same outputs as an uninterrupted run.
+    """
     _check_backend(backend, scheduler)
     if resume and out is None:
         _usage("--resume needs --out DIR (the folder of the earlier run)")
     try:
-        from sim.experiment import run
+        from sim.experiment import STORE_DIR, StoreMismatchError, run
         from sim.output import default_out_dir, is_complete, resolved_yaml, write_result
         from sim.rng import replication_seeds
 
@@ -257,9 +262,14 @@ def run_command(
     bar = _bar(f"{sc.name}:")
     try:
         result = run(sc, workers=_workers(workers), backend=backend.value, progress=bar,
-                     scheduler=scheduler)
+                     scheduler=scheduler, store=out_dir, resume=resume)
     except KeyboardInterrupt:
+        if any((out_dir / STORE_DIR).glob("rep-*.npz")):
+            _interrupted(f"the replications finished so far are kept in {out_dir / STORE_DIR}; "
+                         f"continue with --resume --out {out_dir}")
         _interrupted("nothing was written")
+    except StoreMismatchError as e:
+        _usage(str(e))
     except ScenarioError as e:
         _bad_input(e.problems)
     except Exception as e:
@@ -271,7 +281,8 @@ def run_command(
         write_result(result, out_dir)
     except KeyboardInterrupt:
         _interrupted(f"{out_dir} is incomplete (the files in it are whole; no "
-                     "scenario.resolved.yaml)")
+                     "scenario.resolved.yaml); finish it with --resume --out "
+                     f"{out_dir}")
     except Exception as e:
         _failed(e, f"writing {out_dir}")
     typer.echo(f"{sc.name}: {len(sc.policies)} policies × {sc.replications} replications, "

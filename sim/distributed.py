@@ -43,12 +43,15 @@ def _distributed() -> Any:
 
 
 def dask_map[T, R](fn: Callable[[T], R], tasks: Iterable[T], scheduler: str | None = None,
-             workers: int = 2, retries: int = DEFAULT_RETRIES) -> Iterator[R]:
-    """Apply `fn` to every task on a Dask cluster and yield the results in task order.
+             workers: int = 2, retries: int = DEFAULT_RETRIES,
+             ordered: bool = True) -> Iterator[R]:
+    """Apply `fn` to every task on a Dask cluster and yield the results.
 
-    Results are yielded as soon as they and all earlier ones are done, and
-    each is released on the cluster once yielded, so memory stays bounded
-    by the tasks still running or waiting to be yielded.
+    In task order (`ordered=True`), results are yielded as soon as they and
+    all earlier ones are done; otherwise each is yielded as soon as it is
+    done. Each is released on the cluster once yielded, so memory stays
+    bounded by the tasks still running or waiting to be yielded, and this
+    process holds one result at a time.
 
     Args:
         fn: A picklable function of one task (module-level, so workers can import it).
@@ -58,9 +61,11 @@ def dask_map[T, R](fn: Callable[[T], R], tasks: Iterable[T], scheduler: str | No
             closes it when the iteration ends.
         workers: Worker processes of the local cluster (ignored with `scheduler`).
         retries: Times a task that raised is resubmitted before the error is raised here.
+        ordered: Yield in the order of `tasks`; False yields in order of completion
+            (the caller then tells results apart by their content).
 
     Yields:
-        `fn(task)` for each task, in the order of `tasks`.
+        `fn(task)` for each task.
 
     Raises:
         DaskNotInstalledError: If `dask[distributed]` is not installed.
@@ -81,11 +86,20 @@ def dask_map[T, R](fn: Callable[[T], R], tasks: Iterable[T], scheduler: str | No
     try:
         # pure=False: identical arguments are still separate tasks (never deduplicated).
         futures = client.map(fn, task_list, retries=retries, pure=False)
-        for i, fut in enumerate(futures):
-            result = fut.result()
-            fut.release()
-            futures[i] = None
-            yield result
+        if ordered:
+            for i, fut in enumerate(futures):
+                result = fut.result()
+                fut.release()
+                futures[i] = None
+                yield result
+        else:
+            finished = distributed.as_completed(futures)
+            futures.clear()
+            for fut in finished:
+                result = fut.result()
+                fut.release()
+                del fut
+                yield result
     finally:
         client.close()
         if cluster is not None:

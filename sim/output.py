@@ -14,9 +14,10 @@ import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pandas as pd
 import yaml
@@ -63,6 +64,36 @@ def _mode() -> int:
     umask = os.umask(0o022)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path | str) -> Iterator[BinaryIO]:
+    """Open `path` for writing in binary, atomically: a temporary file renamed on success.
+
+    Used to write a large file piece by piece (e.g. `timeseries.csv`, streamed from
+    the replication files) without holding it in memory. If the block raises
+    (Ctrl-C included), the temporary file is removed and `path` is untouched.
+
+    Args:
+        path: The destination; its folder is created if needed.
+
+    Yields:
+        The open temporary file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _mode())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def atomic_write(path: Path | str, data: bytes | str) -> Path:
@@ -151,22 +182,60 @@ def is_complete(out_dir: Path | str, resolved_text: str | None = None) -> bool:
     return resolved_text is None or res.read_text(encoding="utf-8") == resolved_text
 
 
+TIMESERIES_COLUMNS = ("replication", "policy", "period", *METRICS)
+
+
 def frames(result: Result) -> dict[str, pd.DataFrame]:
-    """The CSV outputs of a result as DataFrames, keyed by file name."""
-    ts_cols = ["replication", "policy", "period", *METRICS]
+    """The small CSV outputs of a result as DataFrames, keyed by file name.
+
+    `timeseries.csv` is not among them: it is streamed by `write_timeseries`.
+    """
     return {
         "summary.csv": result.summary[list(SUMMARY_COLUMNS)],
         "comparison.csv": result.comparison[list(COMPARISON_COLUMNS)],
-        "timeseries.csv": result.timeseries[ts_cols],
         "segments.csv": result.segments,
     }
+
+
+def write_timeseries(chunks: Iterable[pd.DataFrame], path: Path | str) -> Path:
+    """Write `timeseries.csv` atomically, one chunk (replication) at a time.
+
+    The bytes are those of `csv_text` of all the chunks concatenated, without
+    ever holding them all.
+
+    Args:
+        chunks: Frames with the `TIMESERIES_COLUMNS`, in replication order.
+        path: The destination.
+
+    Returns:
+        The path written.
+    """
+    cols = list(TIMESERIES_COLUMNS)
+    with atomic_open(path) as f:
+        header = True
+        for df in chunks:
+            f.write(df[cols].to_csv(index=False, header=header, float_format=FLOAT_FORMAT,
+                                    lineterminator="\n").encode("utf-8"))
+            header = False
+        if header:
+            f.write(csv_text(pd.DataFrame(columns=cols)).encode("utf-8"))
+    return Path(path)
+
+
+def _clean_temporary(out: Path, names: Iterable[str]) -> None:
+    """Remove temporary files a killed process left behind while writing `names`."""
+    for name in names:
+        for tmp in out.glob(f".{name}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
 
 
 def write_result(result: Result, out_dir: Path | str, *, plots: bool = True) -> dict[str, Path]:
     """Write every output of a run to `out_dir` (created if needed).
 
-    Writes `summary.csv`, `comparison.csv`, `timeseries.csv`, `segments.csv`,
-    the PNG figures, `report.html` and finally `scenario.resolved.yaml`.
+    Writes `summary.csv`, `comparison.csv`, `segments.csv`, `timeseries.csv`
+    (streamed one replication at a time), the PNG figures, `report.html` and
+    finally `scenario.resolved.yaml`.
 
     Args:
         result: The comparison.
@@ -183,9 +252,13 @@ def write_result(result: Result, out_dir: Path | str, *, plots: bool = True) -> 
     # The resolved scenario marks a complete folder: an earlier run's must not vouch for
     # files half replaced by this one.
     (out / RESOLVED).unlink(missing_ok=True)
+    from sim.report import FIGURES
+
+    _clean_temporary(out, (*CSV_FILES, *FIGURES, "report.html", RESOLVED))
     written: dict[str, Path] = {}
     for name, df in frames(result).items():
         written[name] = atomic_write(out / name, csv_text(df))
+    written["timeseries.csv"] = write_timeseries(result.iter_timeseries(), out / "timeseries.csv")
     resolved = resolved_yaml(result.scenario, result.seeds, __version__)
     if plots:
         from sim import report

@@ -23,7 +23,6 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from scipy import stats
 
 from sim.metrics import HEADLINE, METRICS
 
@@ -79,27 +78,19 @@ def fmt_p(p: Any) -> str:
 def bands(result: Result, metric: str, level: float = 0.95) -> pd.DataFrame:
     """Per arm and period: mean of `metric` over replications and its t-interval.
 
+    Computed from running statistics gathered as the replications were read
+    (`Result.bands`), not from the full time series.
+
     Args:
         result: The comparison.
-        metric: A column of `result.timeseries`.
+        metric: A metric name (see `sim.METRICS`).
         level: Confidence level of the band.
 
     Returns:
         Columns `policy, period, mean, low, high, n` (bounds NaN with fewer than
         two replications).
     """
-    ts = result.timeseries
-    if metric not in ts.columns:
-        raise KeyError(f"no metric {metric!r}; metrics are {', '.join(METRICS)}")
-    agg = (ts.groupby(["policy", "period"], sort=False)[metric]
-           .agg(["mean", "std", "count"]).reset_index())
-    n = agg["count"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tq = np.where(n >= 2, stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)), np.nan)
-        half = tq * agg["std"].to_numpy(dtype=float) / np.sqrt(n)
-    agg["low"] = agg["mean"] - half
-    agg["high"] = agg["mean"] + half
-    return agg.rename(columns={"count": "n"})[["policy", "period", "mean", "low", "high", "n"]]
+    return result.bands(metric, level)
 
 
 def _colour(i: int) -> str:

@@ -10,7 +10,10 @@ cartesian product of the values, the last parameter varying fastest.
 Every point uses the scenario's root seed, so points share customers and random
 numbers too. Point `i` is written to `point-XXX/` with the outputs of `run`,
 then a `done` marker (the hash of its resolved scenario) last; `resume=True`
-skips points whose marker matches. `sweep.csv` and the `sweep_<metric>.png`
+skips points whose marker matches. Each point's replications stream to
+`point-XXX/replications/` as they finish, so a point interrupted mid-way
+(Ctrl-C, a killed process) resumes at replication level: only the missing
+replications are computed. `sweep.csv` and the `sweep_<metric>.png`
 plots are built from the points' files, so a resumed sweep gives the same
 `sweep.csv` as an uninterrupted one.
 """
@@ -368,7 +371,8 @@ def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
         backend: "local" or "dask".
         seed: Overrides the root seed.
         scheduler: Dask scheduler address.
-        resume: Skip points whose outputs are complete.
+        resume: Skip points whose outputs are complete, and reuse the replications
+            finished in a point that was interrupted mid-way.
         plots: Draw figures and reports (points and sweep plots).
         progress: Called as replications finish.
 
@@ -378,7 +382,7 @@ def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
     Raises:
         ScenarioError: If a path or value is bad (before anything runs).
     """
-    from sim.experiment import run
+    from sim.experiment import ReplicationStore, resolve, run
 
     overrides: dict[str, Any] = {}
     if replications is not None:
@@ -401,8 +405,11 @@ def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
                 progress(_i, len(points), done, total)
 
         tick(0, pt.scenario.replications)
+        # A point interrupted mid-way resumes at replication level from its store; a
+        # store left by another grid at this index is replaced.
+        again = resume and ReplicationStore(folder, *resolve(pt.scenario)).matches()
         result = run(pt.scenario, workers=workers, backend=backend, progress=tick,
-                     scheduler=scheduler)
+                     scheduler=scheduler, store=folder, resume=again)
         write_result(result, folder, plots=plots)
         atomic_write(folder / DONE, _digest(resolved_yaml(result.scenario, result.seeds)) + "\n")
     frame = sweep_frame(out, points)
