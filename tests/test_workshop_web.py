@@ -222,3 +222,22 @@ def test_engine_and_app_share_one_database(tmp_path):
     app = create_app(engine=eng)
     page = TestClient(app).get(f"/facilitator?token={app.state.token}").text
     assert ws.id in page
+
+
+def test_a_class_of_thirty_plays_on_one_server(app, workshop_id):
+    """Thirty trainees join, play every round and reach their debrief; nothing is mixed up."""
+    clients = [join(app, workshop_id, f"Trainee {i:02d}") for i in range(30)]
+    for rnd in (1, 2):
+        for i, c in enumerate(clients):
+            plan = {**ROUND, "share_points": str(i % 3 * 10), "share_service": str(60 - i % 3 * 10)}
+            assert c.post("/play", data={"round": str(rnd), **plan},
+                          follow_redirects=False).status_code == 303
+    for c in clients:
+        assert rounds_in_db(app, c) == [1, 2]
+        assert c.get("/debrief").status_code == 200
+    fac = TestClient(app)
+    page = fac.get(f"/facilitator/w/{workshop_id}?token={app.state.token}").text
+    assert all(f"Trainee {i:02d}" in page for i in range(30))
+    rows = list(csv.DictReader(io.StringIO(
+        fac.get(f"/facilitator/w/{workshop_id}/report.csv?token={app.state.token}").text)))
+    assert sum(r["kind"] == "trainee" for r in rows) == 30
