@@ -193,7 +193,7 @@ def _memory_child(size: int, steps: int) -> dict[str, Any]:
     pop = model.customers
     cols = sum(v.nbytes for v in vars(pop).values() if isinstance(v, np.ndarray))
     nw = pop.network
-    net = sum(a.nbytes for a in (nw.indptr, nw.indices, nw.degree))
+    net = nw.nbytes  # CSR arrays and the weights of the cached matrix
     rss = _peak_rss()
     return {
         "customers": size, "rows": int(pop.n), "steps": steps,

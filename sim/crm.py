@@ -8,7 +8,7 @@ customers who consented. `CRMView` is a snapshot of that for one period.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -70,6 +70,8 @@ class CRMView:
     consent: np.ndarray
     budget: float
     truth: CustomerPopulation | None = None
+    _means: dict[str, np.ndarray] = field(init=False, repr=False, compare=False,
+                                          default_factory=dict)
 
     #: Fields that carry individual data and are blanked without consent.
     PERSONAL = ("recency", "frequency", "monetary", "survey_nps", "survey_csat", "survey_age",
@@ -90,10 +92,33 @@ class CRMView:
 
     def segment_mean(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
         """Mean of `values` per segment over known customers with data."""
-        ok = self.known & np.isfinite(values)
-        sums = np.bincount(self.segment[ok], weights=values[ok], minlength=self.n_segments)
-        cnt = np.bincount(self.segment[ok], minlength=self.n_segments)
+        ok = np.isfinite(values)
+        ok &= self.known
+        # Entries without data go to bins k..2k-1 (discarded): each kept bin sums
+        # the same values in the same order as `bincount(segment[ok], values[ok])`.
+        k = self.n_segments
+        ids = np.multiply(~ok, k, dtype=np.intp)
+        ids += self._segment_ids
+        sums = np.bincount(ids, weights=values, minlength=2 * k)[:k]
+        cnt = np.bincount(ids, minlength=2 * k)[:k]
         return np.where(cnt > 0, sums / np.maximum(cnt, 1), fill)
+
+    def field_segment_mean(self, name: str) -> np.ndarray:
+        """`segment_mean` of the field `name`, computed once per view.
+
+        Views are snapshots: their arrays are not modified once taken (biases
+        that change what is seen make a new view with `replace`).
+        """
+        if name not in self._means:
+            self._means[name] = self.segment_mean(getattr(self, name))
+        return self._means[name]
+
+    @property
+    def _segment_ids(self) -> np.ndarray:
+        """Segment index as `intp` (what `np.bincount` takes), converted once per view."""
+        if "_segment_ids" not in self._means:
+            self._means["_segment_ids"] = self.segment.astype(np.intp)
+        return self._means["_segment_ids"]
 
     def fill_by_segment(self, values: np.ndarray) -> np.ndarray:
         """Replace missing values by their segment's mean (what a CRM analyst would do)."""
@@ -121,29 +146,35 @@ def build_view(pop: CustomerPopulation, t: int, budget: float,
     known = pop.status == ACTIVE
     nan = np.float32(np.nan)
     ok = known & pop.consent
-    last = pop.last_purchase
-    recency = np.where(ok & (last >= 0), t - last, nan).astype(F32)
-    survey_age = np.where(ok & (pop.survey_at >= 0), t - pop.survey_at, nan).astype(F32)
+    not_ok = ~ok
+
+    def since(at: np.ndarray) -> np.ndarray:
+        # Periods since `at` (NaN if never or not visible); exact in float32.
+        out = np.subtract(t, at, dtype=F32)
+        np.copyto(out, nan, where=not_ok | (at < 0))
+        return out
 
     def personal(a: np.ndarray) -> np.ndarray:
-        return np.where(ok, a, nan).astype(F32)
+        return np.where(ok, a, nan).astype(F32, copy=False)
 
+    tenure = np.subtract(t, pop.joined, dtype=F32)
+    tenure[~known] = 0.0
     return CRMView(
         t=t,
         known=known,
         churned=pop.status == CHURNED,
         segment=pop.segment,
         segment_names=pop.segment_names,
-        recency=recency,
+        recency=since(pop.last_purchase),
         frequency=personal(pop.frequency),
         monetary=personal(pop.monetary),
-        tenure=np.where(known, t - pop.joined, 0).astype(F32),
+        tenure=tenure,
         complaint_open=pop.complaint_open & known,
         complaint_age=pop.complaint_age,
         complaints_total=personal(pop.complaints_total),
         survey_nps=personal(pop.survey_nps),
         survey_csat=personal(pop.survey_csat),
-        survey_age=survey_age,
+        survey_age=since(pop.survey_at),
         needs_signal=personal(pop.needs_signal),
         likability=pop.likability,
         lock=pop.lock,

@@ -95,9 +95,9 @@ class MetricsRecorder:
         pop = self.pop
         b = pop.behaviour
         active = pop.status == ACTIVE
-        n_active = int(active.sum())
-        churned = int(out.churned.sum())
-        acquired = int(out.acquired.sum())
+        n_active = np.count_nonzero(active)
+        churned = np.count_nonzero(out.churned)
+        acquired = np.count_nonzero(out.acquired)
         self.ever_active += acquired
         self.lost += churned
         revenue = float(out.revenue.sum(dtype=np.float64))
@@ -107,20 +107,27 @@ class MetricsRecorder:
 
         sat = pop.satisfaction[active]
         loy = pop.loyalty[active]
-        true_scores = np.round(pop.recommend()[active])
-        recent = active & pop.consent & (pop.survey_at >= 0) & (pop.survey_at > t - 13)
+        scores = out.recommend if out.recommend is not None else np.round(pop.recommend())
+        true_scores = scores[active]
+        # Answered within the last 13 periods (survey_at is -1 when never asked).
+        recent = pop.survey_at > max(t - 13, -1)
+        recent &= active
+        recent &= pop.consent
         not_loyal = loy < b.loyal_threshold
         bought = pop.lock[active] >= b.locked_threshold
         k = len(pop.segment_names)
         seg = pop.segment
+        seg_i = seg.astype(np.intp)  # what bincount takes: convert once, not three times
         self.seg_ever += np.bincount(seg[out.acquired], minlength=k)
         self.seg_churned += np.bincount(seg[out.churned], minlength=k)
-        self.seg_revenue += np.bincount(seg, weights=out.revenue, minlength=k)
-        self.seg_service += np.bincount(seg, weights=alloc.service, minlength=k)
-        self.seg_profit += np.bincount(
-            seg, weights=self.margin * out.revenue - out.serve_cost - alloc.service - alloc.points,
-            minlength=k)
-        n0 = int(out.active_start.sum())
+        self.seg_revenue += np.bincount(seg_i, weights=out.revenue, minlength=k)
+        self.seg_service += np.bincount(seg_i, weights=alloc.service, minlength=k)
+        net = np.multiply(out.revenue, self.margin)
+        net -= out.serve_cost
+        net -= alloc.service
+        net -= alloc.points
+        self.seg_profit += np.bincount(seg_i, weights=net, minlength=k)
+        n0 = np.count_nonzero(out.active_start)
         return {
             "churn_rate": self.lost / max(self.ever_active, 1),
             "revenue": revenue,
@@ -128,18 +135,18 @@ class MetricsRecorder:
             "satisfaction": float(sat.mean()) if n_active else float("nan"),
             "loyalty": float(loy.mean()) if n_active else float("nan"),
             "nps": nps_of(true_scores),
-            "complaints": float(out.complaints_new.sum()),
+            "complaints": float(np.count_nonzero(out.complaints_new)),
             "active_customers": float(n_active),
             "retained_not_loyal": float((not_loyal & bought).mean()) if n_active else 0.0,
             "churned": float(churned),
             "acquired": float(acquired),
-            "referrals": float(out.referred.sum()),
+            "referrals": float(np.count_nonzero(out.referred)),
             "hazard": churned / max(n0, 1),
             "market_share": n_active / pop.n,
             "nps_surveyed": nps_of(pop.survey_nps[recent]),
             "csat_surveyed": (float(np.mean(pop.survey_csat[recent])) if recent.any()
                               else float("nan")),
-            "complaints_open": float(pop.complaint_open.sum()),
+            "complaints_open": float(np.count_nonzero(pop.complaint_open)),
             "complaints_resolved": float(out.complaints_resolved),
             "grudges": float(out.complaints_abandoned),
             "spend_service": alloc.spent["service"],

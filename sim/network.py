@@ -21,16 +21,22 @@ class SocialNetwork:
     Attributes:
         kind: "small_world", "complete" or "none".
         n: Number of nodes.
-        indptr: Row pointers (int64, length n + 1); empty for "complete" and "none".
+        indptr: Row pointers (length n + 1; int32 unless there are 2^31 ties or more);
+            all zero for "complete" and "none".
         indices: Neighbour ids (int32).
-        degree: Ties per node (float32, at least 1 to avoid division by zero).
     """
 
     kind: str
     n: int
     indptr: np.ndarray
     indices: np.ndarray
-    degree: np.ndarray
+
+    @property
+    def degree(self) -> np.ndarray:
+        """Ties per node (float32, at least 1 to avoid division by zero)."""
+        if self.kind == "complete":
+            return np.full(self.n, max(self.n - 1, 1), dtype=np.float32)
+        return np.maximum(np.diff(self.indptr), 1).astype(np.float32)
 
     def neighbour_mean(self, values: np.ndarray) -> np.ndarray:
         """Mean of `values` over each node's neighbours (0 where a node has none).
@@ -50,11 +56,30 @@ class SocialNetwork:
 
     @cached_property
     def matrix(self):
-        """Row-normalised adjacency as a scipy CSR matrix (mean over neighbours = one matvec)."""
+        """Row-normalised adjacency as a scipy CSR matrix (mean over neighbours = one matvec).
+
+        It shares `indptr` and `indices` (both int32 for scipy not to copy them);
+        only the weights are new.
+        """
         from scipy.sparse import csr_array
 
         weights = np.repeat(1.0 / self.degree, np.diff(self.indptr)).astype(np.float32)
-        return csr_array((weights, self.indices, self.indptr), shape=(self.n, self.n))
+        m = csr_array((weights, self.indices, self.indptr), shape=(self.n, self.n), copy=False)
+        return m
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the network's arrays, the weights of `matrix` included."""
+        arrays = [self.indptr, self.indices]
+        if "matrix" in self.__dict__:
+            m = self.__dict__["matrix"]
+            arrays += [m.data, m.indices, m.indptr]
+        held = {}
+        for a in arrays:  # scipy holds views of our arrays: count each buffer once
+            while isinstance(a.base, np.ndarray):
+                a = a.base
+            held[id(a)] = a.nbytes
+        return sum(held.values())
 
 
 def build_network(kind: str, n: int, degree: int, rewire: float,
@@ -73,8 +98,7 @@ def build_network(kind: str, n: int, degree: int, rewire: float,
     """
     empty = np.zeros(0, dtype=np.int32)
     if kind != "small_world" or n < 3:
-        deg = np.full(n, max(n - 1, 1) if kind == "complete" else 1, dtype=np.float32)
-        return SocialNetwork(kind if n >= 3 else "none", n, np.zeros(n + 1, np.int64), empty, deg)
+        return SocialNetwork(kind if n >= 3 else "none", n, np.zeros(n + 1, np.int32), empty)
     half = min(degree // 2, (n - 1) // 2)
     src = np.repeat(np.arange(n, dtype=np.int64), half)
     dst = (src + np.tile(np.arange(1, half + 1, dtype=np.int64), n)) % n
@@ -87,7 +111,6 @@ def build_network(kind: str, n: int, degree: int, rewire: float,
     order = np.argsort(rows, kind="stable")
     rows, cols = rows[order], cols[order]
     counts = np.bincount(rows, minlength=n)
-    indptr = np.zeros(n + 1, dtype=np.int64)
+    indptr = np.zeros(n + 1, dtype=np.int32 if rows.size < 2**31 else np.int64)
     np.cumsum(counts, out=indptr[1:])
-    deg = np.maximum(counts, 1).astype(np.float32)
-    return SocialNetwork("small_world", n, indptr, cols, deg)
+    return SocialNetwork("small_world", n, indptr, cols)

@@ -43,6 +43,14 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-x))).astype(F32)
 
 
+def _sigmoid_(x: np.ndarray) -> np.ndarray:
+    """`_sigmoid` in place (float32 `x`)."""
+    np.negative(x, out=x)
+    np.exp(x, out=x)
+    x += 1.0
+    return np.divide(1.0, x, out=x)
+
+
 def _beta(rng: np.random.Generator, mean: float, conc: float | None, n: int) -> np.ndarray:
     if conc is None or mean <= 0 or mean >= 1:
         return np.full(n, mean, dtype=F32)
@@ -108,6 +116,8 @@ class PeriodOutcome:
         complaints_abandoned: Number of complaints that turned into grudges.
         hazard: Churn probability per customer this period.
         serve_cost: Cost to serve per customer.
+        recommend: Rounded true likelihood to recommend at the end of the period
+            (None: not computed).
     """
 
     active_start: np.ndarray
@@ -121,6 +131,7 @@ class PeriodOutcome:
     complaints_abandoned: int
     hazard: np.ndarray
     serve_cost: np.ndarray
+    recommend: np.ndarray | None = None
 
 
 class CustomerPopulation:
@@ -196,7 +207,10 @@ class CustomerPopulation:
         self.grudge = np.zeros(n, dtype=bool)
         self.complaints_total = np.zeros(n, dtype=np.int16)
         self.consent = np.ones(n, dtype=bool)
-        self.consent_draw = init_rng.random(n).astype(F32)
+        consent_draw = init_rng.random(n).astype(F32)
+        # Kept only if a data-protection regulation will need it (memory).
+        regulated = any(ev.kind == "regulation" for ev in scenario.market.events)
+        self.consent_draw = consent_draw if regulated else None
         # What the firm's CRM records (the manager's only window on customers).
         self.last_purchase = np.where(self.status == ACTIVE, 0, -1).astype(np.int32)
         self.frequency = np.where(self.status == ACTIVE, self.purchase_rate, 0).astype(F32)
@@ -208,9 +222,6 @@ class CustomerPopulation:
         self.survey_at = np.full(n, -1, dtype=np.int32)
         self.needs_signal = self.needs.copy()
         self.service_total = np.zeros(n, dtype=F32)
-        self.last_service = np.zeros(n, dtype=F32)
-        self.last_points = np.zeros(n, dtype=F32)
-        self.last_perceived = np.full(n, self.quality, dtype=F32)
         self.has_dropout = bool((self.dropout > 0).any())
         nw = pop.network
         self.network: SocialNetwork = build_network(nw.kind, n, nw.degree, nw.rewire, network_rng)
@@ -233,10 +244,19 @@ class CustomerPopulation:
         b = self.behaviour
         return _sigmoid(b.satisfaction_base + b.expectation_weight * (expectation - self.quality))
 
-    def recommend(self) -> np.ndarray:
-        """True likelihood to recommend, 0–10 (promoters 9–10, detractors 0–6)."""
-        x = 0.5 * self.satisfaction + 0.5 * self.loyalty + self.behaviour.recommend_shift
-        return np.clip(10.0 * x, 0.0, 10.0).astype(F32)
+    def recommend(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """True likelihood to recommend, 0–10 (promoters 9–10, detractors 0–6).
+
+        Args:
+            rows: Only these customers (indices); default all.
+        """
+        sat, loy = (self.satisfaction, self.loyalty) if rows is None else (
+            self.satisfaction[rows], self.loyalty[rows])
+        x = sat * F32(0.5)
+        x += loy * F32(0.5)
+        x += self.behaviour.recommend_shift
+        x *= 10.0
+        return np.clip(x, 0.0, 10.0, out=x)
 
     def hazard(self, pull: float = 0.0, cover: float = 0.0) -> np.ndarray:
         """Churn probability per customer for one period (0 for inactive rows).
@@ -248,28 +268,57 @@ class CustomerPopulation:
         Returns:
             Float32 array in [0, 1].
         """
+        return self._hazard(pull, cover, self.status == ACTIVE,
+                            self.complaint_open | self.grudge)
+
+    def _hazard(self, pull: float, cover: float, active: np.ndarray,
+                unresolved: np.ndarray) -> np.ndarray:
+        """`hazard` given the masks of active customers and unresolved complaints."""
         b = self.behaviour
-        unresolved = (self.complaint_open | self.grudge).astype(F32)
-        log_ratio = (b.churn_satisfaction * (b.reference_satisfaction - self.satisfaction)
-                     + b.churn_loyalty * (b.reference_loyalty - self.loyalty)
-                     + b.churn_unresolved * unresolved)
-        h = self.base_churn * np.exp(log_ratio)
-        h += b.competitor_churn * pull * self.price_sensitivity * (1.0 - self.loyalty)
-        h *= 1.0 - b.lock_protection * self.lock * (1.0 - cover)
-        h = np.clip(h, 0.0, 1.0).astype(F32)
-        h[self.status != ACTIVE] = 0.0
+        h = np.subtract(b.reference_satisfaction, self.satisfaction)
+        h *= b.churn_satisfaction
+        tmp = np.subtract(b.reference_loyalty, self.loyalty)
+        tmp *= b.churn_loyalty
+        h += tmp
+        np.multiply(unresolved, F32(b.churn_unresolved), out=tmp)
+        h += tmp
+        np.exp(h, out=h)
+        h *= self.base_churn
+        if pull != 0.0:  # otherwise the term is an exact zero
+            np.subtract(1.0, self.loyalty, out=tmp)
+            tmp *= self.price_sensitivity * (b.competitor_churn * pull)
+            h += tmp
+        if self.lock.any():  # no lock-in: the factor is exactly 1
+            np.multiply(self.lock, b.lock_protection, out=tmp)
+            tmp *= 1.0 - cover
+            np.subtract(1.0, tmp, out=tmp)
+            h *= tmp
+        np.clip(h, 0.0, 1.0, out=h)
+        h[~active] = 0.0
         return h
 
     def service_lift(self, service: np.ndarray) -> np.ndarray:
         """Perceived-quality lift from service money (saturating)."""
-        b = self.behaviour
-        return (b.service_effect * self.service_sensitivity
-                * -np.expm1(-service / b.service_scale)).astype(F32)
+        return self._lift(self._nurture(service))
+
+    def _nurture(self, service: np.ndarray) -> np.ndarray:
+        """Saturating response to service money, in [0, 1)."""
+        x = np.divide(service, F32(-self.behaviour.service_scale), dtype=F32)
+        np.expm1(x, out=x)
+        return np.negative(x, out=x)
+
+    def _lift(self, nurture: np.ndarray) -> np.ndarray:
+        """`service_lift` from the nurture of the service money."""
+        lift = self.service_sensitivity * F32(self.behaviour.service_effect)
+        lift *= nurture
+        return lift
 
     def fit(self, offer: np.ndarray) -> np.ndarray:
         """Fit of the offer to each customer's current needs, in (0, 1]."""
         d = self.needs - offer[self.segment]
-        return np.exp(-(d * d) / (2 * self.behaviour.fit_width ** 2)).astype(F32)
+        d *= d
+        d /= F32(-(2 * self.behaviour.fit_width ** 2))
+        return np.exp(d, out=d)
 
     # ------------------------------------------------------------------ events
 
@@ -284,6 +333,8 @@ class CustomerPopulation:
 
     def apply_consent(self, share: float) -> None:
         """Data-protection rules: only consenting customers' data may be used."""
+        if self.consent_draw is None:
+            raise RuntimeError("the scenario has no regulation event: consent draws were not kept")
         self.consent = self.consent_draw < share
 
     # ------------------------------------------------------------------ one period
@@ -309,6 +360,10 @@ class CustomerPopulation:
         Returns:
             What happened, for the metrics.
         """
+        # Arithmetic is in place on float32 buffers; where the equations mix counts
+        # and floats it stays in float64 as written, so results do not depend on
+        # this layout. Work on index subsets (buyers, complainers, the surveyed)
+        # is elementwise the same as on the full arrays.
         b, n = self.behaviour, self.n
         active = self.status == ACTIVE
         act = active.astype(F32)
@@ -322,112 +377,169 @@ class CustomerPopulation:
         u_dropout = rng.random(n, dtype=F32) if self.has_dropout else None
 
         # Needs drift; perceived quality from product, service and fit.
-        self.needs += b.needs_drift * z_needs
-        lift = self.service_lift(alloc.service)
-        perceived = (self.quality + lift + b.fit_weight * (self.fit(alloc.offer) - 1.0)
-                     + b.perception_noise * z_quality).astype(F32)
+        z_needs *= b.needs_drift
+        self.needs += z_needs
+        nurture = self._nurture(alloc.service)
+        lift = self._lift(nurture)
+        perceived = lift + self.quality
+        fit = self.fit(alloc.offer)
+        fit -= 1.0
+        fit *= b.fit_weight
+        perceived += fit
+        z_quality *= b.perception_noise
+        perceived += z_quality
 
         # Expectation–disconfirmation with loss aversion.
         gap = perceived - self.expectation
-        felt = np.where(gap >= 0, gap, b.loss_aversion * gap)
-        target = _sigmoid(b.satisfaction_base
-                          + b.expectation_weight * (self.expectation - self.quality)
-                          + b.disconfirmation_weight * felt)
-        self.satisfaction += b.satisfaction_speed * (target - self.satisfaction)
+        felt = fit  # reuse the buffer
+        np.copyto(felt, gap)
+        np.multiply(felt, b.loss_aversion, out=felt, where=gap < 0)
+        target = np.subtract(self.expectation, self.quality)
+        target *= b.expectation_weight
+        target += b.satisfaction_base
+        felt *= b.disconfirmation_weight
+        target += felt
+        _sigmoid_(target)
+        target -= self.satisfaction
+        target *= b.satisfaction_speed
+        self.satisfaction += target
 
         # Complaints: filed when strongly disappointed; handled in priority order.
-        new_c = (active & ~self.complaint_open & ~self.grudge
-                 & (gap < -b.complaint_threshold)
-                 & (u_complain < b.complaint_probability * self.complaint_propensity))
+        new_c = gap < -b.complaint_threshold
+        new_c &= active
+        new_c &= ~(self.complaint_open | self.grudge)
+        cand = np.flatnonzero(new_c)
+        new_c[cand] = u_complain[cand] < b.complaint_probability * self.complaint_propensity[cand]
+        filed = cand[new_c[cand]]
         resolved, abandoned = self._handle_complaints(alloc)
-        self.complaint_open |= new_c
-        self.complaints_total += new_c
+        self.complaint_open[filed] = True
+        self.complaints_total[filed] += 1
 
         # Negative word of mouth: the dissatisfied and unresolved talk.
-        unresolved = (self.complaint_open | self.grudge).astype(F32)
-        emit = act * self.sociability * (
-            np.maximum(0.0, b.detractor_threshold - self.satisfaction) / b.detractor_threshold
-            + b.wom_unresolved * unresolved)
+        unresolved = self.complaint_open | self.grudge
+        emit = np.subtract(b.detractor_threshold, self.satisfaction)
+        np.maximum(0.0, emit, out=emit)
+        emit /= b.detractor_threshold
+        tmp = np.multiply(unresolved, F32(b.wom_unresolved))
+        emit += tmp
+        np.multiply(act, self.sociability, out=tmp)
+        emit *= tmp
         heard = self.network.neighbour_mean(emit)
-        self.satisfaction -= b.wom_negative * heard
+        np.multiply(heard, b.wom_negative, out=tmp)
+        self.satisfaction -= tmp
         np.clip(self.satisfaction, 0.0, 1.0, out=self.satisfaction)
 
         # Relationship, lock-in, loyalty, growth.
-        nurture = (-np.expm1(-alloc.service / b.service_scale)).astype(F32)
-        self.relationship += 0.1 * (nurture - self.relationship)
+        np.subtract(nurture, self.relationship, out=tmp)
+        tmp *= 0.1
+        self.relationship += tmp
         self.lock *= 1.0 - b.lock_decay
-        self.lock += b.points_lock * (-np.expm1(-alloc.points / b.points_scale))
+        if alloc.points.any():  # no points: the increment is exactly zero
+            np.divide(alloc.points, F32(-b.points_scale), out=tmp)
+            np.expm1(tmp, out=tmp)
+            tmp *= -b.points_lock
+            self.lock += tmp
         np.clip(self.lock, 0.0, 1.0, out=self.lock)
-        loyal_target = np.clip(self.satisfaction + b.relationship_weight * self.relationship
-                               - b.lockin_crowding * self.lock, 0.0, 1.0)
-        self.loyalty += b.loyalty_speed * (loyal_target - self.loyalty)
-        self.growth += b.growth_speed * nurture * (self.growth_max - self.growth)
+        loyal_target = np.multiply(self.relationship, b.relationship_weight)
+        loyal_target += self.satisfaction
+        np.multiply(self.lock, b.lockin_crowding, out=tmp)
+        loyal_target -= tmp
+        np.clip(loyal_target, 0.0, 1.0, out=loyal_target)
+        loyal_target -= self.loyalty
+        loyal_target *= b.loyalty_speed
+        self.loyalty += loyal_target
+        np.subtract(self.growth_max, self.growth, out=tmp)
+        nurture *= b.growth_speed
+        tmp *= nurture
+        self.growth += tmp
 
         # Purchases (Poisson, faster when satisfied) and spend.
-        lam = self.purchase_rate * np.exp(
-            b.purchase_satisfaction * (self.satisfaction - b.reference_satisfaction))
-        purchases = self._poisson(lam * act, u_purchase)
+        lam = loyal_target  # reuse the buffer
+        np.subtract(self.satisfaction, b.reference_satisfaction, out=lam)
+        lam *= b.purchase_satisfaction
+        np.exp(lam, out=lam)
+        lam *= self.purchase_rate
+        lam *= act
+        purchases = self._poisson(lam, u_purchase)
+        buyers = np.flatnonzero(purchases)
         drop_after = np.zeros(n, dtype=bool)
         if u_dropout is not None:
             # BG/NBD: after each purchase the customer drops out with probability p.
-            p = np.clip(self.dropout, 1e-9, 1.0)
-            until = np.ceil(np.log1p(-u_dropout) / np.log1p(-p))  # geometric, >= 1
-            drop_after = (purchases > 0) & (until <= purchases)
-            purchases = np.where(drop_after, until, purchases).astype(np.int32)
-        spend_factor = 1.0 - np.minimum(1.0, market.spend_drop * self.price_sensitivity)
-        revenue = (purchases * self.spend * self.growth * spend_factor).astype(F32)
+            p = np.clip(self.dropout[buyers], 1e-9, 1.0)
+            until = np.ceil(np.log1p(-u_dropout[buyers]) / np.log1p(-p))  # geometric, >= 1
+            drops = until <= purchases[buyers]
+            drop_after[buyers[drops]] = True
+            purchases[buyers[drops]] = until[drops]
+            buyers = buyers[purchases[buyers] > 0]
+        bought_n = purchases[buyers]
+        spend_factor = 1.0 - np.minimum(1.0, market.spend_drop * self.price_sensitivity[buyers])
+        revenue = np.zeros(n, dtype=F32)
+        revenue[buyers] = bought_n * self.spend[buyers] * self.growth[buyers] * spend_factor
 
         # Churn.
-        h = self.hazard(market.pull, market.switching_cover)
-        churned = active & ((u_churn < h) | drop_after)
-        serve_cost = (self.cost_to_serve * act).astype(F32)
+        h = self._hazard(market.pull, market.switching_cover, active, unresolved)
+        churned = u_churn < h
+        churned |= drop_after
+        churned &= active
+        serve_cost = np.multiply(self.cost_to_serve, act)
 
         # CRM records what it can see of purchases.
-        bought = purchases > 0
-        self.last_purchase[bought] = t
-        self.frequency += 0.1 * (purchases - self.frequency) * act
-        mon = np.where(bought, revenue / np.maximum(purchases, 1), self.monetary)
-        self.monetary += 0.2 * (mon - self.monetary) * bought
-        self.purchases_total += purchases
-        self.revenue_total += revenue
-        self.needs_signal = np.where(bought, self.needs + self.crm_noise * z_signal,
-                                     self.needs_signal).astype(F32)
+        self.last_purchase[buyers] = t
+        step = np.subtract(purchases, self.frequency, dtype=np.float64)
+        step *= 0.1
+        step *= act
+        self.frequency += step
+        mon = self.monetary[buyers].astype(np.float64)
+        self.monetary[buyers] = mon + 0.2 * (revenue[buyers] / bought_n - mon)
+        self.purchases_total[buyers] += bought_n
+        self.revenue_total[buyers] += revenue[buyers]
+        self.needs_signal[buyers] = self.needs[buyers] + self.crm_noise * z_signal[buyers]
         self.service_total += alloc.service
-        self.last_service, self.last_points, self.last_perceived = (
-            alloc.service, alloc.points, perceived)
 
         # Expectations adapt to experience (only partly to service) and are raised by promises.
-        adapted = perceived - (1.0 - b.service_adaptation) * lift
-        self.expectation += (b.expectation_adaptation * (adapted - self.expectation)
-                             + b.promise_effect * (alloc.promise - b.honest_promise)) * act
+        lift *= 1.0 - b.service_adaptation
+        adapted = perceived
+        adapted -= lift
+        adapted -= self.expectation
+        adapted *= b.expectation_adaptation
+        adapted += b.promise_effect * (alloc.promise - b.honest_promise)
+        adapted *= act
+        self.expectation += adapted
 
-        self.status[churned] = CHURNED
-        self.churned_at[churned] = t
-        self.complaint_open[churned] = False
+        lost = np.flatnonzero(churned)
+        self.status[lost] = CHURNED
+        self.churned_at[lost] = t
+        self.complaint_open[lost] = False
         self._survey(t, survey_rate, survey_rng)
-        acquired, referred = self._acquire(t, alloc, acquisition_rng, heard)
+        acquired, referred, scores = self._acquire(t, alloc, acquisition_rng, heard)
         return PeriodOutcome(
             active_start=active, purchases=purchases, revenue=revenue, churned=churned,
             acquired=acquired, referred=referred, complaints_new=new_c,
             complaints_resolved=resolved, complaints_abandoned=abandoned, hazard=h,
-            serve_cost=serve_cost,
+            serve_cost=serve_cost, recommend=scores,
         )
 
     @staticmethod
     def _poisson(lam: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Poisson counts by inversion of one uniform each (exact, vectorised)."""
+        """Poisson counts by inversion of one uniform each (exact, vectorised).
+
+        The cumulative probabilities are summed in float64; only the customers
+        whose count is still undecided are carried to the next term.
+        """
         k = np.zeros(lam.shape, dtype=np.int32)
-        p = np.exp(-lam).astype(np.float64)
+        p0 = np.exp(-lam)
+        idx = np.flatnonzero(u > p0)  # float32 compare: exact, like comparing in float64
+        p = p0[idx].astype(np.float64)
         cdf = p.copy()
-        todo = u > cdf
+        lam, u = lam[idx], u[idx]
         j = 0
-        while todo.any():
+        while idx.size:
             j += 1
-            idx = np.flatnonzero(todo)
-            p[idx] *= lam[idx] / j
-            cdf[idx] += p[idx]
+            p *= lam / j
+            cdf += p
             k[idx] = j
-            todo[idx] = (u[idx] > cdf[idx]) & (p[idx] > 1e-12)
+            go = (u > cdf) & (p > 1e-12)
+            idx, p, cdf, lam, u = idx[go], p[go], cdf[go], lam[go], u[go]
         return k
 
     def _handle_complaints(self, alloc: Allocation) -> tuple[int, int]:
@@ -448,13 +560,14 @@ class CustomerPopulation:
             self.complaint_open[done] = False
             self.complaint_age[done] = 0
             resolved = done.size
-        waiting = self.complaint_open
+            open_ids = np.setdiff1d(open_ids, done, assume_unique=True)
+        waiting = open_ids
         self.complaint_age[waiting] += 1
         self.satisfaction[waiting] -= b.complaint_wait_penalty
-        give_up = waiting & (self.complaint_age >= b.complaint_give_up)
-        self.grudge |= give_up
+        give_up = waiting[self.complaint_age[waiting] >= b.complaint_give_up]
+        self.grudge[give_up] = True
         self.complaint_open[give_up] = False
-        return resolved, int(give_up.sum())
+        return resolved, int(give_up.size)
 
     def _survey(self, t: int, rate: float, rng: np.random.Generator) -> None:
         b, n = self.behaviour, self.n
@@ -462,49 +575,64 @@ class CustomerPopulation:
         u_answer = rng.random(n, dtype=F32)
         z1 = rng.standard_normal(n, dtype=F32)
         z2 = rng.standard_normal(n, dtype=F32)
-        active = self.status == ACTIVE
-        answer_p = b.survey_response * (1 + b.survey_anger_bias * (1 - self.satisfaction))
-        ans = active & (u_pick < rate) & (u_answer < answer_p)
-        if not ans.any():
+        picked = np.flatnonzero(u_pick < rate)
+        picked = picked[self.status[picked] == ACTIVE]
+        sat = self.satisfaction[picked]
+        answer_p = b.survey_response * (1 + b.survey_anger_bias * (1 - sat))
+        ans = picked[u_answer[picked] < answer_p]
+        if not ans.size:
             return
-        self.survey_nps = np.where(ans, np.clip(np.round(self.recommend() + z1), 0, 10),
-                                   self.survey_nps)
-        self.survey_csat = np.where(
-            ans, np.clip(np.round(1 + 4 * self.satisfaction + 0.5 * z2), 1, 5), self.survey_csat)
+        self.survey_nps[ans] = np.clip(np.round(self.recommend(ans) + z1[ans]), 0, 10)
+        self.survey_csat[ans] = np.clip(
+            np.round(1 + 4 * self.satisfaction[ans] + 0.5 * z2[ans]), 1, 5)
         self.survey_at[ans] = t
 
     def _acquire(self, t: int, alloc: Allocation, rng: np.random.Generator,
-                 heard: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 heard: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """New customers won by marketing and referrals.
+
+        Returns:
+            Masks of the customers won and of those won by referral, and every
+            customer's rounded likelihood to recommend at the end of the period.
+        """
         b = self.behaviour
         u_adopt = rng.random(self.n, dtype=F32)
         u_source = rng.random(self.n, dtype=F32)
-        potential = self.status == POTENTIAL
-        promoters = ((self.status == ACTIVE) & (np.round(self.recommend()) >= 9)).astype(F32)
-        share = self.network.neighbour_mean(promoters * self.sociability)
+        scores = self.recommend()
+        np.round(scores, out=scores)
+        promoters = scores >= 9
+        promoters &= self.status == ACTIVE
+        share = self.network.neighbour_mean(np.multiply(promoters, self.sociability))
+        pot = np.flatnonzero(self.status == POTENTIAL)
         boost = float(np.exp(1.5 * (alloc.promise - b.honest_promise)))
         paid = alloc.acquisition * boost / (self.acq_cost * self.pool_size)
-        referral = b.referral_rate * share
+        referral = b.referral_rate * share[pot]
         if b.wom_deterrence > 0:
             # Negative word of mouth heard by potential customers deters them (brand image).
-            deter = np.exp(-b.wom_deterrence * heard)
+            deter = np.exp(-b.wom_deterrence * heard[pot])
             paid, referral = paid * deter, referral * deter
         rate = paid + referral
-        adopt = potential & (u_adopt < -np.expm1(-rate))
-        referred = adopt & (u_source * np.maximum(rate, 1e-12) < referral)
-        if adopt.any():
-            self.status[adopt] = ACTIVE
-            self.joined[adopt] = t + 1
+        won = u_adopt[pot] < -np.expm1(-rate)
+        adopt = np.zeros(self.n, dtype=bool)
+        referred = np.zeros(self.n, dtype=bool)
+        new = pot[won]
+        adopt[new] = True
+        referred[new] = u_source[new] * np.maximum(rate[won], 1e-12) < referral[won]
+        if new.size:
+            self.status[new] = ACTIVE
+            self.joined[new] = t + 1
             # Newcomers expect what marketing promised them.
             exp0 = self.quality + b.promise_effect / max(b.expectation_adaptation, 1e-6) * (
                 alloc.promise - b.honest_promise)
-            self.expectation[adopt] = exp0
+            self.expectation[new] = exp0
             s0 = self._steady_satisfaction(np.float32(exp0))
-            self.satisfaction[adopt] = s0
-            self.loyalty[adopt] = 0.5 * s0
-            self.last_purchase[adopt] = t
-            self.frequency[adopt] = self.purchase_rate[adopt]
-            self.monetary[adopt] = self.spend[adopt]
-        return adopt, referred
+            self.satisfaction[new] = s0
+            self.loyalty[new] = 0.5 * s0
+            self.last_purchase[new] = t
+            self.frequency[new] = self.purchase_rate[new]
+            self.monetary[new] = self.spend[new]
+            scores[new] = np.round(self.recommend(new))
+        return adopt, referred, scores
 
     # ------------------------------------------------------------------ views
 

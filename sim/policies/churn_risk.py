@@ -18,22 +18,26 @@ from sim.policies.base import Policy, zscore
 F32 = np.float32
 
 
-def _fill(view: CRMView, values: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
-    means = view.segment_mean(values)
-    v = values[rows]
-    return np.where(np.isfinite(v), v, means[view.segment[rows]]).astype(F32)
+def _fill(view: CRMView, name: str, rows: np.ndarray | slice) -> np.ndarray:
+    """The field `name` at `rows`, missing values replaced by their segment's mean."""
+    means = view.field_segment_mean(name).astype(F32)
+    v = np.array(getattr(view, name)[rows], dtype=F32)  # a copy, also of a slice
+    bad = np.flatnonzero(~np.isfinite(v))
+    v[bad] = means[view.segment[rows][bad]]
+    return v
 
 
 def _columns(view: CRMView, rows: np.ndarray | slice):
     nps = view.survey_nps[rows]
+    answered = np.isfinite(nps)
     return [
-        np.log1p(_fill(view, view.recency, rows)),
-        _fill(view, view.frequency, rows),
-        np.log1p(_fill(view, view.monetary, rows)),
+        np.log1p(_fill(view, "recency", rows)),
+        _fill(view, "frequency", rows),
+        np.log1p(_fill(view, "monetary", rows)),
         view.complaint_open[rows].astype(F32),
-        np.minimum(_fill(view, view.complaints_total, rows), 5.0),
-        np.where(np.isfinite(nps), nps, 7.0).astype(F32) / 10.0,
-        np.isfinite(nps).astype(F32),
+        np.minimum(_fill(view, "complaints_total", rows), 5.0),
+        np.where(answered, nps, 7.0).astype(F32, copy=False) / 10.0,
+        answered.astype(F32),
         np.log1p(view.tenure[rows]),
         view.lock[rows].astype(F32),
     ]
@@ -58,8 +62,9 @@ def linear_predictor(view: CRMView, coef: np.ndarray) -> np.ndarray:
     """`churn_features(view) @ coef` without building the matrix (float64)."""
     cols = _columns(view, slice(None))
     eta = np.full(view.known.size, coef[0], dtype=np.float64)
+    term = np.empty_like(eta)
     for j, c in enumerate(cols, start=1):
-        eta += coef[j] * c
+        eta += np.multiply(coef[j], c, out=term)
     seg_coef = np.concatenate([[0.0], coef[1 + len(cols):]])
     eta += seg_coef[view.segment]
     return eta

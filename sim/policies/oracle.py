@@ -19,6 +19,13 @@ class OraclePolicy(Policy):
     needs_truth: ClassVar[bool] = True
 
     def _value_at_risk(self, view: CRMView) -> np.ndarray:
+        # score() and complaint_priority() see the same view in a period: compute once.
+        cached = getattr(self, "_cache", None)
+        if cached is None or cached[0] is not view:
+            self._cache = (view, self._compute_value_at_risk(view))
+        return self._cache[1]
+
+    def _compute_value_at_risk(self, view: CRMView) -> np.ndarray:
         pop = view.truth
         assert pop is not None, "the oracle needs the true state"
         h = pop.hazard()
