@@ -91,7 +91,20 @@ def run_replication(scenario: Scenario, replication: int, seed: int) -> Replicat
         summaries[spec.name] = model.summary()
         series[spec.name] = ts[list(METRICS)].to_numpy(dtype=np.float64)
         segments[spec.name] = model.segments()
+        _dispose(model)
     return ReplicationResult(replication, seed, summaries, series, segments)
+
+
+def _dispose(model: RetentionModel) -> None:
+    """Free a finished model now rather than at the next full garbage collection.
+
+    The model and its parts (agents, customers' arrays, data collector) refer to
+    one another in cycles, which only the cyclic collector frees, and its full
+    collections are triggered by object counts, not bytes: dead models of a
+    large population would pile up over the replications. Dropping the model's
+    attributes breaks the cycles, so reference counting frees them at once.
+    """
+    vars(model).clear()
 
 
 def _task(args: tuple[Scenario, int, int]) -> ReplicationResult:
@@ -230,9 +243,7 @@ class ReplicationStore:
                 return (str(z["hash"]) == self.hash
                         and int(z["replication"]) == replication
                         and int(z["seed"]) == self.seeds[replication])
-        except (OSError, KeyError, ValueError, EOFError):
-            return False
-        except Exception:  # a damaged zip file
+        except Exception:  # missing, truncated or damaged: computed again
             return False
 
     def write(self, rr: ReplicationResult) -> Path:
@@ -379,13 +390,17 @@ class _Aggregate:
         return arr
 
     def replications(self) -> pd.DataFrame:
-        names = list(METRICS)
-        recs = []
-        for r, seed, summ in self.rows:
-            for i, pol in enumerate(self.policies):
-                recs.append({"replication": r, "seed": seed, "policy": pol,
-                             **dict(zip(names, map(float, summ[i]), strict=True))})
-        return pd.DataFrame(recs, columns=["replication", "seed", "policy", *names])
+        arms = len(self.policies)
+        summ = (np.concatenate([x for _, _, x in self.rows]) if self.rows
+                else np.zeros((0, len(METRICS))))
+        data: dict[str, Any] = {
+            "replication": np.repeat(np.array([r for r, _, _ in self.rows], dtype=np.int64),
+                                     arms),
+            "seed": [seed for _, seed, _ in self.rows for _ in range(arms)],
+            "policy": np.tile(np.array(self.policies, dtype=object), len(self.rows)),
+        }
+        data.update({m: summ[:, j] for j, m in enumerate(METRICS)})
+        return pd.DataFrame(data)
 
     def segments(self) -> pd.DataFrame:
         if self.seg_sum is None or self.seg_n is None:

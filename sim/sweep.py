@@ -53,6 +53,11 @@ SweepProgress = Callable[[int, int, int, int], None]
 
 DONE = "done"
 
+#: `read_csv` options that read floats back exactly (pandas 3 does so by default and
+#: deprecates the option).
+_EXACT: dict[str, Any] = (
+    {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"})
+
 
 @dataclass(frozen=True)
 class SweepPoint:
@@ -258,8 +263,8 @@ def sweep_frame(out_dir: Path | str, points: Sequence[SweepPoint]) -> pd.DataFra
     out = Path(out_dir)
     frames = []
     for pt in points:
-        summ = pd.read_csv(out / pt.folder / "summary.csv", float_precision="round_trip")
-        comp = pd.read_csv(out / pt.folder / "comparison.csv", float_precision="round_trip")
+        summ = pd.read_csv(out / pt.folder / "summary.csv", **_EXACT)
+        comp = pd.read_csv(out / pt.folder / "comparison.csv", **_EXACT)
         df = summ.merge(comp, on=["policy", "metric"], how="left")
         for j, (path, value) in enumerate(pt.values.items()):
             df.insert(j, path, [value] * len(df))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import pty
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -151,6 +153,57 @@ def test_resume_does_not_rerun_a_complete_folder(run1, small: Path) -> None:
     assert "already holds this run" in res.stdout
     assert (out / "summary.csv").stat().st_mtime_ns == before
     assert "stale_manager − data_driven" in res.stdout
+
+
+def _kill_after(args: list[str], chunks: Path, count: int) -> int:
+    """Start `python -m sim ARGS`; SIGKILL it once `count` replication files are in `chunks`."""
+    proc = subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while proc.poll() is None and time.monotonic() < deadline:
+            if len(list(chunks.glob("rep-*.npz"))) >= count:
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.01)
+        return proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL")
+def test_killed_run_resumes_to_identical_outputs(small: Path, tmp_path: Path) -> None:
+    args = ["--workers", "1", "--replications", "10"]
+    straight = tmp_path / "straight"
+    res = runner.invoke(app, ["run", str(small), "--out", str(straight), *args])
+    assert res.exit_code == 0, res.output
+
+    out = tmp_path / "killed"
+    code = _kill_after(["run", str(small), "--out", str(out), *args], out / "replications", 3)
+    assert code == -signal.SIGKILL
+    assert not (out / "scenario.resolved.yaml").exists()
+    kept = {p.name: p.stat().st_mtime_ns for p in (out / "replications").glob("rep-*.npz")}
+    assert 3 <= len(kept) < 10
+
+    res = runner.invoke(app, ["run", str(small), "--out", str(out), *args, "--resume"])
+    assert res.exit_code == 0, res.output
+    for name, mtime in kept.items():  # finished replications were not computed again
+        assert (out / "replications" / name).stat().st_mtime_ns == mtime, name
+    assert len(list((out / "replications").glob("rep-*.npz"))) == 10
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    for name in (*CSVS, "scenario.resolved.yaml"):
+        assert (out / name).read_bytes() == (straight / name).read_bytes(), name
+
+    # Resuming that folder with another seed is refused, and nothing is touched.
+    before = (out / "summary.csv").stat().st_mtime_ns
+    res = runner.invoke(app, ["run", str(small), "--out", str(out), *args, "--seed", "8",
+                              "--resume"])
+    assert res.exit_code == 2
+    assert res.stderr.startswith("error: ")
+    assert "different run" in res.stderr and "cannot resume" in res.stderr
+    assert "Traceback" not in res.output
+    assert (out / "summary.csv").stat().st_mtime_ns == before
 
 
 def test_resume_needs_out(small: Path) -> None:

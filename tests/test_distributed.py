@@ -33,13 +33,23 @@ def _csv(df) -> bytes:
     return df.to_csv(index=False, float_format="%.17g").encode()
 
 
-def test_dask_identical_to_process_pool(small: Scenario) -> None:
+def test_dask_identical_to_process_pool(small: Scenario, tmp_path: Path) -> None:
     local = run(small, workers=2, backend="local")
-    dask = run(small, workers=2, backend="dask")
+    # Streamed to a store as the replications finish (in any order) on the cluster.
+    dask = run(small, workers=2, backend="dask", store=tmp_path)
+    assert len(list((tmp_path / "replications").glob("rep-*.npz"))) == small.replications
     assert _csv(dask.summary) == _csv(local.summary)
     assert _csv(dask.comparison) == _csv(local.comparison)
+    assert _csv(dask.segments) == _csv(local.segments)
     assert _csv(dask.timeseries) == _csv(local.timeseries)
+    assert _csv(dask.bands("profit")) == _csv(local.bands("profit"))
     assert dask.seeds == local.seeds
+
+
+def test_unordered_dask_map_yields_every_result() -> None:
+    from sim.distributed import dask_map
+
+    assert sorted(dask_map(abs, [-3, 1, -2, 0], workers=1, ordered=False)) == [0, 1, 2, 3]
 
 
 def test_killed_worker_is_retried_without_loss(small: Scenario, tmp_path: Path) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -173,6 +175,70 @@ def test_resume_after_interruption_gives_the_same_sweep_csv(uninterrupted, small
     for name in ("summary.csv", "comparison.csv"):
         assert ((out / "point-001" / name).read_bytes()
                 == (full / "point-001" / name).read_bytes())
+
+
+def test_resume_reuses_the_replications_of_an_interrupted_point(uninterrupted, small: Path,
+                                                                tmp_path: Path) -> None:
+    _, full = uninterrupted
+    sc = parse_text(small.read_text(), str(small))
+    params = parameters_from(sc, SETS[1::2])
+    out = tmp_path / "mid-point"
+
+    def ctrl_c(point: int, points: int, done: int, total: int) -> None:
+        if point == 1 and done == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(sc, params, out, workers=1, plots=False, progress=ctrl_c)
+    chunk = out / "point-001" / "replications" / "rep-00000.npz"
+    kept = chunk.stat().st_mtime_ns
+    seen: list[tuple[int, int, int]] = []
+    run_sweep(sc, params, out, workers=1, plots=False, resume=True,
+              progress=lambda i, n, d, t: seen.append((i, d, t)))
+    assert seen == [(1, 0, 2), (1, 1, 2), (1, 2, 2)]  # only replication 1 of point 1 ran
+    assert chunk.stat().st_mtime_ns == kept
+    assert (out / "sweep.csv").read_bytes() == (full / "sweep.csv").read_bytes()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL")
+def test_killed_sweep_resumes_to_identical_outputs(small: Path, tmp_path: Path) -> None:
+    args = [*SETS, "--workers", "1", "--replications", "6"]
+    full = tmp_path / "full"  # straight through (no plots: they do not change the CSVs)
+    sc = parse_text(small.read_text(), str(small))
+    run_sweep(sc, parameters_from(sc, SETS[1::2]), full, replications=6, plots=False)
+
+    out = tmp_path / "killed"
+    chunks = out / "point-001" / "replications"
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "sweep", str(small), *args,
+                             "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while proc.poll() is None and time.monotonic() < deadline:
+            if len(list(chunks.glob("rep-*.npz"))) >= 2:
+                proc.send_signal(signal.SIGKILL)  # mid-way through the second point
+                break
+            time.sleep(0.01)
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (out / "point-000" / "done").is_file()
+    assert not (out / "point-001" / "done").exists()
+    first = (out / "point-000" / "summary.csv").stat().st_mtime_ns
+    kept = {p.name: p.stat().st_mtime_ns for p in chunks.glob("rep-*.npz")}
+    assert 2 <= len(kept) < 6
+
+    res = runner.invoke(app, ["sweep", str(small), *args, "--out", str(out), "--resume"])
+    assert res.exit_code == 0, res.output
+    assert (out / "point-000" / "summary.csv").stat().st_mtime_ns == first
+    for name, mtime in kept.items():
+        assert (chunks / name).stat().st_mtime_ns == mtime, name
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    assert (out / "sweep.csv").read_bytes() == (full / "sweep.csv").read_bytes()
+    for point in ("point-000", "point-001"):
+        for name in ("summary.csv", "comparison.csv", "timeseries.csv", "segments.csv"):
+            assert (out / point / name).read_bytes() == (full / point / name).read_bytes()
 
 
 def test_done_marker_belongs_to_its_point(uninterrupted, small: Path) -> None:

@@ -1,0 +1,238 @@
+"""Experiments streamed to a store: bounded memory, same numbers, resuming after an interruption."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim.experiment as experiment
+from sim.experiment import (
+    HASH_FILE,
+    STORE_DIR,
+    ReplicationStore,
+    StoreMismatchError,
+    resolve,
+    run,
+)
+from sim.loader import parse_text
+from sim.metrics import METRICS
+from sim.output import CSV_FILES, csv_text, write_result
+from sim.scenario import Scenario
+
+TINY = """\
+name: store-tiny
+description: Two arms, a needs shift; small enough to run many replications.
+horizon: 20
+replications: 6
+seed: 13
+population: {size: 1000}
+market:
+  events:
+    - {at: 8, kind: needs_shift, size: 0.5}
+policies:
+  - {name: data_driven, kind: churn_risk}
+  - name: stale_manager
+    kind: churn_risk
+    biases: [{kind: stale_data, strength: 0.8}]
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Scenario:
+    return parse_text(TINY, "store-tiny.yaml")
+
+
+@pytest.fixture(scope="module")
+def straight(tiny: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted stored run, written without plots."""
+    out = tmp_path_factory.mktemp("straight") / "out"
+    write_result(run(tiny, workers=1, store=out), out, plots=False)
+    return out
+
+
+def _csv(df: pd.DataFrame) -> bytes:
+    return df.to_csv(index=False, float_format="%.17g").encode()
+
+
+def _same_files(a: Path, b: Path) -> None:
+    for name in CSV_FILES:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+# --------------------------------------------------------------------------- the store
+
+
+def test_store_holds_one_file_per_replication(straight: Path, tiny: Scenario) -> None:
+    files = sorted(p.name for p in (straight / STORE_DIR).iterdir())
+    assert files == [*(f"rep-{r:05d}.npz" for r in range(6)), HASH_FILE]
+    sc, seeds = resolve(tiny)
+    st = ReplicationStore(straight, sc, seeds)
+    assert (straight / STORE_DIR / HASH_FILE).read_text().strip() == st.hash
+    rr = st.read(4)
+    assert (rr.replication, rr.seed) == (4, seeds[4])
+    assert set(rr.summaries) == {"data_driven", "stale_manager"}
+    assert rr.timeseries["data_driven"].shape == (20, len(METRICS))
+    assert list(rr.segments["data_driven"].columns[:2]) == ["customers", "churned"]
+
+
+def test_stored_result_equals_in_memory_result(straight: Path, tiny: Scenario) -> None:
+    mem = run(tiny, workers=1)
+    stored = run(tiny, workers=1, store=straight, resume=True)  # everything reused
+    assert stored.store == straight
+    assert _csv(stored.summary) == _csv(mem.summary)
+    assert _csv(stored.comparison) == _csv(mem.comparison)
+    assert _csv(stored.segments) == _csv(mem.segments)
+    assert _csv(stored.timeseries) == _csv(mem.timeseries)  # loaded lazily from the files
+    assert _csv(stored.bands("revenue")) == _csv(mem.bands("revenue"))
+    assert list(stored.timeseries.columns) == ["replication", "policy", "period", *METRICS]
+    # Streamed chunk by chunk, the file has the bytes of the whole frame written at once.
+    assert (straight / "timeseries.csv").read_bytes() == csv_text(mem.timeseries).encode()
+
+
+def test_bands_from_running_sums_match_the_full_series(straight: Path, tiny: Scenario) -> None:
+    res = run(tiny, workers=1, store=straight, resume=True)
+    ts = res.timeseries
+    b = res.bands("satisfaction")
+    for pol in ("data_driven", "stale_manager"):
+        for period in (0, 9, 19):
+            vals = ts[(ts.policy == pol) & (ts.period == period)]["satisfaction"].to_numpy()
+            row = b[(b.policy == pol) & (b.period == period)].iloc[0]
+            assert row["n"] == 6
+            assert row["mean"] == pytest.approx(vals.mean(), rel=1e-12)
+            half = 2.5705818366147395 * vals.std(ddof=1) / np.sqrt(6)  # t(0.975, 5)
+            assert row["high"] - row["mean"] == pytest.approx(half, rel=1e-9)
+
+
+def test_two_workers_give_the_same_files(straight: Path, tiny: Scenario, tmp_path: Path) -> None:
+    out = tmp_path / "w2"
+    write_result(run(tiny, workers=2, store=out), out, plots=False)
+    _same_files(straight, out)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+MEMORY = """\
+name: store-memory
+horizon: 20
+replications: 1
+seed: 3
+population: {size: 100}
+policies:
+  - {name: a, kind: churn_risk}
+  - {name: b, kind: uniform}
+"""
+
+
+def _peak(sc: Scenario, replications: int, store: Path | None) -> int:
+    # Collecting after each replication keeps garbage timing out of the measure: what is
+    # left is what the run really holds on to.
+    gc.collect()
+    tracemalloc.start()
+    try:
+        res = run(sc, replications=replications, workers=1, store=store,
+                  progress=lambda done, total: gc.collect())
+        if store is not None:
+            write_result(res, store, plots=False)
+        else:
+            _ = res.timeseries
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_does_not_grow_with_replications(tmp_path: Path) -> None:
+    sc = parse_text(MEMORY, "store-memory.yaml")
+    r = 2
+    _peak(sc, 1, tmp_path / "warm-up")  # first-use allocations (imports, caches)
+    small = _peak(sc, r, tmp_path / "r")
+    large = _peak(sc, 4 * r, tmp_path / "4r")
+    # Every replication's time series as float64 (2 arms × 20 periods × metrics):
+    # holding them all would add at least this much for the 3r extra replications.
+    extra_series = 3 * r * 2 * 20 * len(METRICS) * 8
+    assert large - small < 0.4 * extra_series, (small, large, extra_series)
+    # The measure can see growth: the in-memory result does hold every series.
+    mem_small = _peak(sc, r, None)
+    mem_large = _peak(sc, 4 * r, None)
+    assert mem_large - mem_small > extra_series
+
+
+# --------------------------------------------------------------------------- resume
+
+
+class Stop(Exception):
+    """Raised from a progress callback to interrupt a run."""
+
+
+def test_resume_computes_only_the_missing_replications(
+        straight: Path, tiny: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "resumed"
+
+    def stop_after_two(done: int, total: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny, workers=1, store=out, progress=stop_after_two)
+    chunks = sorted((out / STORE_DIR).glob("rep-*.npz"))
+    assert [p.name for p in chunks] == ["rep-00000.npz", "rep-00001.npz"]
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    kept = {p.name: p.stat().st_mtime_ns for p in chunks}
+
+    computed: list[int] = []
+    task = experiment._task
+
+    def counting(args):
+        computed.append(args[1])
+        return task(args)
+
+    monkeypatch.setattr(experiment, "_task", counting)
+    seen: list[tuple[int, int]] = []
+    result = run(tiny, workers=1, store=out, resume=True,
+                 progress=lambda d, t: seen.append((d, t)))
+    assert computed == [2, 3, 4, 5]
+    assert seen == [(2, 6), (3, 6), (4, 6), (5, 6), (6, 6)]
+    assert {p.name: p.stat().st_mtime_ns for p in chunks} == kept
+    write_result(result, out, plots=False)
+    _same_files(straight, out)
+
+
+def test_damaged_or_foreign_chunks_are_recomputed(straight: Path, tiny: Scenario,
+                                                  tmp_path: Path) -> None:
+    out = tmp_path / "damaged"
+    out.mkdir()
+    (out / STORE_DIR).mkdir()
+    for r in range(6):
+        src = straight / STORE_DIR / f"rep-{r:05d}.npz"
+        (out / STORE_DIR / src.name).write_bytes(src.read_bytes())
+    (out / STORE_DIR / "rep-00001.npz").write_bytes(b"PK\x03\x04 truncated")
+    # A chunk of replication 2 stored under the name of replication 3.
+    (out / STORE_DIR / "rep-00003.npz").write_bytes(
+        (straight / STORE_DIR / "rep-00002.npz").read_bytes())
+    (out / STORE_DIR / ".rep-00004.npz.abc.tmp").write_bytes(b"half")  # left by a kill
+    sc, seeds = resolve(tiny)
+    assert ReplicationStore(out, sc, seeds).prepare(resume=True) == [0, 2, 4, 5]
+    assert not list((out / STORE_DIR).glob("*.tmp"))
+    result = run(tiny, workers=1, store=out, resume=True)
+    write_result(result, out, plots=False)
+    _same_files(straight, out)
+
+
+def test_resume_refuses_another_run(straight: Path, tiny: Scenario, tmp_path: Path) -> None:
+    out = tmp_path / "other"
+    run(tiny, replications=2, workers=1, store=out)
+    with pytest.raises(StoreMismatchError, match="different run"):
+        run(tiny, replications=3, workers=1, store=out, resume=True)
+    with pytest.raises(StoreMismatchError):
+        run(tiny, replications=2, seed=99, workers=1, store=out, resume=True)
+    # Without resume the folder's replications are replaced.
+    res = run(tiny, replications=3, workers=1, store=out)
+    assert len(list((out / STORE_DIR).glob("rep-*.npz"))) == 3
+    assert res.replications.replication.nunique() == 3
+    with pytest.raises(ValueError, match="store"):
+        run(tiny, workers=1, resume=True)
