@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from scenario_text import two_arm_yaml
 from typer.testing import CliRunner
 
 import sim
@@ -25,23 +26,9 @@ from sim.rng import replication_seeds
 ROOT = Path(__file__).resolve().parent.parent
 MALFORMED = Path(__file__).resolve().parent / "malformed"
 
-SMALL = """\
-name: cli-small
-description: A small comparison for the command-line tests. Two arms, a needs shift.
-horizon: 20
-replications: 3
-seed: 7
-population: {size: 1000}
-market:
-  events:
-    - {at: 8, kind: needs_shift, size: 0.5}
-policies:
-  - {name: data_driven, kind: churn_risk}
-  - name: stale_manager
-    kind: churn_risk
-    biases: [{kind: stale_data, strength: 0.8}]
-baseline: data_driven
-"""
+SMALL = two_arm_yaml("cli-small", horizon=20, replications=3, seed=7, size=1000, shift_at=8,
+                     description="A small comparison for the command-line tests. Two arms, a needs shift.",
+                     baseline=True)
 
 CSVS = ("summary.csv", "comparison.csv", "timeseries.csv", "segments.csv")
 PNGS = ("churn_curve.png", "revenue_curve.png", "satisfaction_loyalty.png", "comparison.png")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scenario_text import two_arm_yaml
 
 import sim.experiment as experiment
 from sim.experiment import (
@@ -24,22 +25,8 @@ from sim.metrics import METRICS
 from sim.output import CSV_FILES, csv_text, write_result
 from sim.scenario import Scenario
 
-TINY = """\
-name: store-tiny
-description: Two arms, a needs shift; small enough to run many replications.
-horizon: 20
-replications: 6
-seed: 13
-population: {size: 1000}
-market:
-  events:
-    - {at: 8, kind: needs_shift, size: 0.5}
-policies:
-  - {name: data_driven, kind: churn_risk}
-  - name: stale_manager
-    kind: churn_risk
-    biases: [{kind: stale_data, strength: 0.8}]
-"""
+TINY = two_arm_yaml("store-tiny", horizon=20, replications=6, seed=13, size=1000, shift_at=8,
+                    description="Two arms, a needs shift; small enough to run many replications.")
 
 
 @pytest.fixture(scope="module")

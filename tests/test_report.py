@@ -11,28 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from scenario_text import two_arm_yaml
 
 import sim
 from sim import output, report
 from sim.loader import load_scenario, parse_text
 from sim.metrics import HEADLINE
 
-SMALL = """\
-name: report-small
-description: Report test <with> "characters" & an ampersand.
-horizon: 16
-replications: 3
-seed: 5
-population: {size: 800}
-market:
-  events:
-    - {at: 6, kind: needs_shift, size: 0.5}
-policies:
-  - {name: data_driven, kind: churn_risk}
-  - name: stale_manager
-    kind: churn_risk
-    biases: [{kind: stale_data, strength: 0.8}]
-"""
+SMALL = two_arm_yaml("report-small", horizon=16, replications=3, seed=5, size=800, shift_at=6,
+                     description='Report test <with> "characters" & an ampersand.')
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from scenario_text import two_arm_yaml
 from typer.testing import CliRunner
 
 from sim.cli import app
@@ -21,21 +22,7 @@ from sim.sweep import grid, parameters_from, parse_set, point_done, run_sweep, s
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
 
-SMALL = """\
-name: sweep-small
-horizon: 16
-replications: 2
-seed: 11
-population: {size: 800}
-market:
-  events:
-    - {at: 6, kind: needs_shift, size: 0.5}
-policies:
-  - {name: data_driven, kind: churn_risk}
-  - name: stale_manager
-    kind: churn_risk
-    biases: [{kind: stale_data, strength: 0.8}]
-"""
+SMALL = two_arm_yaml("sweep-small", horizon=16, replications=2, seed=11, size=800, shift_at=6)
 SETS = ["--set", "market.competitor_pull=0.1,0.4",
         "--set", "policies.stale_manager.biases.stale_data.strength=0.8"]
 
