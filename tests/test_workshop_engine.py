@@ -197,3 +197,18 @@ def test_plan_round_trips_through_plain_data():
                 lists={"big": 0.3}, named={12: 0.05}, complaint_order="value", promise=0.6,
                 range_update=0.25, note="test")
     assert Plan.from_dict(plan.to_dict()) == plan
+
+
+def test_debrief_data_driven_bot_outearns_the_biased_bots():
+    """The yardstick of the debrief is the best data-driven practice, not a weak one."""
+    from sim.workshop.bots import debrief_bots
+
+    setup = Setup.build(load_scenario("default"), 4, seed=5)
+    profit = {}
+    for spec in debrief_bots():
+        game = play_bot(setup, spec, 5)
+        profit[spec.name] = float(game.model.timeseries().profit.sum())
+    best = profit.pop("data_driven")
+    # Big-account bias over a value-at-risk manager changes little; every other bias costs.
+    assert profit.pop("big_account") < 1.01 * best
+    assert all(p < best for p in profit.values()), profit

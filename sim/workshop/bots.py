@@ -159,11 +159,20 @@ def play_bot(setup: Setup, spec: BotSpec, seed: int = 0) -> Game:
 
 #: The bots of the debrief: the data-driven manager and one biased manager per bias kind.
 DEBRIEF_STRENGTH = 0.8
+#: Their policy: value at risk (CLV × churn risk), the best-earning data-driven policy.
+DEBRIEF_POLICY = "clv"
 
 
 def debrief_bots() -> list[BotSpec]:
-    """The data-driven bot and one bot per bias kind (strength 0.8)."""
+    """The data-driven bot and one bot per bias kind (strength 0.8), all on `DEBRIEF_POLICY`.
+
+    The bias-profile bots (and its accuracy test) stay on `churn_risk`, the
+    yardstick the profile is calibrated on; the debrief's bots use the policy
+    that earns most, so that every biased bot is compared with the best
+    data-driven practice.
+    """
     from sim.scenario import BUILTIN_BIASES
 
-    return [BotSpec("data_driven")] + [
-        BotSpec(kind, biases=((kind, DEBRIEF_STRENGTH),)) for kind in BUILTIN_BIASES]
+    return [BotSpec("data_driven", policy=DEBRIEF_POLICY)] + [
+        BotSpec(kind, policy=DEBRIEF_POLICY, biases=((kind, DEBRIEF_STRENGTH),))
+        for kind in BUILTIN_BIASES]

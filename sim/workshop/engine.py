@@ -404,7 +404,7 @@ class WorkshopEngine:
 def bot_label(spec: BotSpec) -> str:
     """A bot's name in the debrief."""
     if not spec.biases:
-        return "Data-driven bot (churn risk, no bias)"
+        return f"Data-driven bot ({spec.policy.replace('_', ' ')}, no bias)"
     kind, s = spec.biases[0]
     return f"Bot with {LABELS[kind].split(' (')[0].lower()} ({s:.1f})"
 
