@@ -8,7 +8,7 @@ so bots and people are held to the same arithmetic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -38,7 +38,6 @@ class Decision:
     points_weights: np.ndarray | None = None
     complaint_priority: np.ndarray | None = None
     note: str = ""
-    extra: dict = field(default_factory=dict)
 
     def with_shares(self, **changes: float) -> Decision:
         """A copy with some channel shares changed."""

@@ -88,7 +88,6 @@ class MetricsRecorder:
         self.seg_churned = np.zeros(k)
         self.seg_revenue = np.zeros(k)
         self.seg_service = np.zeros(k)
-        self.seg_profit = np.zeros(k)
 
     def record(self, t: int, out: PeriodOutcome, alloc: Allocation) -> dict[str, float]:
         """Metrics of period `t`."""
@@ -122,11 +121,6 @@ class MetricsRecorder:
         self.seg_churned += np.bincount(seg[out.churned], minlength=k)
         self.seg_revenue += np.bincount(seg_i, weights=out.revenue, minlength=k)
         self.seg_service += np.bincount(seg_i, weights=alloc.service, minlength=k)
-        net = np.multiply(out.revenue, self.margin)
-        net -= out.serve_cost
-        net -= alloc.service
-        net -= alloc.points
-        self.seg_profit += np.bincount(seg_i, weights=net, minlength=k)
         n0 = np.count_nonzero(out.active_start)
         return {
             "churn_rate": self.lost / max(self.ever_active, 1),

@@ -59,7 +59,6 @@ class Manager(mesa.Agent):
         self.decisions: list[Decision] = []
         self.last_decision: Decision | None = None
         self.last_view: CRMView | None = None
-        self.last_unbiased: Decision | None = None
 
     @property
     def needs_truth(self) -> bool:
