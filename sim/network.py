@@ -55,6 +55,11 @@ class SocialNetwork:
         return (self.matrix @ values.astype(np.float32, copy=False)).astype(np.float32, copy=False)
 
     @cached_property
+    def weights(self) -> np.ndarray:
+        """Each node's weight on a neighbour's value: 1 / degree (float32)."""
+        return (1.0 / self.degree).astype(np.float32)
+
+    @cached_property
     def matrix(self):
         """Row-normalised adjacency as a scipy CSR matrix (mean over neighbours = one matvec).
 
@@ -63,14 +68,16 @@ class SocialNetwork:
         """
         from scipy.sparse import csr_array
 
-        weights = np.repeat(1.0 / self.degree, np.diff(self.indptr)).astype(np.float32)
+        weights = np.repeat(self.weights, np.diff(self.indptr))
         m = csr_array((weights, self.indices, self.indptr), shape=(self.n, self.n), copy=False)
         return m
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the network's arrays, the weights of `matrix` included."""
+        """Memory held by the network's arrays, the cached weights and `matrix` included."""
         arrays = [self.indptr, self.indices]
+        if "weights" in self.__dict__:
+            arrays.append(self.__dict__["weights"])
         if "matrix" in self.__dict__:
             m = self.__dict__["matrix"]
             arrays += [m.data, m.indices, m.indptr]

@@ -37,7 +37,7 @@ from scipy import optimize, special
 
 from sim.agents.customers import ACTIVE, CHURNED
 from sim.model import RetentionModel
-from sim.rng import SeedLike, make_rng
+from sim.rng import SeedLike, make_rng, replication_seeds
 from sim.scenario import (
     Behaviour,
     BudgetShares,
@@ -602,8 +602,11 @@ class BassValidation:
             with the model's p, q) and `bass_fit` (closed form, fitted p, q).
         max_error_recursion: Largest |complete − recursion|.
         max_error_bass: Largest |complete − Bass closed form with model p, q|.
-        fitted_p: p of the Bass curve fitted to the complete-network run.
+        fitted_p: p of the Bass curve fitted to the complete-network runs.
         fitted_q: q of that fit.
+        mean_field_p: p of the Bass curve fitted to the model's mean field: the
+            continuous-time p equivalent to the model's per-period hazard (below
+            the model's p, because adoption within a period is a discrete step).
         fit_rmse: RMSE of that fit.
         half_time: Periods to reach 50 % adoption per network.
         small_world_slower: Whether the small world reaches 50 % later than the
@@ -618,6 +621,7 @@ class BassValidation:
     max_error_bass: float
     fitted_p: float
     fitted_q: float
+    mean_field_p: float
     fit_rmse: float
     half_time: dict[str, float]
     small_world_slower: bool
@@ -625,8 +629,11 @@ class BassValidation:
 
 def bass_diffusion(p: float = 0.002, q: float = 0.12, size: int = 1500, potential: float = 10.0,
                    horizon: int = 78, degree: int = 8, rewire: float = 0.1,
-                   seed: SeedLike = 1969) -> BassValidation:
+                   seed: int = 1969, replications: int = 8) -> BassValidation:
     """Word-of-mouth acquisition on a complete network, a small world and no network.
+
+    Each curve is the mean of `replications` runs (the early periods of one run
+    are a few dozen adoptions, whose noise the referral feedback amplifies).
 
     Args:
         p: Paid-acquisition hazard per potential customer per period.
@@ -636,7 +643,8 @@ def bass_diffusion(p: float = 0.002, q: float = 0.12, size: int = 1500, potentia
         horizon: Periods.
         degree: Ties per person in the small world.
         rewire: Rewiring probability of the small world.
-        seed: Seed (the same for every network).
+        seed: Root seed (the same replications for every network).
+        replications: Runs averaged per network.
 
     Returns:
         The comparison.
@@ -644,7 +652,9 @@ def bass_diffusion(p: float = 0.002, q: float = 0.12, size: int = 1500, potentia
     nets = {"complete": Network(kind="complete"),
             "small_world": Network(kind="small_world", degree=degree, rewire=rewire),
             "none": Network(kind="none")}
-    curves = {k: simulate_adoption(bass_scenario(nw, p, q, size, potential, horizon), seed)
+    seeds = replication_seeds(seed, replications)
+    curves = {k: np.mean([simulate_adoption(bass_scenario(nw, p, q, size, potential, horizon), sd)
+                          for sd in seeds], axis=0)
               for k, nw in nets.items()}
     n = size + round(size * potential)
     f0 = size / n
@@ -653,8 +663,12 @@ def bass_diffusion(p: float = 0.002, q: float = 0.12, size: int = 1500, potentia
     rec = bass_recursion(horizon, p, q_eff, f0)
     closed = bass_curve(t, p, q, f0)
     full = curves["complete"]
-    (fp, fq), _ = optimize.curve_fit(lambda tt, pp, qq: bass_curve(tt, pp, qq, f0), t, full,
-                                     p0=(p, q), bounds=([1e-6, 1e-6], [1.0, 5.0]))
+    def fit(curve: np.ndarray) -> tuple[float, float]:
+        (pp, qq), _ = optimize.curve_fit(lambda tt, a, b: bass_curve(tt, a, b, f0), t, curve,
+                                         p0=(p, q), bounds=([1e-6, 1e-6], [1.0, 5.0]))
+        return float(pp), float(qq)
+
+    fp, fq = fit(full)
     fitted = bass_curve(t, fp, fq, f0)
     df = pd.DataFrame({**curves, "recursion": rec, "bass": closed, "bass_fit": fitted},
                       index=pd.RangeIndex(horizon + 1, name="period"))
@@ -663,7 +677,7 @@ def bass_diffusion(p: float = 0.002, q: float = 0.12, size: int = 1500, potentia
         p=p, q=q, f0=f0, adoption=df,
         max_error_recursion=float(np.abs(full - rec).max()),
         max_error_bass=float(np.abs(full - closed).max()),
-        fitted_p=float(fp), fitted_q=float(fq),
+        fitted_p=fp, fitted_q=fq, mean_field_p=fit(rec)[0],
         fit_rmse=float(np.sqrt(np.mean((full - fitted) ** 2))),
         half_time=half,
         small_world_slower=bool(np.all(curves["small_world"][1:] < full[1:])),
@@ -1077,8 +1091,8 @@ def checks(bgnbd: BGNBDValidation, sbg: dict[str, SBGValidation], bass: BassVali
               bass.max_error_bass, tol["bass_closed_form"], unit="pp"),
         Check("Bass", f"fitted q = {bass.fitted_q:.4f} vs q = {bass.q}",
               abs(bass.fitted_q - bass.q) / bass.q, tol["bass_q"], unit="%"),
-        Check("Bass", f"fitted p = {bass.fitted_p:.4f} vs p = {bass.p}",
-              abs(bass.fitted_p - bass.p) / bass.p, tol["bass_p"], unit="%"),
+        Check("Bass", f"fitted p = {bass.fitted_p:.5f} vs the mean field's {bass.mean_field_p:.5f}",
+              abs(bass.fitted_p - bass.mean_field_p) / bass.mean_field_p, tol["bass_p"], unit="%"),
         Check("Bass", "RMSE of the fitted Bass curve", bass.fit_rmse, tol["bass_rmse"],
               unit="pp"),
         Check("Bass", "small world: time to 50 % adoption ÷ complete network's",

@@ -5,10 +5,12 @@ firm may still win — is a row of numpy columns. One period applies each
 mechanism of DOMAIN.md to all rows at once (docs/model.md gives the equations).
 `Customer` is a read/write view of one row, for notebooks and tests.
 
-Random numbers come from the model's `customers`, `surveys` and `acquisition`
-streams; each mechanism draws a fixed-size array every period, whatever the
-manager does, so policies compared in one replication see identical random
-numbers (common random numbers).
+Random numbers are counter-based (`sim.streams`), keyed by the model's
+`customers`, `surveys` and `acquisition` streams: a customer's draw for a
+mechanism in a period is the same whatever the manager does and whichever
+other customers are drawn for, so policies compared in one replication see
+identical random numbers (common random numbers). The step runs as compiled
+kernels (`sim.agents.kernels`) or, without numba, as their numpy twin below.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim import jit
+from sim.agents import kernels
 from sim.allocation import Allocation
 from sim.market import MarketState
 from sim.network import SocialNetwork, build_network
 from sim.scenario import NeedsShift, Scenario, Segment
+from sim.streams import NORMAL_TABLE, normal, period_base, stream_key, uniform
 
 POTENTIAL, ACTIVE, CHURNED = 0, 1, 2
 F32 = np.float32
+ONE = F32(1.0)
 
 #: Columns shown by `Customer` views and `CustomerPopulation.to_frame`.
 PUBLIC_COLUMNS = (
@@ -61,6 +67,27 @@ def _gamma(rng: np.random.Generator, mean: float, shape: float | None, n: int) -
     if shape is None or mean <= 0:
         return np.full(n, mean, dtype=F32)
     return rng.gamma(shape, mean / shape, size=n).astype(F32)
+
+
+def _poisson(lam: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Poisson counts by inversion of one uniform each (float64, vectorised).
+
+    Only the customers whose count is still undecided are carried to the next
+    term; a count stops growing once a term falls below 1e-12.
+    """
+    k = np.zeros(lam.shape, dtype=np.int32)
+    p = np.exp(-lam)
+    idx = np.flatnonzero(u > p)
+    cdf, p, lam, u = p[idx], p[idx], lam[idx], u[idx]
+    j = 0
+    while idx.size:
+        j += 1
+        p = p * (lam / j)
+        cdf = cdf + p
+        k[idx] = j
+        go = (u > cdf) & (p > 1e-12)
+        idx, p, cdf, lam, u = idx[go], p[go], cdf[go], lam[go], u[go]
+    return k
 
 
 def weekly_to_period(value: float, weeks: float, kind: str) -> float:
@@ -226,6 +253,7 @@ class CustomerPopulation:
         nw = pop.network
         self.network: SocialNetwork = build_network(nw.kind, n, nw.degree, nw.rewire, network_rng)
         self.pool_size = max(n - size, 1)
+        self._keys: tuple[int, int, int] | None = None
 
     @staticmethod
     def _split(m: int, shares: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -261,6 +289,8 @@ class CustomerPopulation:
     def hazard(self, pull: float = 0.0, cover: float = 0.0) -> np.ndarray:
         """Churn probability per customer for one period (0 for inactive rows).
 
+        The same equation as the customer step's churn, at the current state.
+
         Args:
             pull: Competitor pull.
             cover: Share of lock-in bought out by a competitor's promotion.
@@ -268,57 +298,25 @@ class CustomerPopulation:
         Returns:
             Float32 array in [0, 1].
         """
-        return self._hazard(pull, cover, self.status == ACTIVE,
-                            self.complaint_open | self.grudge)
-
-    def _hazard(self, pull: float, cover: float, active: np.ndarray,
-                unresolved: np.ndarray) -> np.ndarray:
-        """`hazard` given the masks of active customers and unresolved complaints."""
         b = self.behaviour
-        h = np.subtract(b.reference_satisfaction, self.satisfaction)
-        h *= b.churn_satisfaction
-        tmp = np.subtract(b.reference_loyalty, self.loyalty)
-        tmp *= b.churn_loyalty
-        h += tmp
-        np.multiply(unresolved, F32(b.churn_unresolved), out=tmp)
-        h += tmp
-        np.exp(h, out=h)
-        h *= self.base_churn
-        if pull != 0.0:  # otherwise the term is an exact zero
-            np.subtract(1.0, self.loyalty, out=tmp)
-            tmp *= self.price_sensitivity * (b.competitor_churn * pull)
-            h += tmp
-        if self.lock.any():  # no lock-in: the factor is exactly 1
-            np.multiply(self.lock, b.lock_protection, out=tmp)
-            tmp *= 1.0 - cover
-            np.subtract(1.0, tmp, out=tmp)
-            h *= tmp
-        np.clip(h, 0.0, 1.0, out=h)
-        h[~active] = 0.0
+        ids = np.flatnonzero(self.status == ACTIVE)
+        h = np.zeros(self.n, dtype=F32)
+        h[ids] = self._hazard_of(ids, self.satisfaction[ids], self.loyalty[ids],
+                                 F32(b.competitor_churn * pull), F32(1.0 - cover))
         return h
 
-    def service_lift(self, service: np.ndarray) -> np.ndarray:
-        """Perceived-quality lift from service money (saturating)."""
-        return self._lift(self._nurture(service))
-
-    def _nurture(self, service: np.ndarray) -> np.ndarray:
-        """Saturating response to service money, in [0, 1)."""
-        x = np.divide(service, F32(-self.behaviour.service_scale), dtype=F32)
-        np.expm1(x, out=x)
-        return np.negative(x, out=x)
-
-    def _lift(self, nurture: np.ndarray) -> np.ndarray:
-        """`service_lift` from the nurture of the service money."""
-        lift = self.service_sensitivity * F32(self.behaviour.service_effect)
-        lift *= nurture
-        return lift
-
-    def fit(self, offer: np.ndarray) -> np.ndarray:
-        """Fit of the offer to each customer's current needs, in (0, 1]."""
-        d = self.needs - offer[self.segment]
-        d *= d
-        d /= F32(-(2 * self.behaviour.fit_width ** 2))
-        return np.exp(d, out=d)
+    def _hazard_of(self, ids: np.ndarray, sat: np.ndarray, loy: np.ndarray, pull_term: np.float32,
+                   cover_keep: np.float32) -> np.ndarray:
+        """The churn hazard of the customers `ids` given their satisfaction and loyalty."""
+        b = self.behaviour
+        x = (F32(b.reference_satisfaction) - sat) * F32(b.churn_satisfaction)
+        x += (F32(b.reference_loyalty) - loy) * F32(b.churn_loyalty)
+        x[self.complaint_open[ids] | self.grudge[ids]] += F32(b.churn_unresolved)
+        h = np.exp(x.astype(np.float64)).astype(F32)
+        h *= self.base_churn[ids]
+        h += (ONE - loy) * self.price_sensitivity[ids] * pull_term
+        h *= ONE - self.lock[ids] * F32(b.lock_protection) * cover_keep
+        return np.clip(h, 0.0, 1.0, out=h)
 
     # ------------------------------------------------------------------ events
 
@@ -348,199 +346,277 @@ class CustomerPopulation:
         they expected, complain, talk, grow, churn and buy; then surveys run and
         new customers join. See docs/model.md for each equation.
 
+        The work is done by the compiled kernels of `sim.agents.kernels` when
+        numba is available (`sim.jit.ENABLED`), otherwise by the numpy methods
+        below, which apply the same equations in the same order.
+
         Args:
             t: The period (0-based).
             alloc: What the firm gives customers this period.
             market: The market this period.
-            rng: The customers' stream.
-            survey_rng: The surveys' stream.
-            acquisition_rng: The acquisition stream.
+            rng: The customers' stream (its first call gives the stream's key).
+            survey_rng: The surveys' stream (likewise).
+            acquisition_rng: The acquisition stream (likewise).
             survey_rate: Share of active customers surveyed.
 
         Returns:
             What happened, for the metrics.
         """
-        # Arithmetic is in place on float32 buffers; where the equations mix counts
-        # and floats it stays in float64 as written, so results do not depend on
-        # this layout. Work on index subsets (buyers, complainers, the surveyed)
-        # is elementwise the same as on the full arrays.
+        if self._keys is None:  # counter-based draws: one key per stream (sim.streams)
+            self._keys = (stream_key(rng), stream_key(survey_rng), stream_key(acquisition_rng))
+        kc, ks, ka = self._keys
         b, n = self.behaviour, self.n
         active = self.status == ACTIVE
-        act = active.astype(F32)
-        # Fixed-size draws, in a fixed order: common random numbers across policies.
-        z_needs = rng.standard_normal(n, dtype=F32)
-        z_quality = rng.standard_normal(n, dtype=F32)
-        u_complain = rng.random(n, dtype=F32)
-        u_churn = rng.random(n, dtype=F32)
-        u_purchase = rng.random(n, dtype=F32)
-        z_signal = rng.standard_normal(n, dtype=F32)
-        u_dropout = rng.random(n, dtype=F32) if self.has_dropout else None
+        filed = np.zeros(n, dtype=bool)
+        promise_term = F32(b.promise_effect * (alloc.promise - b.honest_promise))
+        offer = np.asarray(alloc.offer, dtype=F32)
+        compiled = jit.ENABLED
+        if compiled:
+            kernels.experience(
+                self.status, self.segment, self.needs, alloc.service, alloc.points, offer,
+                self.service_sensitivity, self.expectation, self.satisfaction, self.relationship,
+                self.lock, self.growth, self.growth_max, self.service_total, self.complaint_open,
+                self.grudge, self.complaint_propensity, filed, period_base(kc, t, 0),
+                period_base(kc, t, 1), period_base(kc, t, 2), self._experience_params(),
+                -float(b.service_scale), -float(b.points_scale), -2.0 * float(b.fit_width) ** 2,
+                promise_term, NORMAL_TABLE)
+        else:
+            self._experience(t, alloc, offer, filed, promise_term)
 
-        # Needs drift; perceived quality from product, service and fit.
-        z_needs *= b.needs_drift
-        self.needs += z_needs
-        nurture = self._nurture(alloc.service)
-        lift = self._lift(nurture)
-        perceived = lift + self.quality
-        fit = self.fit(alloc.offer)
-        fit -= 1.0
-        fit *= b.fit_weight
-        perceived += fit
-        z_quality *= b.perception_noise
-        perceived += z_quality
-
-        # Expectation–disconfirmation with loss aversion.
-        gap = perceived - self.expectation
-        felt = fit  # reuse the buffer
-        np.copyto(felt, gap)
-        np.multiply(felt, b.loss_aversion, out=felt, where=gap < 0)
-        target = np.subtract(self.expectation, self.quality)
-        target *= b.expectation_weight
-        target += b.satisfaction_base
-        felt *= b.disconfirmation_weight
-        target += felt
-        _sigmoid_(target)
-        target -= self.satisfaction
-        target *= b.satisfaction_speed
-        self.satisfaction += target
-
-        # Complaints: filed when strongly disappointed; handled in priority order.
-        new_c = gap < -b.complaint_threshold
-        new_c &= active
-        new_c &= ~(self.complaint_open | self.grudge)
-        cand = np.flatnonzero(new_c)
-        new_c[cand] = u_complain[cand] < b.complaint_probability * self.complaint_propensity[cand]
-        filed = cand[new_c[cand]]
+        # Complaints waiting from earlier periods are handled (or not); then this period's are filed.
         resolved, abandoned = self._handle_complaints(alloc)
-        self.complaint_open[filed] = True
-        self.complaints_total[filed] += 1
+        new_ids = np.flatnonzero(filed)
+        self.complaint_open[new_ids] = True
+        self.complaints_total[new_ids] += 1
 
-        # Negative word of mouth: the dissatisfied and unresolved talk.
-        unresolved = self.complaint_open | self.grudge
-        emit = np.subtract(b.detractor_threshold, self.satisfaction)
-        np.maximum(0.0, emit, out=emit)
-        emit /= b.detractor_threshold
-        tmp = np.multiply(unresolved, F32(b.wom_unresolved))
-        emit += tmp
-        np.multiply(act, self.sociability, out=tmp)
-        emit *= tmp
-        heard = self.network.neighbour_mean(emit)
-        np.multiply(heard, b.wom_negative, out=tmp)
-        self.satisfaction -= tmp
-        np.clip(self.satisfaction, 0.0, 1.0, out=self.satisfaction)
+        # Negative word of mouth: the dissatisfied and unresolved talk; everyone hears.
+        emit = np.empty(n, dtype=F32)
+        heard = np.empty(n, dtype=F32)
+        nw = self.network
+        gather = compiled and nw.kind == "small_world"
+        if compiled:
+            kernels.word_of_mouth(
+                self.status, self.satisfaction, self.complaint_open, self.grudge, self.sociability,
+                nw.indptr, nw.indices, nw.weights, emit, heard, gather, b.wom_deterrence > 0,
+                F32(b.detractor_threshold), F32(b.wom_unresolved))
+        else:
+            self._emit(emit)
+        if not gather:
+            heard = nw.neighbour_mean(emit)
 
-        # Relationship, lock-in, loyalty, growth.
-        np.subtract(nurture, self.relationship, out=tmp)
-        tmp *= 0.1
-        self.relationship += tmp
-        self.lock *= 1.0 - b.lock_decay
-        if alloc.points.any():  # no points: the increment is exactly zero
-            np.divide(alloc.points, F32(-b.points_scale), out=tmp)
-            np.expm1(tmp, out=tmp)
-            tmp *= -b.points_lock
-            self.lock += tmp
-        np.clip(self.lock, 0.0, 1.0, out=self.lock)
-        loyal_target = np.multiply(self.relationship, b.relationship_weight)
-        loyal_target += self.satisfaction
-        np.multiply(self.lock, b.lockin_crowding, out=tmp)
-        loyal_target -= tmp
-        np.clip(loyal_target, 0.0, 1.0, out=loyal_target)
-        loyal_target -= self.loyalty
-        loyal_target *= b.loyalty_speed
-        self.loyalty += loyal_target
-        np.subtract(self.growth_max, self.growth, out=tmp)
-        nurture *= b.growth_speed
-        tmp *= nurture
-        self.growth += tmp
-
-        # Purchases (Poisson, faster when satisfied) and spend.
-        lam = loyal_target  # reuse the buffer
-        np.subtract(self.satisfaction, b.reference_satisfaction, out=lam)
-        lam *= b.purchase_satisfaction
-        np.exp(lam, out=lam)
-        lam *= self.purchase_rate
-        lam *= act
-        purchases = self._poisson(lam, u_purchase)
-        buyers = np.flatnonzero(purchases)
-        drop_after = np.zeros(n, dtype=bool)
-        if u_dropout is not None:
-            # BG/NBD: after each purchase the customer drops out with probability p.
-            p = np.clip(self.dropout[buyers], 1e-9, 1.0)
-            until = np.ceil(np.log1p(-u_dropout[buyers]) / np.log1p(-p))  # geometric, >= 1
-            drops = until <= purchases[buyers]
-            drop_after[buyers[drops]] = True
-            purchases[buyers[drops]] = until[drops]
-            buyers = buyers[purchases[buyers] > 0]
-        bought_n = purchases[buyers]
-        spend_factor = 1.0 - np.minimum(1.0, market.spend_drop * self.price_sensitivity[buyers])
+        # Loyalty, purchases, churn, CRM records, surveys, likelihood to recommend.
+        purchases = np.zeros(n, dtype=np.int32)
         revenue = np.zeros(n, dtype=F32)
-        revenue[buyers] = bought_n * self.spend[buyers] * self.growth[buyers] * spend_factor
+        churned = np.zeros(n, dtype=bool)
+        hazard = np.zeros(n, dtype=F32)
+        serve_cost = np.zeros(n, dtype=F32)
+        scores = np.zeros(n, dtype=F32)
+        promote = emit  # reuse the buffer: the sociability of promoters who stay
+        promote[:] = 0.0
+        outs = (purchases, revenue, churned, hazard, serve_cost, scores, promote)
+        pull_term = F32(b.competitor_churn * market.pull)
+        cover_keep = F32(1.0 - market.switching_cover)
+        if compiled:
+            kernels.react(
+                t, self.status, self.satisfaction, self.loyalty, self.relationship, self.lock,
+                self.growth, self.purchase_rate, self.spend, self.price_sensitivity, self.base_churn,
+                self.dropout, self.cost_to_serve, self.complaint_open, self.grudge, self.needs,
+                self.needs_signal, self.last_purchase, self.frequency, self.monetary,
+                self.purchases_total, self.revenue_total, self.churned_at, self.sociability,
+                self.survey_nps, self.survey_csat, self.survey_at, heard, *outs,
+                *(period_base(kc, t, s) for s in (3, 6, 4, 5)),  # purchase, dropout, churn, signal
+                *(period_base(ks, t, s) for s in (0, 1, 2, 3)),
+                self._react_params(), F32(market.spend_drop), pull_term, cover_keep,
+                F32(survey_rate), self.has_dropout, NORMAL_TABLE)
+        else:
+            self._react(t, kc, ks, heard, outs, F32(market.spend_drop), pull_term, cover_keep,
+                        F32(survey_rate))
 
-        # Churn.
-        h = self._hazard(market.pull, market.switching_cover, active, unresolved)
-        churned = u_churn < h
-        churned |= drop_after
-        churned &= active
-        serve_cost = np.multiply(self.cost_to_serve, act)
-
-        # CRM records what it can see of purchases.
-        self.last_purchase[buyers] = t
-        step = np.subtract(purchases, self.frequency, dtype=np.float64)
-        step *= 0.1
-        step *= act
-        self.frequency += step
-        mon = self.monetary[buyers].astype(np.float64)
-        self.monetary[buyers] = mon + 0.2 * (revenue[buyers] / bought_n - mon)
-        self.purchases_total[buyers] += bought_n
-        self.revenue_total[buyers] += revenue[buyers]
-        self.needs_signal[buyers] = self.needs[buyers] + self.crm_noise * z_signal[buyers]
-        self.service_total += alloc.service
-
-        # Expectations adapt to experience (only partly to service) and are raised by promises.
-        lift *= 1.0 - b.service_adaptation
-        adapted = perceived
-        adapted -= lift
-        adapted -= self.expectation
-        adapted *= b.expectation_adaptation
-        adapted += b.promise_effect * (alloc.promise - b.honest_promise)
-        adapted *= act
-        self.expectation += adapted
-
-        lost = np.flatnonzero(churned)
-        self.status[lost] = CHURNED
-        self.churned_at[lost] = t
-        self.complaint_open[lost] = False
-        self._survey(t, survey_rate, survey_rng)
-        acquired, referred, scores = self._acquire(t, alloc, acquisition_rng, heard)
+        # New customers: paid acquisition and referrals by promoters.
+        won = np.zeros(n, dtype=bool)
+        referred = np.zeros(n, dtype=bool)
+        boost = float(np.exp(1.5 * (alloc.promise - b.honest_promise)))
+        paid = alloc.acquisition * boost / (self.acq_cost * self.pool_size)
+        if compiled:
+            share = promote if gather else nw.neighbour_mean(promote)
+            kernels.adoption(
+                self.status, nw.indptr, nw.indices, nw.weights, promote, share, gather, heard,
+                period_base(ka, t, 0), period_base(ka, t, 1), paid, float(b.referral_rate),
+                float(b.wom_deterrence), won, referred)
+        else:
+            self._adoption(t, ka, promote, heard, paid, won, referred)
+        self._welcome(t, alloc, np.flatnonzero(won), scores)
         return PeriodOutcome(
             active_start=active, purchases=purchases, revenue=revenue, churned=churned,
-            acquired=acquired, referred=referred, complaints_new=new_c,
-            complaints_resolved=resolved, complaints_abandoned=abandoned, hazard=h,
+            acquired=won, referred=referred, complaints_new=filed,
+            complaints_resolved=resolved, complaints_abandoned=abandoned, hazard=hazard,
             serve_cost=serve_cost, recommend=scores,
         )
 
-    @staticmethod
-    def _poisson(lam: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Poisson counts by inversion of one uniform each (exact, vectorised).
+    def _experience_params(self) -> tuple:
+        b = self.behaviour
+        return tuple(F32(v) for v in (
+            b.needs_drift, self.quality, b.service_effect, b.fit_weight, b.perception_noise,
+            b.loss_aversion, b.expectation_weight, b.satisfaction_base, b.disconfirmation_weight,
+            b.satisfaction_speed, b.complaint_threshold, b.complaint_probability,
+            1.0 - b.service_adaptation, b.expectation_adaptation, 1.0 - b.lock_decay, b.points_lock,
+            b.growth_speed))
 
-        The cumulative probabilities are summed in float64; only the customers
-        whose count is still undecided are carried to the next term.
-        """
-        k = np.zeros(lam.shape, dtype=np.int32)
-        p0 = np.exp(-lam)
-        idx = np.flatnonzero(u > p0)  # float32 compare: exact, like comparing in float64
-        p = p0[idx].astype(np.float64)
-        cdf = p.copy()
-        lam, u = lam[idx], u[idx]
-        j = 0
-        while idx.size:
-            j += 1
-            p *= lam / j
-            cdf += p
-            k[idx] = j
-            go = (u > cdf) & (p > 1e-12)
-            idx, p, cdf, lam, u = idx[go], p[go], cdf[go], lam[go], u[go]
-        return k
+    def _react_params(self) -> tuple:
+        b = self.behaviour
+        return tuple(F32(v) for v in (
+            b.wom_negative, b.relationship_weight, b.lockin_crowding, b.loyalty_speed,
+            b.reference_satisfaction, b.purchase_satisfaction, b.churn_satisfaction,
+            b.reference_loyalty, b.churn_loyalty, b.churn_unresolved, b.lock_protection,
+            self.crm_noise, b.survey_response, b.survey_anger_bias, b.recommend_shift))
+
+    # The numpy twin of the kernels: the same equations on index subsets, in the same order.
+
+    def _experience(self, t: int, alloc: Allocation, offer: np.ndarray, filed: np.ndarray,
+                    promise_term: np.float32) -> None:
+        (drift, quality, eff, fitw, noise, la, ew, base, dw, speed, cthr, cprob, keep_lift, ea,
+         lock_keep, plock, gspeed) = self._experience_params()
+        b, kc = self.behaviour, self._keys[0]
+        live = np.flatnonzero(self.status != CHURNED)
+        self.needs[live] += drift * normal(period_base(kc, t, 0), live)
+        ids = np.flatnonzero(self.status == ACTIVE)
+        service = alloc.service[ids]
+        nurture = (-np.expm1(service.astype(np.float64) / -float(b.service_scale))).astype(F32)
+        lift = self.service_sensitivity[ids] * eff * nurture
+        d = self.needs[ids] - offer[self.segment[ids]]
+        fit = np.exp((d * d).astype(np.float64) / (-2.0 * float(b.fit_width) ** 2)).astype(F32)
+        perceived = lift + quality + (fit - ONE) * fitw + noise * normal(period_base(kc, t, 1), ids)
+        exp_i = self.expectation[ids]
+        gap = perceived - exp_i
+        felt = np.where(gap < 0, gap * la, gap)
+        x = (exp_i - quality) * ew + base + felt * dw
+        target = (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(F32)
+        sat = self.satisfaction[ids]
+        self.satisfaction[ids] = sat + (target - sat) * speed
+        cand = ids[(gap < -cthr) & ~(self.complaint_open[ids] | self.grudge[ids])]
+        hit = uniform(period_base(kc, t, 2), cand) < cprob * self.complaint_propensity[cand]
+        filed[cand[hit]] = True
+        self.expectation[ids] = exp_i + ((perceived - lift * keep_lift - exp_i) * ea + promise_term)
+        rel = self.relationship[ids]
+        self.relationship[ids] = rel + (nurture - rel) * F32(0.1)
+        lk = self.lock[ids] * lock_keep
+        pts = alloc.points[ids]
+        nz = np.flatnonzero(pts != 0)
+        lk[nz] += (-np.expm1(pts[nz].astype(np.float64) / -float(b.points_scale))).astype(F32) * plock
+        self.lock[ids] = np.clip(lk, 0.0, 1.0)
+        g = self.growth[ids]
+        self.growth[ids] = g + (self.growth_max[ids] - g) * (nurture * gspeed)
+        self.service_total[ids] += service
+
+    def _emit(self, emit: np.ndarray) -> None:
+        b = self.behaviour
+        emit[:] = 0.0
+        ids = np.flatnonzero(self.status == ACTIVE)
+        thr = F32(b.detractor_threshold)
+        e = np.maximum(F32(0.0), thr - self.satisfaction[ids]) / thr
+        e[self.complaint_open[ids] | self.grudge[ids]] += F32(b.wom_unresolved)
+        emit[ids] = e * self.sociability[ids]
+
+    def _react(self, t: int, kc: int, ks: int, heard: np.ndarray, outs: tuple, spend_drop: np.float32,
+               pull_term: np.float32, cover_keep: np.float32, survey_rate: np.float32) -> None:
+        (wneg, rw, crowd, lspeed, ref_s, ps, _cs, _ref_l, _cl, _cu, _lprot, crm_noise, resp, anger,
+         shift) = self._react_params()
+        purchases, revenue, churned, hazard, serve_cost, scores, promote = outs
+        ids = np.flatnonzero(self.status == ACTIVE)
+        sat = np.clip(self.satisfaction[ids] - heard[ids] * wneg, 0.0, 1.0)
+        self.satisfaction[ids] = sat
+        lt = np.clip(self.relationship[ids] * rw + sat - self.lock[ids] * crowd, 0.0, 1.0)
+        loy0 = self.loyalty[ids]
+        loy = loy0 + (lt - loy0) * lspeed
+        self.loyalty[ids] = loy
+        lam = np.exp(((sat - ref_s) * ps).astype(np.float64)).astype(F32) * self.purchase_rate[ids]
+        k = _poisson(lam.astype(np.float64),
+                     uniform(period_base(kc, t, 3), ids).astype(np.float64))
+        drop = np.zeros(ids.size, dtype=bool)
+        if self.has_dropout:
+            # BG/NBD: after each purchase the customer drops out with probability p.
+            bb = np.flatnonzero(k > 0)
+            pd = np.clip(self.dropout[ids[bb]].astype(np.float64), 1e-9, 1.0)
+            ud = uniform(period_base(kc, t, 6), ids[bb]).astype(np.float64)
+            until = np.ceil(np.log1p(-ud) / np.log1p(-pd))
+            dd = until <= k[bb]
+            drop[bb[dd]] = True
+            k[bb[dd]] = until[dd]
+        purchases[ids] = k
+        h = self._hazard_of(ids, sat, loy, pull_term, cover_keep)
+        hazard[ids] = h
+        c = drop | (uniform(period_base(kc, t, 4), ids) < h)
+        churned[ids] = c
+        serve_cost[ids] = self.cost_to_serve[ids]
+        f = self.frequency[ids].astype(np.float64)
+        self.frequency[ids] = (f + (k - f) * 0.1).astype(F32)
+        bb = np.flatnonzero(k > 0)
+        bid, kb = ids[bb], k[bb]
+        sf = 1.0 - np.minimum(1.0, (spend_drop * self.price_sensitivity[bid]).astype(np.float64))
+        r = (kb.astype(np.float64) * self.spend[bid].astype(np.float64)
+             * self.growth[bid].astype(np.float64) * sf).astype(F32)
+        revenue[bid] = r
+        self.last_purchase[bid] = t
+        m = self.monetary[bid].astype(np.float64)
+        self.monetary[bid] = (m + 0.2 * (r.astype(np.float64) / kb - m)).astype(F32)
+        self.purchases_total[bid] += kb
+        self.revenue_total[bid] += r
+        self.needs_signal[bid] = self.needs[bid] + crm_noise * normal(period_base(kc, t, 5), bid)
+        rec = np.clip((sat * F32(0.5) + loy * F32(0.5) + shift) * F32(10.0), 0.0, 10.0)
+        score = np.round(rec)
+        scores[ids] = score
+        lost = ids[c]
+        self.status[lost] = CHURNED
+        self.churned_at[lost] = t
+        self.complaint_open[lost] = False
+        stay = ~c
+        sid = ids[stay]
+        promote[sid] = np.where(score[stay] >= 9, self.sociability[sid], F32(0.0))
+        pick = uniform(period_base(ks, t, 0), sid) < survey_rate
+        pid, sat_p, rec_p = sid[pick], sat[stay][pick], rec[stay][pick]
+        ans = uniform(period_base(ks, t, 1), pid) < resp * (ONE + anger * (ONE - sat_p))
+        aid, sat_a = pid[ans], sat_p[ans]
+        self.survey_nps[aid] = np.clip(np.round(rec_p[ans] + normal(period_base(ks, t, 2), aid)),
+                                       0.0, 10.0)
+        self.survey_csat[aid] = np.clip(np.round(ONE + F32(4.0) * sat_a + F32(0.5) * normal(
+            period_base(ks, t, 3), aid)), 1.0, 5.0)
+        self.survey_at[aid] = t
+
+    def _adoption(self, t: int, ka: int, promote: np.ndarray, heard: np.ndarray, paid: float,
+                  won: np.ndarray, referred: np.ndarray) -> None:
+        b = self.behaviour
+        pot = np.flatnonzero(self.status == POTENTIAL)
+        share = self.network.neighbour_mean(promote)[pot]
+        referral = float(b.referral_rate) * share.astype(np.float64)
+        pd = np.full(pot.size, paid)
+        if b.wom_deterrence > 0:
+            # Negative word of mouth heard by potential customers deters them (brand image).
+            deter = np.exp(-float(b.wom_deterrence) * heard[pot].astype(np.float64))
+            pd, referral = pd * deter, referral * deter
+        rate = pd + referral
+        hit = uniform(period_base(ka, t, 0), pot).astype(np.float64) < -np.expm1(-rate)
+        new = pot[hit]
+        won[new] = True
+        referred[new] = (uniform(period_base(ka, t, 1), new).astype(np.float64)
+                         * np.maximum(rate[hit], 1e-12) < referral[hit])
+
+    def _welcome(self, t: int, alloc: Allocation, new: np.ndarray, scores: np.ndarray) -> None:
+        """Newcomers join: they expect what marketing promised them."""
+        if not new.size:
+            return
+        b = self.behaviour
+        self.status[new] = ACTIVE
+        self.joined[new] = t + 1
+        exp0 = self.quality + b.promise_effect / max(b.expectation_adaptation, 1e-6) * (
+            alloc.promise - b.honest_promise)
+        self.expectation[new] = exp0
+        s0 = self._steady_satisfaction(np.float32(exp0))
+        self.satisfaction[new] = s0
+        self.loyalty[new] = 0.5 * s0
+        self.last_purchase[new] = t
+        self.frequency[new] = self.purchase_rate[new]
+        self.monetary[new] = self.spend[new]
+        scores[new] = np.round(self.recommend(new))
 
     def _handle_complaints(self, alloc: Allocation) -> tuple[int, int]:
         b = self.behaviour
@@ -568,71 +644,6 @@ class CustomerPopulation:
         self.grudge[give_up] = True
         self.complaint_open[give_up] = False
         return resolved, int(give_up.size)
-
-    def _survey(self, t: int, rate: float, rng: np.random.Generator) -> None:
-        b, n = self.behaviour, self.n
-        u_pick = rng.random(n, dtype=F32)
-        u_answer = rng.random(n, dtype=F32)
-        z1 = rng.standard_normal(n, dtype=F32)
-        z2 = rng.standard_normal(n, dtype=F32)
-        picked = np.flatnonzero(u_pick < rate)
-        picked = picked[self.status[picked] == ACTIVE]
-        sat = self.satisfaction[picked]
-        answer_p = b.survey_response * (1 + b.survey_anger_bias * (1 - sat))
-        ans = picked[u_answer[picked] < answer_p]
-        if not ans.size:
-            return
-        self.survey_nps[ans] = np.clip(np.round(self.recommend(ans) + z1[ans]), 0, 10)
-        self.survey_csat[ans] = np.clip(
-            np.round(1 + 4 * self.satisfaction[ans] + 0.5 * z2[ans]), 1, 5)
-        self.survey_at[ans] = t
-
-    def _acquire(self, t: int, alloc: Allocation, rng: np.random.Generator,
-                 heard: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """New customers won by marketing and referrals.
-
-        Returns:
-            Masks of the customers won and of those won by referral, and every
-            customer's rounded likelihood to recommend at the end of the period.
-        """
-        b = self.behaviour
-        u_adopt = rng.random(self.n, dtype=F32)
-        u_source = rng.random(self.n, dtype=F32)
-        scores = self.recommend()
-        np.round(scores, out=scores)
-        promoters = scores >= 9
-        promoters &= self.status == ACTIVE
-        share = self.network.neighbour_mean(np.multiply(promoters, self.sociability))
-        pot = np.flatnonzero(self.status == POTENTIAL)
-        boost = float(np.exp(1.5 * (alloc.promise - b.honest_promise)))
-        paid = alloc.acquisition * boost / (self.acq_cost * self.pool_size)
-        referral = b.referral_rate * share[pot]
-        if b.wom_deterrence > 0:
-            # Negative word of mouth heard by potential customers deters them (brand image).
-            deter = np.exp(-b.wom_deterrence * heard[pot])
-            paid, referral = paid * deter, referral * deter
-        rate = paid + referral
-        won = u_adopt[pot] < -np.expm1(-rate)
-        adopt = np.zeros(self.n, dtype=bool)
-        referred = np.zeros(self.n, dtype=bool)
-        new = pot[won]
-        adopt[new] = True
-        referred[new] = u_source[new] * np.maximum(rate[won], 1e-12) < referral[won]
-        if new.size:
-            self.status[new] = ACTIVE
-            self.joined[new] = t + 1
-            # Newcomers expect what marketing promised them.
-            exp0 = self.quality + b.promise_effect / max(b.expectation_adaptation, 1e-6) * (
-                alloc.promise - b.honest_promise)
-            self.expectation[new] = exp0
-            s0 = self._steady_satisfaction(np.float32(exp0))
-            self.satisfaction[new] = s0
-            self.loyalty[new] = 0.5 * s0
-            self.last_purchase[new] = t
-            self.frequency[new] = self.purchase_rate[new]
-            self.monetary[new] = self.spend[new]
-            scores[new] = np.round(self.recommend(new))
-        return adopt, referred, scores
 
     # ------------------------------------------------------------------ views
 
