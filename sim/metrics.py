@@ -1,6 +1,8 @@
 """Metrics: what each period is measured by, and how a run is summarised.
 
-Every metric is computed for every period from the customers' columns in bulk.
+Every metric is computed for every period from the customers' columns in one
+pass (`_tally`, compiled; `_tally_numpy` without numba). Sums are accumulated
+in float64 in customer order on both paths, so they agree to the bit.
 `METRICS` says, for each name, what it means and how a run is summarised:
 flows are summed over the horizon, stocks are taken at the last period.
 """
@@ -11,8 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim import jit
 from sim.agents.customers import ACTIVE, CustomerPopulation, PeriodOutcome
 from sim.allocation import Allocation
+from sim.jit import njit
+
+F32 = np.float32
 
 
 @dataclass(frozen=True)
@@ -93,54 +99,45 @@ class MetricsRecorder:
         """Metrics of period `t`."""
         pop = self.pop
         b = pop.behaviour
-        active = pop.status == ACTIVE
-        n_active = np.count_nonzero(active)
-        churned = np.count_nonzero(out.churned)
-        acquired = np.count_nonzero(out.acquired)
-        self.ever_active += acquired
-        self.lost += churned
-        revenue = float(out.revenue.sum(dtype=np.float64))
-        serve = float(out.serve_cost.sum(dtype=np.float64))
+        k = len(pop.segment_names)
+        scores = out.recommend if out.recommend is not None else np.round(pop.recommend())
+        args = (t, pop.status, pop.segment, pop.satisfaction, pop.loyalty, scores, pop.survey_at,
+                pop.consent, pop.survey_nps, pop.survey_csat, pop.lock, pop.complaint_open,
+                out.churned, out.acquired, out.referred, out.complaints_new, out.active_start,
+                out.revenue, alloc.service, out.serve_cost, F32(b.loyal_threshold),
+                F32(b.locked_threshold), k)
+        tot, seg = _tally(*args) if jit.ENABLED else _tally_numpy(*args)
+        (n_active, sat_sum, loy_sum, promoters, detractors, recent, recent_prom, recent_det,
+         csat_sum, bought_not_loyal, churned, acquired, referred, complaints, n0, complaints_open,
+         serve) = tot.tolist()
+        self.ever_active += int(acquired)
+        self.lost += int(churned)
+        self.seg_ever += seg[0]
+        self.seg_churned += seg[1]
+        self.seg_revenue += seg[2]
+        self.seg_service += seg[3]
+        revenue = float(seg[2].sum())
         spend = sum(alloc.spent.values())
         profit = self.margin * revenue - serve - spend - self.approach_cost
-
-        sat = pop.satisfaction[active]
-        loy = pop.loyalty[active]
-        scores = out.recommend if out.recommend is not None else np.round(pop.recommend())
-        true_scores = scores[active]
-        # Answered within the last 13 periods (survey_at is -1 when never asked).
-        recent = pop.survey_at > max(t - 13, -1)
-        recent &= active
-        recent &= pop.consent
-        not_loyal = loy < b.loyal_threshold
-        bought = pop.lock[active] >= b.locked_threshold
-        k = len(pop.segment_names)
-        seg = pop.segment
-        seg_i = seg.astype(np.intp)  # what bincount takes: convert once, not three times
-        self.seg_ever += np.bincount(seg[out.acquired], minlength=k)
-        self.seg_churned += np.bincount(seg[out.churned], minlength=k)
-        self.seg_revenue += np.bincount(seg_i, weights=out.revenue, minlength=k)
-        self.seg_service += np.bincount(seg_i, weights=alloc.service, minlength=k)
-        n0 = np.count_nonzero(out.active_start)
+        nan = float("nan")
         return {
             "churn_rate": self.lost / max(self.ever_active, 1),
             "revenue": revenue,
             "profit": profit,
-            "satisfaction": float(sat.mean()) if n_active else float("nan"),
-            "loyalty": float(loy.mean()) if n_active else float("nan"),
-            "nps": nps_of(true_scores),
-            "complaints": float(np.count_nonzero(out.complaints_new)),
-            "active_customers": float(n_active),
-            "retained_not_loyal": float((not_loyal & bought).mean()) if n_active else 0.0,
-            "churned": float(churned),
-            "acquired": float(acquired),
-            "referrals": float(np.count_nonzero(out.referred)),
+            "satisfaction": sat_sum / n_active if n_active else nan,
+            "loyalty": loy_sum / n_active if n_active else nan,
+            "nps": 100.0 * (promoters - detractors) / n_active if n_active else nan,
+            "complaints": complaints,
+            "active_customers": n_active,
+            "retained_not_loyal": bought_not_loyal / n_active if n_active else 0.0,
+            "churned": churned,
+            "acquired": acquired,
+            "referrals": referred,
             "hazard": churned / max(n0, 1),
             "market_share": n_active / pop.n,
-            "nps_surveyed": nps_of(pop.survey_nps[recent]),
-            "csat_surveyed": (float(np.mean(pop.survey_csat[recent])) if recent.any()
-                              else float("nan")),
-            "complaints_open": float(np.count_nonzero(pop.complaint_open)),
+            "nps_surveyed": 100.0 * (recent_prom - recent_det) / recent if recent else nan,
+            "csat_surveyed": csat_sum / recent if recent else nan,
+            "complaints_open": complaints_open,
             "complaints_resolved": float(out.complaints_resolved),
             "grudges": float(out.complaints_abandoned),
             "spend_service": alloc.spent["service"],
@@ -161,3 +158,91 @@ class MetricsRecorder:
             "service": self.seg_service.copy(),
             "service_per_customer": self.seg_service / np.maximum(self.seg_ever, 1),
         }
+
+
+#: What `_tally` counts and sums, in order.
+TALLY = ("active", "satisfaction", "loyalty", "promoters", "detractors", "recent", "recent_promoters",
+         "recent_detractors", "recent_csat", "bought_not_loyal", "churned", "acquired", "referred",
+         "complaints", "active_start", "complaints_open", "serve_cost")
+
+
+@njit
+def _tally(t, status, segment, satisfaction, loyalty, scores, survey_at, consent, survey_nps,
+           survey_csat, lock, complaint_open, churned, acquired, referred, complaints_new,
+           active_start, revenue, service, serve_cost, loyal_thr, locked_thr, k
+           ):  # pragma: no cover - compiled
+    """One pass over the rows: the sums and counts of `TALLY`, and per segment.
+
+    The per-segment array has four rows: customers won, lost, revenue and service.
+    """
+    tot = np.zeros(17)
+    seg = np.zeros((4, k))
+    since = max(t - 13, -1)
+    for i in range(status.size):
+        s = segment[i]
+        if status[i] == ACTIVE:
+            tot[0] += 1.0
+            tot[1] += np.float64(satisfaction[i])
+            tot[2] += np.float64(loyalty[i])
+            sc = scores[i]
+            if sc >= 9.0:
+                tot[3] += 1.0
+            elif sc <= 6.0:
+                tot[4] += 1.0
+            if survey_at[i] > since and consent[i]:
+                tot[5] += 1.0
+                a = survey_nps[i]
+                if a >= 9.0:
+                    tot[6] += 1.0
+                elif a <= 6.0:
+                    tot[7] += 1.0
+                tot[8] += np.float64(survey_csat[i])
+            if loyalty[i] < loyal_thr and lock[i] >= locked_thr:
+                tot[9] += 1.0
+            if complaint_open[i]:
+                tot[15] += 1.0
+        if churned[i]:
+            tot[10] += 1.0
+            seg[1, s] += 1.0
+        if acquired[i]:
+            tot[11] += 1.0
+            seg[0, s] += 1.0
+        if referred[i]:
+            tot[12] += 1.0
+        if complaints_new[i]:
+            tot[13] += 1.0
+        if active_start[i]:
+            tot[14] += 1.0
+        seg[2, s] += np.float64(revenue[i])
+        seg[3, s] += np.float64(service[i])
+        tot[16] += np.float64(serve_cost[i])
+    return tot, seg
+
+
+def _seq_sum(x: np.ndarray) -> float:
+    """Sum in float64, in order (as the compiled tally adds)."""
+    return float(np.cumsum(x, dtype=np.float64)[-1]) if x.size else 0.0
+
+
+def _tally_numpy(t, status, segment, satisfaction, loyalty, scores, survey_at, consent, survey_nps,
+                 survey_csat, lock, complaint_open, churned, acquired, referred, complaints_new,
+                 active_start, revenue, service, serve_cost, loyal_thr, locked_thr, k):
+    """`_tally` with numpy."""
+    ids = np.flatnonzero(status == ACTIVE)
+    sc = scores[ids]
+    rec = ids[(survey_at[ids] > max(t - 13, -1)) & consent[ids]]
+    nps = survey_nps[rec]
+    seg_i = segment.astype(np.intp)
+    tot = np.array([
+        ids.size, _seq_sum(satisfaction[ids]), _seq_sum(loyalty[ids]),
+        np.count_nonzero(sc >= 9), np.count_nonzero(sc <= 6), rec.size, np.count_nonzero(nps >= 9),
+        np.count_nonzero(nps <= 6), _seq_sum(survey_csat[rec]),
+        np.count_nonzero((loyalty[ids] < loyal_thr) & (lock[ids] >= locked_thr)),
+        np.count_nonzero(churned), np.count_nonzero(acquired), np.count_nonzero(referred),
+        np.count_nonzero(complaints_new), np.count_nonzero(active_start),
+        np.count_nonzero(complaint_open[ids]), _seq_sum(serve_cost)], dtype=np.float64)
+    seg = np.stack([
+        np.bincount(seg_i[acquired], minlength=k), np.bincount(seg_i[churned], minlength=k),
+        np.bincount(seg_i, weights=revenue, minlength=k),
+        np.bincount(seg_i, weights=service, minlength=k)]).astype(np.float64)
+    return tot, seg

@@ -481,7 +481,9 @@ class CustomerPopulation:
         self.needs[live] += drift * normal(period_base(kc, t, 0), live)
         ids = np.flatnonzero(self.status == ACTIVE)
         service = alloc.service[ids]
-        nurture = (-np.expm1(service.astype(np.float64) / -float(b.service_scale))).astype(F32)
+        nurture = np.zeros(ids.size, dtype=F32)
+        nz = np.flatnonzero(service != 0)
+        nurture[nz] = -np.expm1(service[nz].astype(np.float64) / -float(b.service_scale))
         lift = self.service_sensitivity[ids] * eff * nurture
         d = self.needs[ids] - offer[self.segment[ids]]
         fit = np.exp((d * d).astype(np.float64) / (-2.0 * float(b.fit_width) ** 2)).astype(F32)

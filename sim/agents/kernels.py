@@ -47,7 +47,9 @@ def experience(status, segment, needs, service, points, offer, sens, expectation
         needs[i] += drift * normal_at(b_needs, i, table)
         if s != ACTIVE:
             continue
-        nurture = F32(-math.expm1(np.float64(service[i]) / neg_scale))
+        sv = service[i]
+        # No service: the nurture is exactly 0 (most customers, most periods).
+        nurture = F32(-math.expm1(np.float64(sv) / neg_scale)) if sv != zero else zero
         lift = sens[i] * eff * nurture
         d = needs[i] - offer[segment[i]]
         fit = F32(math.exp(np.float64(d * d) / neg_fit_den))
@@ -73,8 +75,40 @@ def experience(status, segment, needs, service, points, offer, sens, expectation
         lock[i] = min(max(lk, zero), one)
         g = growth[i]
         growth[i] = g + (growth_max[i] - g) * (nurture * gspeed)
-        service_total[i] += service[i]
+        service_total[i] += sv
     return n_filed
+
+
+@njit
+def poisson(lam, u):  # pragma: no cover - compiled
+    """Poisson count by inversion of the uniform `u`, summed in float64.
+
+    The same terms as `customers._poisson` (p_k = p_(k-1) · (λ / k), the sum
+    stops once u ≤ the cumulative sum or a term ≤ 1e-12). The first three terms
+    are computed without branches (counts above 3 are rare), which spares the
+    processor the mispredicted jumps of a data-dependent loop.
+    """
+    tiny = 1e-12
+    p0 = math.exp(-lam)
+    p1 = p0 * (lam / 1)
+    p2 = p1 * (lam / 2)
+    p3 = p2 * (lam / 3)
+    c1 = p0 + p1
+    c2 = c1 + p2
+    c3 = c2 + p3
+    s1 = u > p0
+    s2 = s1 & (u > c1) & (p1 > tiny)
+    s3 = s2 & (u > c2) & (p2 > tiny)
+    k = np.int64(s1) + np.int64(s2) + np.int64(s3)
+    if s3 and u > c3 and p3 > tiny:
+        p, cdf, k = p3, c3, 3
+        while u > cdf:
+            k += 1
+            p *= lam / k
+            cdf += p
+            if p <= tiny:
+                break
+    return k
 
 
 @njit
@@ -143,17 +177,7 @@ def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase
         loy = loyalty[i] + (lt - loyalty[i]) * lspeed
         loyalty[i] = loy
         lam = F32(math.exp(np.float64((sat - ref_s) * ps))) * purchase_rate[i]
-        # Poisson by inversion of one uniform, summed in float64.
-        u = np.float64(uniform_at(b_purchase, i))
-        lam64 = np.float64(lam)
-        p = math.exp(-lam64)
-        cdf, k = p, 0
-        while u > cdf:
-            k += 1
-            p *= lam64 / k
-            cdf += p
-            if p <= 1e-12:
-                break
+        k = poisson(np.float64(lam), np.float64(uniform_at(b_purchase, i)))
         drop = False
         if has_dropout and k > 0:
             # BG/NBD: after each purchase the customer drops out with probability p.
