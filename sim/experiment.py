@@ -27,10 +27,11 @@ import io
 import math
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
@@ -592,6 +593,23 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def start_method() -> str:
+    """How worker processes are started: `RETENTION_LAB_START_METHOD`, else automatic.
+
+    Automatic is "fork" where the platform has it and this process runs a single
+    thread: workers then inherit the imported, compiled engine and start at once
+    (a spawned worker first spends seconds importing Mesa and loading the
+    compiled kernels). Otherwise "spawn", which is always safe. Results do not
+    depend on it: each replication seeds its own generator.
+    """
+    chosen = os.environ.get("RETENTION_LAB_START_METHOD", "auto")
+    if chosen != "auto":
+        return chosen
+    if "fork" in get_all_start_methods() and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
+
+
 def _pool_results(tasks: list[tuple[Scenario, int, int]],
                   workers: int) -> Iterator[ReplicationResult]:
     """Run tasks on a process pool, yielding results as they finish (any order).
@@ -602,7 +620,7 @@ def _pool_results(tasks: list[tuple[Scenario, int, int]],
     # One BLAS thread per worker process: the processes already use the cores.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context(start_method()),
                                initializer=_ignore_sigint)
     queue = iter(tasks)
     pending: set[Future[ReplicationResult]] = set()

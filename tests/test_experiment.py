@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 import tracemalloc
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from sim.experiment import (
     StoreMismatchError,
     resolve,
     run,
+    start_method,
 )
 from sim.loader import parse_text
 from sim.metrics import METRICS
@@ -95,10 +97,28 @@ def test_bands_from_running_sums_match_the_full_series(straight: Path, tiny: Sce
             assert row["high"] - row["mean"] == pytest.approx(half, rel=1e-9)
 
 
-def test_two_workers_give_the_same_files(straight: Path, tiny: Scenario, tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_two_workers_give_the_same_files(straight: Path, tiny: Scenario, tmp_path: Path,
+                                         method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RETENTION_LAB_START_METHOD", method)
+    assert start_method() == method
     out = tmp_path / "w2"
     write_result(run(tiny, workers=2, store=out), out, plots=False)
     _same_files(straight, out)
+
+
+def test_workers_fork_only_from_a_single_threaded_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RETENTION_LAB_START_METHOD", raising=False)
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait)
+    helper.start()
+    try:
+        assert start_method() == "spawn"
+    finally:
+        stop.set()
+        helper.join()
+    if threading.active_count() == 1:
+        assert start_method() == "fork"
 
 
 # --------------------------------------------------------------------------- memory
