@@ -5,16 +5,21 @@
 Prints, and writes as JSON:
 
 - customer-steps per second of the full model step (`RetentionModel.step`:
-  market events, a `churn_risk` manager learning from churn and deciding from
-  the CRM, allocation, every customer mechanism with word of mouth, metrics
-  and Mesa's DataCollector) for N = 10^4, 10^5, 10^6 customers, on one core;
+  market events, the manager reading the CRM and deciding, allocation, every
+  customer mechanism with word of mouth, metrics and Mesa's DataCollector) for
+  N = 10^4, 10^5, 10^6 customers, on one core, with two managers: `uniform`
+  (the same decisions as the plain Mesa version's manager) and the default
+  scenario's `data_driven` arm (`clv`: a learned churn model scoring every
+  customer each period);
 - memory: the bytes per customer of the state (columns and network) and the
   peak traced by `tracemalloc` while building the model and stepping it
   (each N in a fresh process);
 - the ratio against the plain Mesa version (`benchmarks/plain_mesa.py`, one
-  `mesa.Agent` per customer) measured in the same run, at 10^4 and 10^5 —
-  both against the full step and against the vectorised customer step under
-  the same fixed manager (like for like);
+  `mesa.Agent` per customer under a fixed uniform manager) measured in the
+  same run, at 10^4 and 10^5: the full step with the uniform manager (the
+  same step: the target's ratio), the full step with the learning manager
+  (more work than the plain version does), and the customer step alone under
+  the same fixed manager;
 - parallel efficiency of replications on 2 workers (`sim.experiment.run`
   with workers=1 vs 2, local processes; the Dask backend too);
 - the wall time of a comparison of 4 policies × 30 replications × 20,000
@@ -25,7 +30,10 @@ Prints, and writes as JSON:
 the engine also carries the potential customers not yet won (50 % more rows
 by default), so rows-steps per second are 1.5 × higher.
 
-BLAS is pinned to one thread so that "one core" means one core.
+BLAS is pinned to one thread so that "one core" means one core. The compiled
+kernels are used when numba is installed (`RETENTION_LAB_JIT=0` measures the
+numpy fallback); they are compiled, or loaded from numba's cache, before any
+timing starts.
 """
 
 from __future__ import annotations
@@ -112,17 +120,20 @@ def _say(msg: str) -> None:
 # --------------------------------------------------------------------------- throughput
 
 
-def full_model(size: int, seed: int = 1):
-    """The full model at `size` customers: default scenario, `churn_risk` manager."""
+def full_model(size: int, seed: int = 1, policy: str = "data_driven"):
+    """The full model at `size` customers: default scenario plus a `uniform` arm."""
     from sim.model import RetentionModel
 
-    return RetentionModel(benchmark_scenario(size), policy="data_driven", rng=seed)
+    sc = benchmark_scenario(size)
+    data = sc.model_dump()
+    data["policies"] = [*data["policies"], {"name": "uniform", "kind": "uniform"}]
+    return RetentionModel(Scenario.model_validate(data), policy=policy, rng=seed)
 
 
-def throughput(size: int, steps: int, warmup: int = 2) -> dict[str, Any]:
+def throughput(size: int, steps: int, warmup: int = 2, policy: str = "data_driven") -> dict[str, Any]:
     """Customer-steps per second of `RetentionModel.step` at `size` customers."""
     t0 = time.perf_counter()
-    model = full_model(size)
+    model = full_model(size, policy=policy)
     build = time.perf_counter() - t0
     for _ in range(warmup):  # the churn model's first fit happens early
         model.step()
@@ -130,7 +141,7 @@ def throughput(size: int, steps: int, warmup: int = 2) -> dict[str, Any]:
     for _ in range(steps):
         model.step()
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"customers": size, "rows": int(model.customers.n), "steps": steps,
+    return {"customers": size, "policy": policy, "rows": int(model.customers.n), "steps": steps,
             "build_seconds": build, "seconds_per_step": dt / steps,
             "customer_steps_per_s": size * steps / dt,
             "cpu_seconds_per_step": cpu / steps,
@@ -182,10 +193,12 @@ def _peak_rss() -> int:
 
 
 def _memory_child(size: int, steps: int) -> dict[str, Any]:
+    full_model(1_000).run(2)  # the compiled kernels are loaded before measuring
     base_rss = _peak_rss()
     tracemalloc.start()
     model = full_model(size)
-    after_build, _ = tracemalloc.get_traced_memory()
+    after_build, build_peak = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
     for _ in range(steps):
         model.step()
     current, peak = tracemalloc.get_traced_memory()
@@ -201,6 +214,7 @@ def _memory_child(size: int, steps: int) -> dict[str, Any]:
         "state_network_bytes_per_customer": net / size,
         "state_bytes_per_customer": (cols + net) / size,
         "traced_after_build_bytes_per_customer": after_build / size,
+        "traced_build_peak_bytes_per_customer": build_peak / size,
         "traced_peak_bytes_per_customer": peak / size,
         "traced_end_bytes_per_customer": current / size,
         "peak_rss_increase_bytes_per_customer": (rss - base_rss) / size,
@@ -319,15 +333,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sizes = {10_000: 20, 100_000: 10, 1_000_000: 4}
     if args.quick:
         sizes = {10_000: 5, 100_000: 3, 1_000_000: 2}
-    _say("\nFull step (churn_risk manager, every mechanism), one core:")
+    from sim import jit
+
+    res["compiled"] = jit.ENABLED
+    _say(f"Compiled kernels: {'numba' if jit.ENABLED else 'off (numpy fallback)'}")
+    full_model(1_000).run(3)  # compile or load the kernels before timing anything
     res["throughput"] = []
-    for n, k in sizes.items():
-        r = throughput(n, k)
-        res["throughput"].append(r)
-        _say(f"  N={n:>9,}: {r['customer_steps_per_s'] / 1e6:7.2f} M customer-steps/s "
-             f"({r['seconds_per_step'] * 1e3:8.1f} ms/step; per CPU-second "
-             f"{r['customer_steps_per_cpu_s'] / 1e6:.2f} M; {r['rows']:,} rows; "
-             f"build {r['build_seconds']:.2f} s)")
+    res["throughput_uniform"] = []
+    for policy, key in (("uniform", "throughput_uniform"), ("data_driven", "throughput")):
+        what = "the same decisions as plain Mesa" if policy == "uniform" else "clv: learned churn model"
+        _say(f"\nFull step, {policy} manager ({what}), one core:")
+        for n, k in sizes.items():
+            r = throughput(n, k, policy=policy)
+            res[key].append(r)
+            _say(f"  N={n:>9,}: {r['customer_steps_per_s'] / 1e6:7.2f} M customer-steps/s "
+                 f"({r['seconds_per_step'] * 1e3:8.1f} ms/step; per CPU-second "
+                 f"{r['customer_steps_per_cpu_s'] / 1e6:.2f} M; {r['rows']:,} rows; "
+                 f"build {r['build_seconds']:.2f} s)")
 
     _say("\nMemory per customer (fresh process each; tracemalloc):")
     res["memory"] = []
@@ -336,7 +358,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         res["memory"].append(r)
         _say(f"  N={n:>9,}: state {r['state_bytes_per_customer']:6.0f} B "
              f"(columns {r['state_columns_bytes_per_customer']:.0f}, network "
-             f"{r['state_network_bytes_per_customer']:.0f}); peak while stepping "
+             f"{r['state_network_bytes_per_customer']:.0f}); peak while building "
+             f"{r['traced_build_peak_bytes_per_customer']:6.0f} B; peak while stepping "
              f"{r['traced_peak_bytes_per_customer']:6.0f} B; max RSS increase "
              f"{r['peak_rss_increase_bytes_per_customer']:6.0f} B")
 
@@ -349,22 +372,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         p = plain(n, k)
         v = vectorised_fixed(n, 10 if n <= 10_000 else 5)
         full = next(r for r in res["throughput"] if r["customers"] == n)
+        same = next(r for r in res["throughput_uniform"] if r["customers"] == n)
+        pv = p["customer_steps_per_s"]
         row = {
             "customers": n, "plain": p, "vectorised_fixed_manager": v,
-            "ratio_full_step": full["customer_steps_per_s"] / p["customer_steps_per_s"],
-            "ratio_same_fixed_manager": v["customer_steps_per_s"] / p["customer_steps_per_s"],
-            "ratio_full_step_cpu": (full["customer_steps_per_cpu_s"]
-                                    / p["customer_steps_per_cpu_s"]),
-            "ratio_same_fixed_manager_cpu": (v["customer_steps_per_cpu_s"]
-                                             / p["customer_steps_per_cpu_s"]),
+            "ratio_full_step_same_manager": same["customer_steps_per_s"] / pv,
+            "ratio_full_step_learning_manager": full["customer_steps_per_s"] / pv,
+            "ratio_customer_step_fixed_manager": v["customer_steps_per_s"] / pv,
+            "ratio_full_step_same_manager_cpu": (same["customer_steps_per_cpu_s"]
+                                                 / p["customer_steps_per_cpu_s"]),
             "note": (f"plain Mesa timed over {k} steps after 1 warm-up step and extrapolated "
                      "per customer-step"),
         }
         res["plain_mesa"].append(row)
-        _say(f"  N={n:>9,}: plain Mesa {p['customer_steps_per_s'] / 1e3:7.1f} k customer-steps/s "
-             f"({k} steps timed, build {p['build_seconds']:.1f} s) → full step "
-             f"{row['ratio_full_step']:6.1f}×, same fixed manager "
-             f"{row['ratio_same_fixed_manager']:6.1f}×")
+        _say(f"  N={n:>9,}: plain Mesa {pv / 1e3:7.1f} k customer-steps/s "
+             f"({k} steps timed, build {p['build_seconds']:.1f} s) → full step, same manager "
+             f"{row['ratio_full_step_same_manager']:6.1f}×; full step, learning manager "
+             f"{row['ratio_full_step_learning_manager']:6.1f}×; customer step alone "
+             f"{row['ratio_customer_step_fixed_manager']:6.1f}×")
 
     _say("\nParallel efficiency of replications (default comparison, 2 policies):")
     if args.quick:
@@ -397,7 +422,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     thr6 = next(r for r in res["throughput"] if r["customers"] == 1_000_000)
     mem6 = next(r for r in res["memory"] if r["customers"] == 1_000_000)
-    ratio5 = next((r["ratio_full_step"] for r in res["plain_mesa"]
+    ratio5 = next((r["ratio_full_step_same_manager"] for r in res["plain_mesa"]
                    if r["customers"] == 100_000), None)
     achieved = {
         "ratio_vs_plain_mesa_1e5": ratio5,

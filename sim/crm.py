@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from sim import crm_kernels, jit
 from sim.agents.customers import ACTIVE, CHURNED, CustomerPopulation
 
 F32 = np.float32
@@ -92,6 +93,8 @@ class CRMView:
 
     def segment_mean(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
         """Mean of `values` per segment over known customers with data."""
+        if jit.ENABLED and self._kernels_take(values):
+            return crm_kernels.segment_mean(values, self.known, self.segment, self.n_segments, float(fill))
         ok = np.isfinite(values)
         ok &= self.known
         # Entries without data go to bins k..2k-1 (discarded): each kept bin sums
@@ -113,6 +116,30 @@ class CRMView:
             self._means[name] = self.segment_mean(getattr(self, name))
         return self._means[name]
 
+    def field_segment_means(self, *names: str) -> tuple[np.ndarray, ...]:
+        """`field_segment_mean` of each of `names`; the kernels compute the missing ones in one pass.
+
+        `"value"` (frequency × monetary value) may be among the names.
+        """
+        missing = [n for n in dict.fromkeys(names) if n not in self._means]
+        if jit.ENABLED and missing:
+            f, m = self.frequency, self.monetary
+            product = ("value" in missing and f.dtype == np.float32 and m.dtype == np.float32
+                       and self._kernels_take(f, m))
+            fields = [n for n in missing if n != "value"]
+            arrays = tuple(getattr(self, n) for n in fields)
+            if fields and len({a.dtype for a in arrays}) == 1 and self._kernels_take(*arrays):
+                pair = (f, m) if product else (arrays[0], arrays[0])
+                means = crm_kernels.segment_means(arrays, *pair, product, self.known, self.segment,
+                                                  self.n_segments, 0.0)
+                self._means.update(zip([*fields, "value"] if product else fields, means, strict=True))
+            elif product:
+                self._means["value"] = crm_kernels.segment_mean_product(
+                    f, m, self.known, self.segment, self.n_segments, 0.0)
+        for n in missing:
+            self.field_segment_mean(n)
+        return tuple(self._means[n] for n in names)
+
     @property
     def _segment_ids(self) -> np.ndarray:
         """Segment index as `intp` (what `np.bincount` takes), converted once per view."""
@@ -123,7 +150,21 @@ class CRMView:
     def fill_by_segment(self, values: np.ndarray) -> np.ndarray:
         """Replace missing values by their segment's mean (what a CRM analyst would do)."""
         means = self.segment_mean(values)
+        if jit.ENABLED and self._kernels_take(values):
+            return crm_kernels.fill_by_segment(values, self.segment, means)
         return np.where(np.isfinite(values), values, means[self.segment]).astype(F32)
+
+    def _kernels_take(self, *values: np.ndarray) -> bool:
+        """Whether the kernels take `values` with this view's mask and segments (else numpy computes).
+
+        `values` are arrays of one entry per customer slot with a dtype of
+        `crm_kernels.KERNEL_DTYPES`; the mask must be boolean, the segments integers.
+        """
+        n = self.known.shape
+        return (self.known.dtype == np.bool_ and isinstance(self.segment, np.ndarray)
+                and self.segment.dtype.kind in "iu" and self.segment.shape == n
+                and all(isinstance(v, np.ndarray) and v.dtype in crm_kernels.KERNEL_DTYPES and v.shape == n
+                        for v in values))
 
     def replace(self, **changes: object) -> CRMView:
         """A copy with some fields replaced."""
@@ -143,6 +184,22 @@ def build_view(pop: CustomerPopulation, t: int, budget: float,
     Returns:
         The view.
     """
+    if jit.ENABLED and pop.consent.dtype == np.bool_ and pop.complaint_open.dtype == np.bool_:
+        # One pass per group of fields (fused; exactly the arrays below).
+        (known, churned, recency, frequency, monetary, tenure, complaint_open, complaints_total,
+         survey_nps, survey_csat, survey_age, needs_signal) = crm_kernels.view_arrays(
+            t, pop.status, ACTIVE, CHURNED, pop.consent, pop.joined, pop.last_purchase, pop.survey_at,
+            pop.frequency, pop.monetary, pop.complaints_total, pop.survey_nps, pop.survey_csat,
+            pop.needs_signal, pop.complaint_open)
+        return CRMView(
+            t=t, known=known, churned=churned, segment=pop.segment, segment_names=pop.segment_names,
+            recency=recency, frequency=frequency, monetary=monetary, tenure=tenure,
+            complaint_open=complaint_open, complaint_age=pop.complaint_age,
+            complaints_total=complaints_total, survey_nps=survey_nps, survey_csat=survey_csat,
+            survey_age=survey_age, needs_signal=needs_signal, likability=pop.likability, lock=pop.lock,
+            service_total=pop.service_total, consent=pop.consent, budget=budget,
+            truth=pop if with_truth else None,
+        )
     known = pop.status == ACTIVE
     nan = np.float32(np.nan)
     ok = known & pop.consent

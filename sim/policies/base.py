@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from sim import crm_kernels, jit
 from sim.allocation import Decision
 from sim.crm import CRMView
 
@@ -22,6 +23,15 @@ def zscore(x: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
     """Standardise `x` over `mask` (missing values become 0, the mean)."""
     if x is None:
         return np.zeros(mask.shape, dtype=F32)
+    if (jit.ENABLED and isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype in crm_kernels.KERNEL_DTYPES
+            and isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and mask.shape == x.shape):
+        # The kernel gathers x[ok] as float64; its mean and deviation stay numpy's (pairwise sums).
+        have = crm_kernels.finite_where(x, mask)
+        if have.size == 0:
+            return np.zeros(mask.shape, dtype=F32)
+        m = have.mean()
+        s = have.std()
+        return crm_kernels.standardise(x, mask, m, s if s > 0 else 1.0)
     x = np.asarray(x, dtype=np.float64)
     ok = mask & np.isfinite(x)
     if not ok.any():
@@ -91,6 +101,8 @@ class Policy:
 
     def offer(self, view: CRMView) -> np.ndarray:
         """Needs position the offer is tuned to, per segment: the needs the CRM reveals."""
+        if jit.ENABLED:
+            return view.field_segment_mean("needs_signal").astype(F32)
         return view.segment_mean(view.needs_signal).astype(F32)
 
     def target(self, view: CRMView, score: np.ndarray | None) -> np.ndarray:
@@ -109,6 +121,9 @@ class Policy:
             self._targets = top_share(score, view.known, self.target_share)
             self._targeted_at = view.t
         assert self._targets is not None
+        if (jit.ENABLED and self._targets.dtype == F32 and view.known.dtype == np.bool_
+                and self._targets.shape == view.known.shape):
+            return crm_kernels.masked_weights(view.known, self._targets)
         return np.where(view.known, self._targets, 0.0).astype(F32)
 
     def decide(self, view: CRMView, score: np.ndarray | None) -> Decision:

@@ -12,10 +12,13 @@ from typing import ClassVar
 
 import numpy as np
 
+from sim import crm_kernels, jit
 from sim.crm import CRMView
 from sim.policies.base import Policy, zscore
 
 F32 = np.float32
+#: The fields whose missing values the churn model fills with their segment's mean.
+FILLED = ("recency", "frequency", "monetary", "complaints_total")
 
 
 def _fill(view: CRMView, name: str, rows: np.ndarray | slice) -> np.ndarray:
@@ -46,6 +49,8 @@ def _columns(view: CRMView, rows: np.ndarray | slice):
 def churn_features(view: CRMView, rows: np.ndarray | None = None) -> np.ndarray:
     """The design matrix of the churn model, one row per customer slot (or per `rows`)."""
     r = slice(None) if rows is None else rows
+    if jit.ENABLED:
+        view.field_segment_means(*FILLED)  # in one pass
     cols = _columns(view, r)
     m = cols[0].size
     x = np.zeros((m, 1 + len(cols) + view.n_segments - 1), dtype=F32)
@@ -60,6 +65,8 @@ def churn_features(view: CRMView, rows: np.ndarray | None = None) -> np.ndarray:
 
 def linear_predictor(view: CRMView, coef: np.ndarray) -> np.ndarray:
     """`churn_features(view) @ coef` without building the matrix (float64)."""
+    if jit.ENABLED and _compiled_ok(view, coef):
+        return _compiled_eta(view, coef, negate_clipped=False)
     cols = _columns(view, slice(None))
     eta = np.full(view.known.size, coef[0], dtype=np.float64)
     term = np.empty_like(eta)
@@ -68,6 +75,37 @@ def linear_predictor(view: CRMView, coef: np.ndarray) -> np.ndarray:
     seg_coef = np.concatenate([[0.0], coef[1 + len(cols):]])
     eta += seg_coef[view.segment]
     return eta
+
+
+def _compiled_ok(view: CRMView, coef: np.ndarray) -> bool:
+    """Whether the kernel computes `linear_predictor` of this view exactly as numpy does."""
+    floats = (view.recency, view.frequency, view.monetary, view.complaints_total, view.survey_nps,
+              view.tenure, view.lock)
+    return (isinstance(coef, np.ndarray) and coef.dtype == np.float64 and coef.shape == (9 + view.n_segments,)
+            and view.n_segments <= crm_kernels.LANES and view._kernels_take(*floats)
+            and all(a.dtype.kind == "f" for a in floats) and view.complaint_open.dtype == np.bool_
+            and view.complaint_open.shape == view.known.shape)
+
+
+def _compiled_eta(view: CRMView, coef: np.ndarray, negate_clipped: bool) -> np.ndarray:
+    """`linear_predictor` by the kernel (or `-clip(eta, -30, 30)` with `negate_clipped`).
+
+    The logarithms stay numpy's (they may differ from numba's in the last bit):
+    the kernel fills recency and monetary value into a buffer, numpy takes the
+    `log1p` in place, the kernel sums the terms in one pass.
+    """
+    seg = view.segment
+    recency, frequency, monetary, complaints = (m.astype(F32) for m in view.field_segment_means(*FILLED))
+    buf = np.empty((3, seg.size), dtype=F32)
+    crm_kernels.fill2_f32(view.recency, view.monetary, seg, recency, monetary, buf)
+    np.log1p(buf[:2], out=buf[:2])
+    if view.tenure.dtype == F32:
+        log_tenure = np.log1p(view.tenure, out=buf[2])
+    else:
+        log_tenure = np.log1p(view.tenure)
+    return crm_kernels.churn_eta(buf[0], view.frequency, frequency, buf[1], view.complaint_open,
+                                 view.complaints_total, complaints, view.survey_nps, log_tenure, view.lock, seg,
+                                 coef, negate_clipped)
 
 
 class ChurnModel:
@@ -121,7 +159,13 @@ class ChurnModel:
     def predict(self, view: CRMView) -> np.ndarray:
         """Predicted churn probability next period per customer slot."""
         if self.coef is None:
+            if jit.ENABLED and view.recency.dtype in (F32, np.float64) and view._kernels_take(view.recency):
+                return crm_kernels.recency_risk(view.recency, view.known)
             return np.where(view.known, np.nan_to_num(view.recency, nan=0.0), 0.0).astype(F32)
+        if jit.ENABLED and _compiled_ok(view, self.coef):
+            # The exponential stays numpy's, computed in place on -clip(eta, -30, 30).
+            x = _compiled_eta(view, self.coef, negate_clipped=True)
+            return crm_kernels.logistic32(np.exp(x, out=x))
         eta = linear_predictor(view, self.coef)
         return (1 / (1 + np.exp(-np.clip(eta, -30, 30)))).astype(F32)
 
@@ -135,6 +179,9 @@ class ChurnRiskPolicy(Policy):
     """
 
     kind: ClassVar[str] = "churn_risk"
+    #: Fields whose per-segment means the policy uses in a period (on the compiled path,
+    #: `observe` has `CRMView.field_segment_means` compute them in one pass).
+    means_used: ClassVar[tuple[str, ...]] = (*FILLED, "needs_signal")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -143,6 +190,8 @@ class ChurnRiskPolicy(Policy):
 
     def observe(self, view: CRMView, rng: np.random.Generator) -> None:
         """Record data; refit on schedule."""
+        if jit.ENABLED:
+            view.field_segment_means(*self.means_used)  # in one pass
         self.model.record(view, rng)
         if view.t > 0 and view.t % self.refit_every == 0:
             self.model.fit()

@@ -1,0 +1,543 @@
+"""Numba kernels of the manager side: the CRM snapshot, per-segment means, churn scores, allocation.
+
+Each kernel fuses the passes of a numpy expression of `sim.crm`, `sim.policies`
+or `sim.allocation` into one loop over customers and reproduces its result bit
+for bit; the numpy code stays at the call site as the fallback (`sim.jit`).
+What that takes:
+
+- every operation is done in the dtype numpy does it in: float32 arithmetic in
+  float32 (constants cast with `np.float32`, as numpy casts Python scalars to the
+  array's dtype), float64 where numpy promotes to float64; a value numpy passes
+  through float64 on its way to float32 (`np.where` of a float32 and a float64
+  array, then `astype`) is converted the same way, `f32(f64(v))`;
+- sums numpy does with `np.bincount(..., weights=...)` are float64 accumulators
+  in index order, one per bin;
+- `np.minimum`, `np.maximum` and `np.clip` keep NaN, and `np.maximum(-0.0, 0.0)`
+  is `+0.0`: written as comparisons that do the same;
+- transcendentals (`log1p`, `exp`) and numpy's pairwise sums (`mean`, `std`,
+  `sum`) are not recomputed here: numpy's SIMD versions may differ from the
+  C library's in the last bit. The call sites run them in numpy on the arrays
+  the kernels prepare (for `log1p` and `exp` of full columns, in place).
+
+Speed: full-length outputs are allocated with numpy by the wrappers below
+(numpy asks the kernel for huge pages, which saves most of the page faults of
+fresh memory) and filled by the `_` kernels, which never write to their inputs
+(writing in place would also keep a loop from vectorising). Loops choose with
+selects rather than branches (consent, status and missing answers make
+branches mispredict), and look segment values up by comparing the segment with
+each of `LANES` constants rather than by indexing (an indexed load keeps a loop
+from vectorising); the kernels that do so take at most `LANES` segments and the
+call sites use numpy beyond. A loop reads and writes at most about a dozen
+arrays: more streams than that at once make a pass several times slower than
+two passes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.jit import njit
+
+F32 = np.float32
+#: Dtypes of the values the kernels take where numpy would take any real dtype.
+KERNEL_DTYPES = frozenset(np.dtype(t) for t in (
+    np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32))
+#: Most segments a kernel looks up by comparisons rather than by index (a lookup by index keeps a
+#: loop from vectorising): `fill2_f32`, `churn_eta` and `clv_score` take at most this many.
+LANES = 8
+
+
+# ---------------------------------------------------------------------- the CRM snapshot
+
+
+def view_arrays(t: int, status: np.ndarray, active: int, churned_code: int, consent: np.ndarray,
+                joined: np.ndarray, last_purchase: np.ndarray, survey_at: np.ndarray, frequency: np.ndarray,
+                monetary: np.ndarray, complaints_total: np.ndarray, survey_nps: np.ndarray,
+                survey_csat: np.ndarray, needs_signal: np.ndarray, complaint_open: np.ndarray,
+                ) -> tuple[np.ndarray, ...]:
+    """The per-customer arrays of `sim.crm.build_view` (each a new array).
+
+    Returns:
+        `(known, churned, recency, frequency, monetary, tenure, complaint_open,
+        complaints_total, survey_nps, survey_csat, survey_age, needs_signal)`.
+    """
+    n = status.size
+    known, churned, c_open = (np.empty(n, dtype=np.bool_) for _ in range(3))
+    tenure, recency, s_age, freq, mon, c_total, nps, csat, needs = (
+        np.empty(n, dtype=F32) for _ in range(9))
+    _view_status(t, status, active, churned_code, consent, joined, last_purchase, survey_at, complaint_open,
+                 known, churned, c_open, tenure, recency, s_age)
+    _view_personal(known, consent, frequency, monetary, complaints_total, survey_nps, survey_csat,
+                   needs_signal, freq, mon, c_total, nps, csat, needs)
+    return known, churned, recency, freq, mon, tenure, c_open, c_total, nps, csat, s_age, needs
+
+
+@njit
+def _view_status(t, status, active, churned_code, consent, joined, last_purchase, survey_at, complaint_open,
+                 known, churned, c_open, tenure, recency, s_age):
+    # Loads first, then selects: no branches on the data (they mispredict on consent and status).
+    nan = np.float32(np.nan)
+    zero = np.float32(0.0)
+    t32 = np.float32(t)  # np.subtract(t, at, dtype=float32) casts both sides to float32
+    for i in range(status.size):
+        st = status[i]
+        kn = st == active
+        ok = kn & consent[i]
+        lp = last_purchase[i]
+        sa = survey_at[i]
+        ten = t32 - np.float32(joined[i])
+        rec = t32 - np.float32(lp)
+        age = t32 - np.float32(sa)
+        known[i] = kn
+        churned[i] = st == churned_code
+        c_open[i] = complaint_open[i] & kn
+        tenure[i] = ten if kn else zero
+        recency[i] = rec if ok & (lp >= 0) else nan
+        s_age[i] = age if ok & (sa >= 0) else nan
+
+
+@njit
+def _view_personal(known, consent, frequency, monetary, complaints_total, survey_nps, survey_csat,
+                   needs_signal, freq, mon, c_total, nps, csat, needs):
+    # np.where(ok, a, nan) has the dtype of a and float32 (float64 for wide types), then astype(float32).
+    nan = np.float32(np.nan)
+    for i in range(known.size):
+        ok = known[i] & consent[i]
+        a = np.float32(np.float64(frequency[i]))
+        b = np.float32(np.float64(monetary[i]))
+        c = np.float32(np.float64(complaints_total[i]))
+        d = np.float32(np.float64(survey_nps[i]))
+        e = np.float32(np.float64(survey_csat[i]))
+        f = np.float32(np.float64(needs_signal[i]))
+        freq[i] = a if ok else nan
+        mon[i] = b if ok else nan
+        c_total[i] = c if ok else nan
+        nps[i] = d if ok else nan
+        csat[i] = e if ok else nan
+        needs[i] = f if ok else nan
+
+
+# ---------------------------------------------------------------------- per-segment means
+
+
+@njit
+def segment_mean(values, known, segment, k, fill):
+    """`CRMView.segment_mean`: mean of `values` per segment over known customers with finite data.
+
+    Returns:
+        The `k` means (float64), `fill` for segments without data.
+    """
+    sums = np.zeros(k, np.float64)
+    cnt = np.zeros(k, np.int64)
+    zero = np.float64(0.0)
+    for i in range(values.size):
+        v = np.float64(values[i])
+        ok = known[i] & np.isfinite(values[i])
+        s = segment[i]
+        # Adding +0.0 leaves a sum started at +0.0 unchanged (it is never -0.0): no branch needed.
+        sums[s] += v if ok else zero
+        cnt[s] += ok
+    out = np.empty(k, np.float64)
+    for s in range(k):
+        out[s] = sums[s] / np.float64(cnt[s]) if cnt[s] > 0 else fill
+    return out
+
+
+@njit
+def segment_mean_product(a, b, known, segment, k, fill):
+    """`segment_mean(a * b)` without the product array (`a * b` in the arrays' common dtype)."""
+    sums = np.zeros(k, np.float64)
+    cnt = np.zeros(k, np.int64)
+    zero = np.float64(0.0)
+    for i in range(a.size):
+        p = a[i] * b[i]
+        ok = known[i] & np.isfinite(p)
+        s = segment[i]
+        sums[s] += np.float64(p) if ok else zero
+        cnt[s] += ok
+    out = np.empty(k, np.float64)
+    for s in range(k):
+        out[s] = sums[s] / np.float64(cnt[s]) if cnt[s] > 0 else fill
+    return out
+
+
+@njit
+def segment_means(arrays, a, b, product, known, segment, k, fill):
+    """`segment_mean` of each of `arrays` (a tuple of one dtype) and, with `product`, of `a * b`, in one pass.
+
+    Returns:
+        One row of `k` means (float64) per array, then one for `a * b` if asked.
+    """
+    m = len(arrays)
+    rows = m + 1 if product else m
+    sums = np.zeros((k, rows), np.float64)
+    cnt = np.zeros((k, rows), np.int64)
+    zero = np.float64(0.0)
+    for i in range(known.size):
+        kn = known[i]
+        s = segment[i]
+        for j in range(m):
+            v = arrays[j][i]
+            ok = kn & np.isfinite(v)
+            sums[s, j] += np.float64(v) if ok else zero
+            cnt[s, j] += ok
+        if product:
+            p = a[i] * b[i]
+            ok = kn & np.isfinite(p)
+            sums[s, m] += np.float64(p) if ok else zero
+            cnt[s, m] += ok
+    out = np.empty((rows, k), np.float64)
+    for j in range(rows):
+        for s in range(k):
+            out[j, s] = sums[s, j] / np.float64(cnt[s, j]) if cnt[s, j] > 0 else fill
+    return out
+
+
+def fill_by_segment(values: np.ndarray, segment: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """`CRMView.fill_by_segment` given the segment means (float64): a new float32 array."""
+    out = np.empty(values.size, dtype=F32)
+    _fill_by_segment(values, segment, means, out)
+    return out
+
+
+@njit
+def _fill_by_segment(values, segment, means, out):
+    for i in range(values.size):
+        v = values[i]
+        m = np.float32(means[segment[i]])
+        out[i] = np.float32(np.float64(v)) if np.isfinite(v) else m
+
+
+def fill2_f32(a: np.ndarray, b: np.ndarray, segment: np.ndarray, means_a: np.ndarray, means_b: np.ndarray,
+              out: np.ndarray) -> None:
+    """`churn_risk._fill` of all rows of two fields into `out[0]` and `out[1]` (float32).
+
+    Values are cast to float32; missing ones become their segment's mean
+    (`means_a`, `means_b`, cast to float32). At most `LANES` segments.
+    """
+    _fill2_f32(a, b, segment, _lanes(means_a), _lanes(means_b), out[0], out[1])
+
+
+@njit
+def _fill2_f32(a, b, segment, table_a, table_b, out_a, out_b):
+    a0, a1, a2, a3, a4, a5, a6, a7 = (table_a[0], table_a[1], table_a[2], table_a[3], table_a[4], table_a[5],
+                                      table_a[6], table_a[7])
+    b0, b1, b2, b3, b4, b5, b6, b7 = (table_b[0], table_b[1], table_b[2], table_b[3], table_b[4], table_b[5],
+                                      table_b[6], table_b[7])
+    for i in range(segment.size):
+        s = segment[i]
+        ma, mb = a0, b0
+        if s == 1:
+            ma, mb = a1, b1
+        if s == 2:
+            ma, mb = a2, b2
+        if s == 3:
+            ma, mb = a3, b3
+        if s == 4:
+            ma, mb = a4, b4
+        if s == 5:
+            ma, mb = a5, b5
+        if s == 6:
+            ma, mb = a6, b6
+        if s == 7:
+            ma, mb = a7, b7
+        va = np.float32(a[i])
+        vb = np.float32(b[i])
+        out_a[i] = va if np.isfinite(va) else ma
+        out_b[i] = vb if np.isfinite(vb) else mb
+
+
+# ---------------------------------------------------------------------- churn model and CLV
+
+
+def churn_eta(log_recency: np.ndarray, frequency: np.ndarray, freq_means32: np.ndarray,
+              log_monetary: np.ndarray, complaint_open: np.ndarray, complaints_total: np.ndarray,
+              complaints_means32: np.ndarray, survey_nps: np.ndarray, log_tenure: np.ndarray,
+              lock: np.ndarray, segment: np.ndarray, coef: np.ndarray, negate_clipped: bool) -> np.ndarray:
+    """`churn_risk.linear_predictor` from the log columns numpy computed (float64, a new array).
+
+    With `negate_clipped`, returns `-clip(eta, -30, 30)` instead (what
+    `ChurnModel.predict` takes the exponential of). At most `LANES` segments.
+    """
+    k = freq_means32.size
+    if k > LANES:
+        raise ValueError(f"churn_eta takes at most {LANES} segments, not {k}")
+    # Per segment: the two fill values (float32, exact in float64) and the coefficient.
+    table = np.zeros((3, LANES), dtype=np.float64)
+    table[0, :k] = freq_means32
+    table[1, :k] = complaints_means32
+    table[2, 1:k] = coef[10:]  # np.concatenate([[0.0], coef[10:]])
+    out = np.empty(segment.size, dtype=np.float64)
+    _churn_eta(log_recency, frequency, log_monetary, complaint_open, complaints_total, survey_nps, log_tenure,
+               lock, segment, coef, table, negate_clipped, out)
+    return out
+
+
+@njit
+def _churn_eta(log_recency, frequency, log_monetary, complaint_open, complaints_total, survey_nps, log_tenure,
+               lock, segment, coef, table, negate_clipped, out):
+    # linear_predictor: eta = coef[0], then eta += coef[j] * column_j (float64 times float32 → float64)
+    # for the nine columns of churn_risk._columns in order, then the segment's coefficient.
+    five = np.float32(5.0)
+    ten = np.float32(10.0)
+    seven = np.float32(7.0)
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    c0, c1, c2, c3, c4 = coef[0], coef[1], coef[2], coef[3], coef[4]
+    c5, c6, c7, c8, c9 = coef[5], coef[6], coef[7], coef[8], coef[9]
+    f0, f1, f2, f3, f4, f5, f6, f7 = (table[0, 0], table[0, 1], table[0, 2], table[0, 3], table[0, 4],
+                                      table[0, 5], table[0, 6], table[0, 7])
+    m0, m1, m2, m3, m4, m5, m6, m7 = (table[1, 0], table[1, 1], table[1, 2], table[1, 3], table[1, 4],
+                                      table[1, 5], table[1, 6], table[1, 7])
+    g0, g1, g2, g3, g4, g5, g6, g7 = (table[2, 0], table[2, 1], table[2, 2], table[2, 3], table[2, 4],
+                                      table[2, 5], table[2, 6], table[2, 7])
+    for i in range(segment.size):
+        # Loads and selects, no branches on the data and no lookups by index: the loop vectorises.
+        s = segment[i]
+        fm, cm, sc = f0, m0, g0
+        if s == 1:
+            fm, cm, sc = f1, m1, g1
+        if s == 2:
+            fm, cm, sc = f2, m2, g2
+        if s == 3:
+            fm, cm, sc = f3, m3, g3
+        if s == 4:
+            fm, cm, sc = f4, m4, g4
+        if s == 5:
+            fm, cm, sc = f5, m5, g5
+        if s == 6:
+            fm, cm, sc = f6, m6, g6
+        if s == 7:
+            fm, cm, sc = f7, m7, g7
+        f = np.float32(frequency[i])
+        f = f if np.isfinite(f) else np.float32(fm)
+        ct = np.float32(complaints_total[i])
+        ct = ct if np.isfinite(ct) else np.float32(cm)
+        ct = five if ct > five else ct  # np.minimum(ct, 5.0), NaN kept
+        v = survey_nps[i]
+        answered = np.isfinite(v)
+        nps = (np.float32(v) if answered else seven) / ten
+        e = c0
+        e += c1 * np.float64(log_recency[i])
+        e += c2 * np.float64(f)
+        e += c3 * np.float64(log_monetary[i])
+        e += c4 * np.float64(np.float32(complaint_open[i]))
+        e += c5 * np.float64(ct)
+        e += c6 * np.float64(nps)
+        e += c7 * np.float64(one if answered else zero)
+        e += c8 * np.float64(log_tenure[i])
+        e += c9 * np.float64(np.float32(lock[i]))
+        e += sc
+        if negate_clipped:  # -np.clip(eta, -30, 30), NaN kept
+            e = -30.0 if e < -30.0 else e
+            e = 30.0 if e > 30.0 else e
+            e = -e
+        out[i] = e
+
+
+def logistic32(exp_neg_eta: np.ndarray) -> np.ndarray:
+    """`(1 / (1 + exp(-eta))).astype(float32)` given `exp(-eta)` (float64): a new float32 array."""
+    out = np.empty(exp_neg_eta.size, dtype=F32)
+    _logistic32(exp_neg_eta, out)
+    return out
+
+
+@njit
+def _logistic32(exp_neg_eta, out):
+    for i in range(exp_neg_eta.size):
+        out[i] = np.float32(1.0 / (1.0 + exp_neg_eta[i]))
+
+
+def recency_risk(recency: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """`where(known, nan_to_num(recency, nan=0), 0).astype(float32)` for float32 or float64 recency."""
+    out = np.empty(recency.size, dtype=F32)
+    _recency_risk(recency, known, float(np.finfo(recency.dtype).max), out)
+    return out
+
+
+@njit
+def _recency_risk(recency, known, big, out):
+    # nan_to_num in the dtype of recency (`big` its largest value), then the cast to float32.
+    zero = np.float32(0.0)
+    for i in range(recency.size):
+        v = np.float64(recency[i])
+        v = 0.0 if np.isnan(v) else v
+        v = big if v == np.inf else v
+        v = -big if v == -np.inf else v
+        out[i] = np.float32(v) if known[i] else zero
+
+
+def clv_score(risk: np.ndarray, fixed_risk: bool, frequency: np.ndarray, monetary: np.ndarray,
+              segment: np.ndarray, value_means: np.ndarray, discount: float, horizon: float) -> np.ndarray:
+    """`CLVPolicy.score` for float32 frequency and monetary value (new, float32). At most `LANES` segments.
+
+    Args:
+        risk: Predicted churn risk (float32); clipped to [1e-4, 1].
+        fixed_risk: Ignore `risk`: every customer's risk is 0.01 (before the first fit).
+        frequency: Observed frequency.
+        monetary: Observed monetary value.
+        segment: Segment index.
+        value_means: `segment_mean` of frequency × monetary value.
+        discount: Discount rate per period.
+        horizon: Cap on CLV, in periods of margin.
+    """
+    table = _lanes(value_means)
+    out = np.empty(segment.size, dtype=F32)  # not `risk`: writing in place would keep the loop scalar
+    _clv_score(risk, fixed_risk, frequency, monetary, segment, table, discount, horizon, out)
+    return out
+
+
+def _lanes(means: np.ndarray) -> np.ndarray:
+    """Per-segment means as float32 (as `fill_by_segment` casts them), padded to `LANES`."""
+    if means.size > LANES:
+        raise ValueError(f"the kernel takes at most {LANES} segments, not {means.size}")
+    table = np.zeros(LANES, dtype=F32)
+    table[:means.size] = means
+    return table
+
+
+@njit
+def _clv_score(risk, fixed_risk, frequency, monetary, segment, table, discount, horizon, out):
+    lo = np.float32(1e-4)
+    hi = np.float32(1.0)
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    d = np.float32(discount)
+    h = np.float32(horizon)
+    big = np.float32(np.finfo(np.float32).max)
+    m0, m1, m2, m3, m4, m5, m6, m7 = (table[0], table[1], table[2], table[3], table[4], table[5], table[6],
+                                      table[7])
+    for i in range(segment.size):
+        # Selects only, no lookups by index: the loop vectorises.
+        s = segment[i]
+        mean = m0
+        if s == 1:
+            mean = m1
+        if s == 2:
+            mean = m2
+        if s == 3:
+            mean = m3
+        if s == 4:
+            mean = m4
+        if s == 5:
+            mean = m5
+        if s == 6:
+            mean = m6
+        if s == 7:
+            mean = m7
+        r = np.float32(0.01) if fixed_risk else risk[i]
+        r = lo if r < lo else r  # np.clip, NaN kept
+        r = hi if r > hi else r
+        v = frequency[i] * monetary[i]
+        v = v if np.isfinite(v) else mean  # fill_by_segment
+        v = zero if np.isnan(v) else v  # nan_to_num
+        v = big if v == np.inf else v
+        v = -big if v == -np.inf else v
+        inv = one / (r + d)
+        inv = h if inv > h else inv  # np.minimum, NaN kept
+        out[i] = (v * inv) * r
+
+
+def value_priority(frequency: np.ndarray, monetary: np.ndarray, complaint_age: np.ndarray) -> np.ndarray:
+    """`nan_to_num(frequency * monetary, nan=0) + complaint_age` (float32 value and result)."""
+    out = np.empty(frequency.size, dtype=F32)
+    _value_priority(frequency, monetary, complaint_age, out)
+    return out
+
+
+@njit
+def _value_priority(frequency, monetary, complaint_age, out):
+    big = np.float32(np.finfo(np.float32).max)
+    zero = np.float32(0.0)
+    for i in range(frequency.size):
+        v = frequency[i] * monetary[i]
+        v = zero if np.isnan(v) else v
+        v = big if v == np.inf else v
+        v = -big if v == -np.inf else v
+        out[i] = v + np.float32(complaint_age[i])
+
+
+# ---------------------------------------------------------------------- standardising, targeting
+
+
+def finite_where(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`x[mask & isfinite(x)]` as float64 (what `zscore` takes the mean and deviation of)."""
+    out = np.empty(_count_finite(x, mask), dtype=np.float64)
+    _gather_finite(x, mask, out)
+    return out
+
+
+@njit
+def _count_finite(x, mask):
+    m = 0
+    for i in range(x.size):
+        m += mask[i] & np.isfinite(np.float64(x[i]))
+    return m
+
+
+@njit
+def _gather_finite(x, mask, out):
+    m = 0
+    for i in range(x.size):
+        v = np.float64(x[i])
+        if mask[i] and np.isfinite(v):
+            out[m] = v
+            m += 1
+
+
+def standardise(x: np.ndarray, mask: np.ndarray, mean: float, scale: float) -> np.ndarray:
+    """`where(mask & isfinite(x), (x - mean) / scale, 0).astype(float32)`, computed in float64."""
+    out = np.empty(x.size, dtype=F32)
+    _standardise(x, mask, mean, scale, out)
+    return out
+
+
+@njit
+def _standardise(x, mask, mean, scale, out):
+    zero = np.float32(0.0)
+    for i in range(x.size):
+        v = np.float64(x[i])
+        z = np.float32((v - mean) / scale)
+        out[i] = z if mask[i] & np.isfinite(v) else zero
+
+
+def masked_weights(known: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """`where(known, weights, 0.0)` for float32 weights: a new float32 array."""
+    out = np.empty(known.size, dtype=F32)
+    _masked_weights(known, weights, out)
+    return out
+
+
+@njit
+def _masked_weights(known, weights, out):
+    for i in range(known.size):
+        out[i] = weights[i] if known[i] else np.float32(0.0)
+
+
+# ---------------------------------------------------------------------- allocation
+
+
+def spread_weights(weights: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """`where(visible, maximum(nan_to_num(weights, nan=0), 0), 0)` for float32 weights (a new array)."""
+    out = np.empty(weights.size, dtype=F32)
+    _spread_weights(weights, visible, out)
+    return out
+
+
+@njit
+def _spread_weights(weights, visible, out):
+    big = np.float32(np.finfo(np.float32).max)
+    zero = np.float32(0.0)
+    for i in range(weights.size):
+        v = weights[i]
+        v = big if v == np.inf else v
+        v = v if v > zero else zero  # NaN, -inf, negatives and -0.0 give +0.0, as np.maximum(..., 0.0)
+        out[i] = v if visible[i] else zero
+
+
+@njit
+def scale_inplace(buf, factor):
+    """`buf *= float32(factor)` (numpy casts a Python float to the float32 array's dtype)."""
+    f = np.float32(factor)
+    for i in range(buf.size):
+        buf[i] = buf[i] * f
