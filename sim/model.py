@@ -89,6 +89,10 @@ class RetentionModel(mesa.Model):
     def step(self) -> None:
         """One period: events, the manager decides, customers react, metrics are collected."""
         t = self.period
+        # What the last period left for inspection is dropped before this one is built
+        # (two periods' views and allocations are never held at once).
+        self.manager.last_view = self.manager.last_decision = None
+        self.last_allocation = None
         state = self.market.state(t)
         self._events(t)
         view = build_view(self.customers, t, self.budget(state), self.manager.needs_truth)

@@ -8,6 +8,7 @@ fit, recency stands in for risk.
 
 from __future__ import annotations
 
+import weakref
 from typing import ClassVar
 
 import numpy as np
@@ -198,9 +199,10 @@ class ChurnRiskPolicy(Policy):
 
     def _risk(self, view: CRMView) -> np.ndarray:
         # score() and complaint_priority() see the same view in a period: predict once.
+        # The view is held weakly: the cache must not keep last period's view alive.
         cached = getattr(self, "_cache", None)
-        if cached is None or cached[0] is not view or cached[1] is not self.model.coef:
-            self._cache = (view, self.model.coef, self.model.predict(view))
+        if cached is None or cached[0]() is not view or cached[1] is not self.model.coef:
+            self._cache = (weakref.ref(view), self.model.coef, self.model.predict(view))
         return self._cache[2]
 
     def score(self, view: CRMView, rng: np.random.Generator) -> np.ndarray:

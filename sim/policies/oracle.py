@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import ClassVar
 
 import numpy as np
@@ -21,8 +22,8 @@ class OraclePolicy(Policy):
     def _value_at_risk(self, view: CRMView) -> np.ndarray:
         # score() and complaint_priority() see the same view in a period: compute once.
         cached = getattr(self, "_cache", None)
-        if cached is None or cached[0] is not view:
-            self._cache = (view, self._compute_value_at_risk(view))
+        if cached is None or cached[0]() is not view:  # weakly: last period's view may go
+            self._cache = (weakref.ref(view), self._compute_value_at_risk(view))
         return self._cache[1]
 
     def _compute_value_at_risk(self, view: CRMView) -> np.ndarray:
