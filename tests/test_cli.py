@@ -38,7 +38,7 @@ runner = CliRunner()
 
 def cli(*args: str, cwd: Path | None = None, **kw) -> subprocess.CompletedProcess[str]:
     """Run `python -m sim ARGS` in a subprocess (stdout/stderr captured: not a TTY)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = kw.pop("env", None) or {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("RETENTION_LAB_DEBUG", None)
     return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, env=env, timeout=300, **kw)
@@ -113,6 +113,17 @@ def test_workers_do_not_change_outputs(run1, small: Path, tmp_path: Path) -> Non
     assert proc.returncode == 0, proc.stderr
     for name in (*CSVS, "scenario.resolved.yaml"):
         assert (out1 / name).read_bytes() == (out2 / name).read_bytes(), name
+
+
+def test_numpy_fallback_writes_the_same_outputs(run1, small: Path, tmp_path: Path) -> None:
+    # Without the compiled kernels (as on a machine without numba) the run is the same.
+    _, out1 = run1
+    out = tmp_path / "numpy"
+    proc = cli("run", str(small), "--out", str(out), "--workers", "2",
+               env={**os.environ, "PYTHONUNBUFFERED": "1", "RETENTION_LAB_JIT": "0"})
+    assert proc.returncode == 0, proc.stderr
+    for name in CSVS:
+        assert (out1 / name).read_bytes() == (out / name).read_bytes(), name
 
 
 def test_resolved_scenario_reproduces_the_run(run1, small: Path, tmp_path: Path) -> None:
