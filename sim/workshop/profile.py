@@ -263,8 +263,11 @@ def label_evidence(rounds: list[dict[str, Any]]) -> dict[str, float]:
                     for a, b in pairwise(rounds)])
     ref_change = _mean([_tv(a["ref_segment_service"], b["ref_segment_service"])
                         for a, b in pairwise(rounds)])
+    # A split that stays put while the analysts' targeting moves: measured relative to
+    # how much the analysts' split moved (it moves little in quiet markets).
+    fixed = _clip((1.0 - change / ref_change - 0.4) / 0.5) if ref_change > 0.02 else 0.0
     score = (_clip((r2 - ref_r2 - 0.03) / 0.2) * 0.5 + _clip((neg - ref_neg) / 0.3) * 0.3
-             + _clip((ref_change - change - 0.02) / 0.1) * 0.4)
+             + fixed * 0.4)
     return {"r2": r2, "ref_r2": ref_r2, "neglected": neg, "ref_neglected": ref_neg,
             "change": change, "ref_change": ref_change, "score": _clip(score)}
 
