@@ -49,14 +49,6 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-x))).astype(F32)
 
 
-def _sigmoid_(x: np.ndarray) -> np.ndarray:
-    """`_sigmoid` in place (float32 `x`)."""
-    np.negative(x, out=x)
-    np.exp(x, out=x)
-    x += 1.0
-    return np.divide(1.0, x, out=x)
-
-
 def _beta(rng: np.random.Generator, mean: float, conc: float | None, n: int) -> np.ndarray:
     if conc is None or mean <= 0 or mean >= 1:
         return np.full(n, mean, dtype=F32)
