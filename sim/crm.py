@@ -133,9 +133,11 @@ class CRMView:
                 means = crm_kernels.segment_means(arrays, *pair, product, self.known, self.segment,
                                                   self.n_segments, 0.0)
                 self._means.update(zip([*fields, "value"] if product else fields, means, strict=True))
-            elif product:
-                self._means["value"] = crm_kernels.segment_mean_product(
-                    f, m, self.known, self.segment, self.n_segments, 0.0)
+            elif product:  # frequency's mean comes with it (the same as its own)
+                freq, value = crm_kernels.segment_means((f,), f, m, True, self.known, self.segment,
+                                                        self.n_segments, 0.0)
+                self._means.setdefault("frequency", freq)
+                self._means["value"] = value
         for n in missing:
             self.field_segment_mean(n)
         return tuple(self._means[n] for n in names)

@@ -120,45 +120,14 @@ def _view_personal(known, consent, frequency, monetary, complaints_total, survey
 # ---------------------------------------------------------------------- per-segment means
 
 
-@njit
-def segment_mean(values, known, segment, k, fill):
+def segment_mean(values: np.ndarray, known: np.ndarray, segment: np.ndarray, k: int,
+                 fill: float) -> np.ndarray:
     """`CRMView.segment_mean`: mean of `values` per segment over known customers with finite data.
 
     Returns:
         The `k` means (float64), `fill` for segments without data.
     """
-    sums = np.zeros(k, np.float64)
-    cnt = np.zeros(k, np.int64)
-    zero = np.float64(0.0)
-    for i in range(values.size):
-        v = np.float64(values[i])
-        ok = known[i] & np.isfinite(values[i])
-        s = segment[i]
-        # Adding +0.0 leaves a sum started at +0.0 unchanged (it is never -0.0): no branch needed.
-        sums[s] += v if ok else zero
-        cnt[s] += ok
-    out = np.empty(k, np.float64)
-    for s in range(k):
-        out[s] = sums[s] / np.float64(cnt[s]) if cnt[s] > 0 else fill
-    return out
-
-
-@njit
-def segment_mean_product(a, b, known, segment, k, fill):
-    """`segment_mean(a * b)` without the product array (`a * b` in the arrays' common dtype)."""
-    sums = np.zeros(k, np.float64)
-    cnt = np.zeros(k, np.int64)
-    zero = np.float64(0.0)
-    for i in range(a.size):
-        p = a[i] * b[i]
-        ok = known[i] & np.isfinite(p)
-        s = segment[i]
-        sums[s] += np.float64(p) if ok else zero
-        cnt[s] += ok
-    out = np.empty(k, np.float64)
-    for s in range(k):
-        out[s] = sums[s] / np.float64(cnt[s]) if cnt[s] > 0 else fill
-    return out
+    return segment_means((values,), values, values, False, known, segment, k, fill)[0]
 
 
 @njit

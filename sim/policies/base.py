@@ -101,9 +101,7 @@ class Policy:
 
     def offer(self, view: CRMView) -> np.ndarray:
         """Needs position the offer is tuned to, per segment: the needs the CRM reveals."""
-        if jit.ENABLED:
-            return view.field_segment_mean("needs_signal").astype(F32)
-        return view.segment_mean(view.needs_signal).astype(F32)
+        return view.field_segment_mean("needs_signal").astype(F32)
 
     def target(self, view: CRMView, score: np.ndarray | None) -> np.ndarray:
         """Service weights: the top `target_share` by score, re-chosen every `retarget_every`.
