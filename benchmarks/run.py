@@ -53,6 +53,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -130,42 +131,10 @@ def full_model(size: int, seed: int = 1, policy: str = "data_driven"):
     return RetentionModel(Scenario.model_validate(data), policy=policy, rng=seed)
 
 
-def throughput(size: int, steps: int, warmup: int = 2, policy: str = "data_driven") -> dict[str, Any]:
-    """Customer-steps per second of `RetentionModel.step` at `size` customers."""
+def _timed_steps(make: Callable[[], Any], size: int, steps: int, warmup: int) -> dict[str, Any]:
+    """Build a model with `make`, step it `warmup` times, then time `steps` steps (wall and CPU)."""
     t0 = time.perf_counter()
-    model = full_model(size, policy=policy)
-    build = time.perf_counter() - t0
-    for _ in range(warmup):  # the churn model's first fit happens early
-        model.step()
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(steps):
-        model.step()
-    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"customers": size, "policy": policy, "rows": int(model.customers.n), "steps": steps,
-            "build_seconds": build, "seconds_per_step": dt / steps,
-            "customer_steps_per_s": size * steps / dt,
-            "cpu_seconds_per_step": cpu / steps,
-            "customer_steps_per_cpu_s": size * steps / cpu}
-
-
-def vectorised_fixed(size: int, steps: int, warmup: int = 1) -> dict[str, Any]:
-    """The vectorised customer step under the fixed manager (like for like with plain Mesa)."""
-    sim = VectorisedMarket(benchmark_scenario(size), rng=1)
-    for _ in range(warmup):
-        sim.step()
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(steps):
-        sim.step()
-    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"customers": size, "steps": steps, "seconds_per_step": dt / steps,
-            "customer_steps_per_s": size * steps / dt,
-            "customer_steps_per_cpu_s": size * steps / cpu}
-
-
-def plain(size: int, steps: int, warmup: int = 1) -> dict[str, Any]:
-    """Customer-steps per second of the plain Mesa version (a few steps, extrapolated)."""
-    t0 = time.perf_counter()
-    model = PlainMesaMarket(benchmark_scenario(size), rng=1)
+    model = make()
     build = time.perf_counter() - t0
     for _ in range(warmup):
         model.step()
@@ -175,7 +144,32 @@ def plain(size: int, steps: int, warmup: int = 1) -> dict[str, Any]:
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {"customers": size, "steps": steps, "build_seconds": build,
             "seconds_per_step": dt / steps, "customer_steps_per_s": size * steps / dt,
-            "customer_steps_per_cpu_s": size * steps / cpu}
+            "cpu_seconds_per_step": cpu / steps, "customer_steps_per_cpu_s": size * steps / cpu,
+            "model": model}
+
+
+def throughput(size: int, steps: int, warmup: int = 2, policy: str = "data_driven") -> dict[str, Any]:
+    """Customer-steps per second of `RetentionModel.step` at `size` customers.
+
+    The warm-up covers the churn model's first fit, which happens early.
+    """
+    r = _timed_steps(lambda: full_model(size, policy=policy), size, steps, warmup)
+    model = r.pop("model")
+    return {**r, "policy": policy, "rows": int(model.customers.n)}
+
+
+def vectorised_fixed(size: int, steps: int, warmup: int = 1) -> dict[str, Any]:
+    """The vectorised customer step under the fixed manager (like for like with plain Mesa)."""
+    r = _timed_steps(lambda: VectorisedMarket(benchmark_scenario(size), rng=1), size, steps, warmup)
+    del r["model"]
+    return r
+
+
+def plain(size: int, steps: int, warmup: int = 1) -> dict[str, Any]:
+    """Customer-steps per second of the plain Mesa version (a few steps, extrapolated)."""
+    r = _timed_steps(lambda: PlainMesaMarket(benchmark_scenario(size), rng=1), size, steps, warmup)
+    del r["model"]
+    return r
 
 
 # --------------------------------------------------------------------------- memory
