@@ -33,6 +33,12 @@ POTENTIAL, ACTIVE, CHURNED = 0, 1, 2
 F32 = np.float32
 ONE = F32(1.0)
 
+# The mechanism slots of the counter-based draws (`sim.streams.period_base`), per stream;
+# the compiled kernels and the numpy twin draw through these same names.
+NEEDS, QUALITY, COMPLAIN, PURCHASE, CHURN, SIGNAL, DROPOUT = range(7)  # customers' stream
+SURVEY_PICK, SURVEY_ANSWER, SURVEY_NPS, SURVEY_CSAT = range(4)  # surveys' stream
+ADOPT, SOURCE = range(2)  # acquisition stream
+
 #: Columns shown by `Customer` views and `CustomerPopulation.to_frame`.
 PUBLIC_COLUMNS = (
     "status", "segment", "joined", "churned_at", "spend", "purchase_rate", "base_churn",
@@ -368,8 +374,8 @@ class CustomerPopulation:
                 self.status, self.segment, self.needs, alloc.service, alloc.points, offer,
                 self.service_sensitivity, self.expectation, self.satisfaction, self.relationship,
                 self.lock, self.growth, self.growth_max, self.service_total, self.complaint_open,
-                self.grudge, self.complaint_propensity, filed, period_base(kc, t, 0),
-                period_base(kc, t, 1), period_base(kc, t, 2), self._experience_params(),
+                self.grudge, self.complaint_propensity, filed, period_base(kc, t, NEEDS),
+                period_base(kc, t, QUALITY), period_base(kc, t, COMPLAIN), self._experience_params(),
                 -float(b.service_scale), -float(b.points_scale), -2.0 * float(b.fit_width) ** 2,
                 promise_term, NORMAL_TABLE)
         else:
@@ -416,8 +422,8 @@ class CustomerPopulation:
                 self.needs_signal, self.last_purchase, self.frequency, self.monetary,
                 self.purchases_total, self.revenue_total, self.churned_at, self.sociability,
                 self.survey_nps, self.survey_csat, self.survey_at, heard, *outs,
-                *(period_base(kc, t, s) for s in (3, 6, 4, 5)),  # purchase, dropout, churn, signal
-                *(period_base(ks, t, s) for s in (0, 1, 2, 3)),
+                *(period_base(kc, t, s) for s in (PURCHASE, DROPOUT, CHURN, SIGNAL)),
+                *(period_base(ks, t, s) for s in (SURVEY_PICK, SURVEY_ANSWER, SURVEY_NPS, SURVEY_CSAT)),
                 self._react_params(), F32(market.spend_drop), pull_term, cover_keep,
                 F32(survey_rate), self.has_dropout, NORMAL_TABLE)
         else:
@@ -433,7 +439,7 @@ class CustomerPopulation:
             share = promote if gather else nw.neighbour_mean(promote)
             kernels.adoption(
                 self.status, nw.indptr, nw.indices, nw.weights, promote, share, gather, heard,
-                period_base(ka, t, 0), period_base(ka, t, 1), paid, float(b.referral_rate),
+                period_base(ka, t, ADOPT), period_base(ka, t, SOURCE), paid, float(b.referral_rate),
                 float(b.wom_deterrence), won, referred)
         else:
             self._adoption(t, ka, promote, heard, paid, won, referred)
@@ -470,7 +476,7 @@ class CustomerPopulation:
          lock_keep, plock, gspeed) = self._experience_params()
         b, kc = self.behaviour, self._keys[0]
         live = np.flatnonzero(self.status != CHURNED)
-        self.needs[live] += drift * normal(period_base(kc, t, 0), live)
+        self.needs[live] += drift * normal(period_base(kc, t, NEEDS), live)
         ids = np.flatnonzero(self.status == ACTIVE)
         service = alloc.service[ids]
         nurture = np.zeros(ids.size, dtype=F32)
@@ -479,7 +485,7 @@ class CustomerPopulation:
         lift = self.service_sensitivity[ids] * eff * nurture
         d = self.needs[ids] - offer[self.segment[ids]]
         fit = np.exp((d * d).astype(np.float64) / (-2.0 * float(b.fit_width) ** 2)).astype(F32)
-        perceived = lift + quality + (fit - ONE) * fitw + noise * normal(period_base(kc, t, 1), ids)
+        perceived = lift + quality + (fit - ONE) * fitw + noise * normal(period_base(kc, t, QUALITY), ids)
         exp_i = self.expectation[ids]
         gap = perceived - exp_i
         felt = np.where(gap < 0, gap * la, gap)
@@ -488,7 +494,7 @@ class CustomerPopulation:
         sat = self.satisfaction[ids]
         self.satisfaction[ids] = sat + (target - sat) * speed
         cand = ids[(gap < -cthr) & ~(self.complaint_open[ids] | self.grudge[ids])]
-        hit = uniform(period_base(kc, t, 2), cand) < cprob * self.complaint_propensity[cand]
+        hit = uniform(period_base(kc, t, COMPLAIN), cand) < cprob * self.complaint_propensity[cand]
         filed[cand[hit]] = True
         self.expectation[ids] = exp_i + ((perceived - lift * keep_lift - exp_i) * ea + promise_term)
         rel = self.relationship[ids]
@@ -525,13 +531,13 @@ class CustomerPopulation:
         self.loyalty[ids] = loy
         lam = np.exp(((sat - ref_s) * ps).astype(np.float64)).astype(F32) * self.purchase_rate[ids]
         k = _poisson(lam.astype(np.float64),
-                     uniform(period_base(kc, t, 3), ids).astype(np.float64))
+                     uniform(period_base(kc, t, PURCHASE), ids).astype(np.float64))
         drop = np.zeros(ids.size, dtype=bool)
         if self.has_dropout:
             # BG/NBD: after each purchase the customer drops out with probability p.
             bb = np.flatnonzero(k > 0)
             pd = np.clip(self.dropout[ids[bb]].astype(np.float64), 1e-9, 1.0)
-            ud = uniform(period_base(kc, t, 6), ids[bb]).astype(np.float64)
+            ud = uniform(period_base(kc, t, DROPOUT), ids[bb]).astype(np.float64)
             until = np.ceil(np.log1p(-ud) / np.log1p(-pd))
             dd = until <= k[bb]
             drop[bb[dd]] = True
@@ -539,7 +545,7 @@ class CustomerPopulation:
         purchases[ids] = k
         h = self._hazard_of(ids, sat, loy, pull_term, cover_keep)
         hazard[ids] = h
-        c = drop | (uniform(period_base(kc, t, 4), ids) < h)
+        c = drop | (uniform(period_base(kc, t, CHURN), ids) < h)
         churned[ids] = c
         serve_cost[ids] = self.cost_to_serve[ids]
         f = self.frequency[ids].astype(np.float64)
@@ -555,7 +561,7 @@ class CustomerPopulation:
         self.monetary[bid] = (m + 0.2 * (r.astype(np.float64) / kb - m)).astype(F32)
         self.purchases_total[bid] += kb
         self.revenue_total[bid] += r
-        self.needs_signal[bid] = self.needs[bid] + crm_noise * normal(period_base(kc, t, 5), bid)
+        self.needs_signal[bid] = self.needs[bid] + crm_noise * normal(period_base(kc, t, SIGNAL), bid)
         rec = np.clip((sat * F32(0.5) + loy * F32(0.5) + shift) * F32(10.0), 0.0, 10.0)
         score = np.round(rec)
         scores[ids] = score
@@ -566,14 +572,14 @@ class CustomerPopulation:
         stay = ~c
         sid = ids[stay]
         promote[sid] = np.where(score[stay] >= 9, self.sociability[sid], F32(0.0))
-        pick = uniform(period_base(ks, t, 0), sid) < survey_rate
+        pick = uniform(period_base(ks, t, SURVEY_PICK), sid) < survey_rate
         pid, sat_p, rec_p = sid[pick], sat[stay][pick], rec[stay][pick]
-        ans = uniform(period_base(ks, t, 1), pid) < resp * (ONE + anger * (ONE - sat_p))
+        ans = uniform(period_base(ks, t, SURVEY_ANSWER), pid) < resp * (ONE + anger * (ONE - sat_p))
         aid, sat_a = pid[ans], sat_p[ans]
-        self.survey_nps[aid] = np.clip(np.round(rec_p[ans] + normal(period_base(ks, t, 2), aid)),
+        self.survey_nps[aid] = np.clip(np.round(rec_p[ans] + normal(period_base(ks, t, SURVEY_NPS), aid)),
                                        0.0, 10.0)
         self.survey_csat[aid] = np.clip(np.round(ONE + F32(4.0) * sat_a + F32(0.5) * normal(
-            period_base(ks, t, 3), aid)), 1.0, 5.0)
+            period_base(ks, t, SURVEY_CSAT), aid)), 1.0, 5.0)
         self.survey_at[aid] = t
 
     def _adoption(self, t: int, ka: int, promote: np.ndarray, heard: np.ndarray, paid: float,
@@ -588,10 +594,10 @@ class CustomerPopulation:
             deter = np.exp(-float(b.wom_deterrence) * heard[pot].astype(np.float64))
             pd, referral = pd * deter, referral * deter
         rate = pd + referral
-        hit = uniform(period_base(ka, t, 0), pot).astype(np.float64) < -np.expm1(-rate)
+        hit = uniform(period_base(ka, t, ADOPT), pot).astype(np.float64) < -np.expm1(-rate)
         new = pot[hit]
         won[new] = True
-        referred[new] = (uniform(period_base(ka, t, 1), new).astype(np.float64)
+        referred[new] = (uniform(period_base(ka, t, SOURCE), new).astype(np.float64)
                          * np.maximum(rate[hit], 1e-12) < referral[hit])
 
     def _welcome(self, t: int, alloc: Allocation, new: np.ndarray, scores: np.ndarray) -> None:
