@@ -27,7 +27,7 @@ from sim.allocation import Allocation
 from sim.market import MarketState
 from sim.network import SocialNetwork, build_network
 from sim.scenario import NeedsShift, Scenario, Segment
-from sim.streams import NORMAL_TABLE, normal, period_base, stream_key, uniform
+from sim.streams import NORMAL_TABLE, exp32, normal, period_base, stream_key, uniform
 
 POTENTIAL, ACTIVE, CHURNED = 0, 1, 2
 F32 = np.float32
@@ -70,11 +70,13 @@ def _gamma(rng: np.random.Generator, mean: float, shape: float | None, n: int) -
 def _poisson(lam: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Poisson counts by inversion of one uniform each (float64, vectorised).
 
-    Only the customers whose count is still undecided are carried to the next
-    term; a count stops growing once a term falls below 1e-12.
+    `lam` is float32; p_0 = exp32(−λ). Only the customers whose count is still
+    undecided are carried to the next term; a count stops growing once a term
+    falls below 1e-12.
     """
     k = np.zeros(lam.shape, dtype=np.int32)
-    p = np.exp(-lam)
+    p = exp32(-lam).astype(np.float64)
+    lam = lam.astype(np.float64)
     idx = np.flatnonzero(u > p)
     cdf, p, lam, u = p[idx], p[idx], lam[idx], u[idx]
     j = 0
@@ -310,7 +312,7 @@ class CustomerPopulation:
         x = (F32(b.reference_satisfaction) - sat) * F32(b.churn_satisfaction)
         x += (F32(b.reference_loyalty) - loy) * F32(b.churn_loyalty)
         x[self.complaint_open[ids] | self.grudge[ids]] += F32(b.churn_unresolved)
-        h = np.exp(x.astype(np.float64)).astype(F32)
+        h = exp32(x)
         h *= self.base_churn[ids]
         h += (ONE - loy) * self.price_sensitivity[ids] * pull_term
         h *= ONE - self.lock[ids] * F32(b.lock_protection) * cover_keep
@@ -376,8 +378,7 @@ class CustomerPopulation:
                 self.lock, self.growth, self.growth_max, self.service_total, self.complaint_open,
                 self.grudge, self.complaint_propensity, filed, period_base(kc, t, NEEDS),
                 period_base(kc, t, QUALITY), period_base(kc, t, COMPLAIN), self._experience_params(),
-                -float(b.service_scale), -float(b.points_scale), -2.0 * float(b.fit_width) ** 2,
-                promise_term, NORMAL_TABLE)
+                *self._experience_scales(), promise_term, NORMAL_TABLE)
         else:
             self._experience(t, alloc, offer, filed, promise_term)
 
@@ -415,7 +416,7 @@ class CustomerPopulation:
         pull_term = F32(b.competitor_churn * market.pull)
         cover_keep = F32(1.0 - market.switching_cover)
         if compiled:
-            kernels.react(
+            react_args = (
                 t, self.status, self.satisfaction, self.loyalty, self.relationship, self.lock,
                 self.growth, self.purchase_rate, self.spend, self.price_sensitivity, self.base_churn,
                 self.dropout, self.cost_to_serve, self.complaint_open, self.grudge, self.needs,
@@ -426,9 +427,12 @@ class CustomerPopulation:
                 *(period_base(ks, t, s) for s in (SURVEY_PICK, SURVEY_ANSWER, SURVEY_NPS, SURVEY_CSAT)),
                 self._react_params(), F32(market.spend_drop), pull_term, cover_keep,
                 F32(survey_rate), self.has_dropout, NORMAL_TABLE)
+            if kernels.react(*react_args):  # customers buying more than 3 times: rare
+                self._react(t, kc, ks, heard, outs, F32(market.spend_drop), pull_term, cover_keep,
+                            F32(survey_rate), np.flatnonzero(purchases == -1))
         else:
             self._react(t, kc, ks, heard, outs, F32(market.spend_drop), pull_term, cover_keep,
-                        F32(survey_rate))
+                        F32(survey_rate), np.flatnonzero(self.status == ACTIVE))
 
         # New customers: paid acquisition and referrals by promoters.
         won = np.zeros(n, dtype=bool)
@@ -460,6 +464,10 @@ class CustomerPopulation:
             1.0 - b.service_adaptation, b.expectation_adaptation, 1.0 - b.lock_decay, b.points_lock,
             b.growth_speed))
 
+    def _experience_scales(self) -> tuple[np.float32, np.float32, np.float32]:
+        b = self.behaviour
+        return F32(-b.service_scale), F32(-b.points_scale), F32(-2.0 * float(b.fit_width) ** 2)
+
     def _react_params(self) -> tuple:
         b = self.behaviour
         return tuple(F32(v) for v in (
@@ -474,23 +482,22 @@ class CustomerPopulation:
                     promise_term: np.float32) -> None:
         (drift, quality, eff, fitw, noise, la, ew, base, dw, speed, cthr, cprob, keep_lift, ea,
          lock_keep, plock, gspeed) = self._experience_params()
-        b, kc = self.behaviour, self._keys[0]
+        kc = self._keys[0]
         live = np.flatnonzero(self.status != CHURNED)
         self.needs[live] += drift * normal(period_base(kc, t, NEEDS), live)
+        neg_scale, neg_pscale, neg_fit_den = self._experience_scales()
         ids = np.flatnonzero(self.status == ACTIVE)
         service = alloc.service[ids]
-        nurture = np.zeros(ids.size, dtype=F32)
-        nz = np.flatnonzero(service != 0)
-        nurture[nz] = -np.expm1(service[nz].astype(np.float64) / -float(b.service_scale))
+        nurture = ONE - exp32(service / neg_scale)
         lift = self.service_sensitivity[ids] * eff * nurture
         d = self.needs[ids] - offer[self.segment[ids]]
-        fit = np.exp((d * d).astype(np.float64) / (-2.0 * float(b.fit_width) ** 2)).astype(F32)
+        fit = exp32(d * d / neg_fit_den)
         perceived = lift + quality + (fit - ONE) * fitw + noise * normal(period_base(kc, t, QUALITY), ids)
         exp_i = self.expectation[ids]
         gap = perceived - exp_i
         felt = np.where(gap < 0, gap * la, gap)
         x = (exp_i - quality) * ew + base + felt * dw
-        target = (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(F32)
+        target = ONE / (ONE + exp32(-x))
         sat = self.satisfaction[ids]
         self.satisfaction[ids] = sat + (target - sat) * speed
         cand = ids[(gap < -cthr) & ~(self.complaint_open[ids] | self.grudge[ids])]
@@ -499,10 +506,7 @@ class CustomerPopulation:
         self.expectation[ids] = exp_i + ((perceived - lift * keep_lift - exp_i) * ea + promise_term)
         rel = self.relationship[ids]
         self.relationship[ids] = rel + (nurture - rel) * F32(0.1)
-        lk = self.lock[ids] * lock_keep
-        pts = alloc.points[ids]
-        nz = np.flatnonzero(pts != 0)
-        lk[nz] += (-np.expm1(pts[nz].astype(np.float64) / -float(b.points_scale))).astype(F32) * plock
+        lk = self.lock[ids] * lock_keep + (ONE - exp32(alloc.points[ids] / neg_pscale)) * plock
         self.lock[ids] = np.clip(lk, 0.0, 1.0)
         g = self.growth[ids]
         self.growth[ids] = g + (self.growth_max[ids] - g) * (nurture * gspeed)
@@ -518,27 +522,34 @@ class CustomerPopulation:
         emit[ids] = e * self.sociability[ids]
 
     def _react(self, t: int, kc: int, ks: int, heard: np.ndarray, outs: tuple, spend_drop: np.float32,
-               pull_term: np.float32, cover_keep: np.float32, survey_rate: np.float32) -> None:
+               pull_term: np.float32, cover_keep: np.float32, survey_rate: np.float32,
+               ids: np.ndarray) -> None:
+        """`kernels.react` for the active customers `ids` (all of them, or the compiled pass's rest)."""
         (wneg, rw, crowd, lspeed, ref_s, ps, _cs, _ref_l, _cl, _cu, _lprot, crm_noise, resp, anger,
          shift) = self._react_params()
         purchases, revenue, churned, hazard, serve_cost, scores, promote = outs
-        ids = np.flatnonzero(self.status == ACTIVE)
         sat = np.clip(self.satisfaction[ids] - heard[ids] * wneg, 0.0, 1.0)
         self.satisfaction[ids] = sat
         lt = np.clip(self.relationship[ids] * rw + sat - self.lock[ids] * crowd, 0.0, 1.0)
         loy0 = self.loyalty[ids]
         loy = loy0 + (lt - loy0) * lspeed
         self.loyalty[ids] = loy
-        lam = np.exp(((sat - ref_s) * ps).astype(np.float64)).astype(F32) * self.purchase_rate[ids]
-        k = _poisson(lam.astype(np.float64),
-                     uniform(period_base(kc, t, PURCHASE), ids).astype(np.float64))
+        lam = exp32((sat - ref_s) * ps) * self.purchase_rate[ids]
+        k = _poisson(lam, uniform(period_base(kc, t, PURCHASE), ids).astype(np.float64))
         drop = np.zeros(ids.size, dtype=bool)
         if self.has_dropout:
-            # BG/NBD: after each purchase the customer drops out with probability p.
+            # BG/NBD: after each purchase the customer drops out with probability p; the
+            # j-th purchase is the last if 1 − u ≥ (1 − p)^j (the inverse geometric CDF).
             bb = np.flatnonzero(k > 0)
-            pd = np.clip(self.dropout[ids[bb]].astype(np.float64), 1e-9, 1.0)
-            ud = uniform(period_base(kc, t, DROPOUT), ids[bb]).astype(np.float64)
-            until = np.ceil(np.log1p(-ud) / np.log1p(-pd))
+            q = 1.0 - np.clip(self.dropout[ids[bb]].astype(np.float64), 1e-9, 1.0)
+            v = 1.0 - uniform(period_base(kc, t, DROPOUT), ids[bb]).astype(np.float64)
+            until = np.ones(bb.size, dtype=np.int32)
+            qj = q.copy()
+            go = np.flatnonzero((v < qj) & (until <= k[bb]))
+            while go.size:
+                until[go] += 1
+                qj[go] *= q[go]
+                go = go[(v[go] < qj[go]) & (until[go] <= k[bb[go]])]
             dd = until <= k[bb]
             drop[bb[dd]] = True
             k[bb[dd]] = until[dd]

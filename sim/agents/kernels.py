@@ -18,13 +18,13 @@ import math
 import numpy as np
 
 from sim.jit import njit
-from sim.streams import normal_at, uniform_at
+from sim.streams import exp32_at, normal_at, uniform_at
 
 POTENTIAL, ACTIVE, CHURNED = 0, 1, 2
 F32 = np.float32
 
 
-@njit
+@njit(simd=True)
 def experience(status, segment, needs, service, points, offer, sens, expectation, satisfaction,
                relationship, lock, growth, growth_max, service_total, complaint_open, grudge,
                propensity, filed, b_needs, b_quality, b_complain, prm, neg_scale, neg_pscale,
@@ -32,7 +32,8 @@ def experience(status, segment, needs, service, points, offer, sens, expectation
     """Needs drift; what active customers experience and how they respond to it.
 
     Perceived quality, disconfirmation, satisfaction, complaints filed,
-    expectations, relationship, lock-in and growth.
+    expectations, relationship, lock-in and growth. One vectorised pass: every
+    row is computed and only live (needs) or active rows keep the result.
 
     Returns the number of complaints filed.
     """
@@ -42,73 +43,64 @@ def experience(status, segment, needs, service, points, offer, sens, expectation
     n_filed = 0
     for i in range(status.size):
         s = status[i]
-        if s == CHURNED:
-            continue
-        needs[i] += drift * normal_at(b_needs, i, table)
-        if s != ACTIVE:
-            continue
+        act = s == ACTIVE
+        nd0 = needs[i]
+        nd = nd0 + drift * normal_at(b_needs, i, table)
+        needs[i] = nd if s != CHURNED else nd0
         sv = service[i]
-        # No service: the nurture is exactly 0 (most customers, most periods).
-        nurture = F32(-math.expm1(np.float64(sv) / neg_scale)) if sv != zero else zero
+        nurture = one - exp32_at(sv / neg_scale)
         lift = sens[i] * eff * nurture
-        d = needs[i] - offer[segment[i]]
-        fit = F32(math.exp(np.float64(d * d) / neg_fit_den))
+        d = nd - offer[segment[i]]
+        fit = exp32_at(d * d / neg_fit_den)
         perceived = lift + quality + (fit - one) * fitw + noise * normal_at(b_quality, i, table)
         exp_i = expectation[i]
         gap = perceived - exp_i
         felt = gap * la if gap < zero else gap
         x = (exp_i - quality) * ew + base + felt * dw
-        target = F32(1.0 / (1.0 + math.exp(-np.float64(x))))
+        target = one / (one + exp32_at(-x))
         sat = satisfaction[i]
-        satisfaction[i] = sat + (target - sat) * speed
-        if gap < -cthr and not (complaint_open[i] or grudge[i]):
-            if uniform_at(b_complain, i) < cprob * propensity[i]:
-                filed[i] = True
-                n_filed += 1
-        expectation[i] = exp_i + ((perceived - lift * keep_lift - exp_i) * ea + promise_term)
+        satisfaction[i] = sat + (target - sat) * speed if act else sat
+        f = (act & (gap < -cthr) & (not (complaint_open[i] or grudge[i]))
+             & (uniform_at(b_complain, i) < cprob * propensity[i]))
+        filed[i] = f
+        n_filed += np.int64(f)
+        exp_new = exp_i + ((perceived - lift * keep_lift - exp_i) * ea + promise_term)
+        expectation[i] = exp_new if act else exp_i
         rel = relationship[i]
-        relationship[i] = rel + (nurture - rel) * F32(0.1)
-        lk = lock[i] * lock_keep
-        pt = points[i]
-        if pt != zero:
-            lk += F32(-math.expm1(np.float64(pt) / neg_pscale)) * plock
-        lock[i] = min(max(lk, zero), one)
+        relationship[i] = rel + (nurture - rel) * F32(0.1) if act else rel
+        lk0 = lock[i]
+        lk = lk0 * lock_keep + (one - exp32_at(points[i] / neg_pscale)) * plock
+        lock[i] = min(max(lk, zero), one) if act else lk0
         g = growth[i]
-        growth[i] = g + (growth_max[i] - g) * (nurture * gspeed)
-        service_total[i] += sv
+        growth[i] = g + (growth_max[i] - g) * (nurture * gspeed) if act else g
+        st = service_total[i]
+        service_total[i] = st + sv if act else st
     return n_filed
 
 
 @njit
-def poisson(lam, u):  # pragma: no cover - compiled
-    """Poisson count by inversion of the uniform `u`, summed in float64.
+def poisson3(lam, u):  # pragma: no cover - compiled
+    """Poisson count by inversion of `u`, without branches, for counts up to 3.
 
-    The same terms as `customers._poisson` (p_k = p_(k-1) · (λ / k), the sum
-    stops once u ≤ the cumulative sum or a term ≤ 1e-12). The first three terms
-    are computed without branches (counts above 3 are rare), which spares the
-    processor the mispredicted jumps of a data-dependent loop.
+    The same terms as `customers._poisson` (p_0 = exp32(−λ), p_k = p_(k−1) ·
+    (λ / k) in float64, stopping once u ≤ the cumulative sum or a term ≤ 1e-12).
+    Returns (k, tail): k = min(count, 3), and tail is True when the count is
+    above 3 (the caller then finds it with `customers._poisson`).
     """
     tiny = 1e-12
-    p0 = math.exp(-lam)
-    p1 = p0 * (lam / 1)
-    p2 = p1 * (lam / 2)
-    p3 = p2 * (lam / 3)
+    p0 = np.float64(exp32_at(-lam))
+    lam64 = np.float64(lam)
+    p1 = p0 * (lam64 / 1)
+    p2 = p1 * (lam64 / 2)
+    p3 = p2 * (lam64 / 3)
     c1 = p0 + p1
     c2 = c1 + p2
     c3 = c2 + p3
     s1 = u > p0
     s2 = s1 & (u > c1) & (p1 > tiny)
     s3 = s2 & (u > c2) & (p2 > tiny)
-    k = np.int64(s1) + np.int64(s2) + np.int64(s3)
-    if s3 and u > c3 and p3 > tiny:
-        p, cdf, k = p3, c3, 3
-        while u > cdf:
-            k += 1
-            p *= lam / k
-            cdf += p
-            if p <= tiny:
-                break
-    return k
+    tail = s3 & (u > c3) & (p3 > tiny)
+    return np.int32(s1) + np.int32(s2) + np.int32(s3), tail
 
 
 @njit
@@ -150,7 +142,7 @@ def word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, ind
             heard[i] = zero
 
 
-@njit
+@njit(simd=True)
 def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase_rate, spend,
           price_sensitivity, base_churn, dropout, cost_to_serve, complaint_open, grudge, needs,
           needs_signal, last_purchase, frequency, monetary, purchases_total, revenue_total,
@@ -159,75 +151,88 @@ def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase
           b_purchase, b_dropout, b_churn, b_signal, s_pick, s_answer, s_nps, s_csat,
           prm, spend_drop, pull_term, cover_keep, survey_rate, has_dropout, table
           ):  # pragma: no cover - compiled
-    """What the customers active at the start do.
+    """What the customers active at the start do, in one vectorised pass.
 
     Word of mouth felt, loyalty, purchases, churn, CRM records, surveys and
-    their likelihood to recommend.
+    their likelihood to recommend. Straight-line code: every row is computed
+    and only the rows concerned keep the result. A customer who buys more than
+    3 times in the period (rare) is left untouched and marked purchases = −1,
+    for the numpy step (`CustomerPopulation._react`) to finish.
+
+    Returns the number of customers left so.
     """
     (wneg, rw, crowd, lspeed, ref_s, ps, cs, ref_l, cl, cu, lprot, crm_noise, resp, anger,
      shift) = prm
     one, zero, ten = F32(1.0), F32(0.0), F32(10.0)
+    n_tail = 0
     for i in range(status.size):
-        if status[i] != ACTIVE:
-            continue
-        sat = min(max(satisfaction[i] - heard[i] * wneg, zero), one)
-        satisfaction[i] = sat
-        lk = lock[i]
-        lt = min(max(relationship[i] * rw + sat - lk * crowd, zero), one)
-        loy = loyalty[i] + (lt - loyalty[i]) * lspeed
-        loyalty[i] = loy
-        lam = F32(math.exp(np.float64((sat - ref_s) * ps))) * purchase_rate[i]
-        k = poisson(np.float64(lam), np.float64(uniform_at(b_purchase, i)))
-        drop = False
-        if has_dropout and k > 0:
-            # BG/NBD: after each purchase the customer drops out with probability p.
-            pd = min(max(np.float64(dropout[i]), 1e-9), 1.0)
-            ud = np.float64(uniform_at(b_dropout, i))
-            until = math.ceil(math.log1p(-ud) / math.log1p(-pd))
-            if until <= k:
-                drop, k = True, int(until)
-        purchases[i] = k
-        unresolved = complaint_open[i] or grudge[i]
+        act = status[i] == ACTIVE
+        sat0, loy0 = satisfaction[i], loyalty[i]
+        sat = min(max(sat0 - heard[i] * wneg, zero), one)
+        lt = min(max(relationship[i] * rw + sat - lock[i] * crowd, zero), one)
+        loy = loy0 + (lt - loy0) * lspeed
+        lam = exp32_at((sat - ref_s) * ps) * purchase_rate[i]
+        k, tail = poisson3(lam, np.float64(uniform_at(b_purchase, i)))
+        # BG/NBD: after each purchase the customer drops out with probability p; the
+        # j-th purchase is the last if 1 − u ≥ (1 − p)^j (the inverse geometric CDF).
+        q = 1.0 - min(max(np.float64(dropout[i]), 1e-9), 1.0)
+        v = 1.0 - np.float64(uniform_at(b_dropout, i))
+        q2 = q * q
+        until = np.int32(1) if v >= q else (np.int32(2) if v >= q2 else (
+            np.int32(3) if v >= q2 * q else np.int32(4)))
+        drop = has_dropout & (k > 0) & (until <= k)
+        k = until if drop else k
+        ok = act & (not tail)
+        late = act & tail
+        n_tail += np.int64(late)
+        purchases[i] = k if ok else (np.int32(-1) if late else np.int32(0))
+        satisfaction[i] = sat if ok else sat0
+        loyalty[i] = loy if ok else loy0
+        serve_cost[i] = cost_to_serve[i] if ok else zero
+        # Churn.
         x = (ref_s - sat) * cs + (ref_l - loy) * cl
-        if unresolved:
-            x += cu
-        h = F32(math.exp(np.float64(x))) * base_churn[i]
+        x = x + cu if (complaint_open[i] or grudge[i]) else x
+        h = exp32_at(x) * base_churn[i]
         h += (one - loy) * price_sensitivity[i] * pull_term
-        h *= one - lk * lprot * cover_keep
+        h *= one - lock[i] * lprot * cover_keep
         h = min(max(h, zero), one)
-        hazard[i] = h
-        c = drop or uniform_at(b_churn, i) < h
+        hazard[i] = h if ok else zero
+        c = ok & (drop | (uniform_at(b_churn, i) < h))
         churned[i] = c
-        serve_cost[i] = cost_to_serve[i]
+        # What the CRM records.
         f = np.float64(frequency[i])
-        frequency[i] = F32(f + (np.float64(k) - f) * 0.1)
-        if k > 0:
-            sf = 1.0 - min(1.0, np.float64(spend_drop * price_sensitivity[i]))
-            r = F32(np.float64(k) * np.float64(spend[i]) * np.float64(growth[i]) * sf)
-            revenue[i] = r
-            last_purchase[i] = t
-            m = np.float64(monetary[i])
-            monetary[i] = F32(m + 0.2 * (np.float64(r) / k - m))
-            purchases_total[i] += k
-            revenue_total[i] += r
-            needs_signal[i] = needs[i] + crm_noise * normal_at(b_signal, i, table)
+        kf = np.float64(k)
+        frequency[i] = F32(f + (kf - f) * 0.1) if ok else frequency[i]
+        buy = ok & (k > 0)
+        sf = 1.0 - min(1.0, np.float64(spend_drop * price_sensitivity[i]))
+        r = F32(kf * np.float64(spend[i]) * np.float64(growth[i]) * sf)
+        revenue[i] = r if buy else zero
+        last_purchase[i] = t if buy else last_purchase[i]
+        m = np.float64(monetary[i])
+        monetary[i] = F32(m + 0.2 * (np.float64(r) / kf - m)) if buy else monetary[i]
+        purchases_total[i] += k if buy else np.int32(0)
+        rt = revenue_total[i]
+        revenue_total[i] = rt + r if buy else rt
+        sig = needs[i] + crm_noise * normal_at(b_signal, i, table)
+        needs_signal[i] = sig if buy else needs_signal[i]
+        # Likelihood to recommend, leaving or staying, promoting, surveys.
         rec = min(max((sat * F32(0.5) + loy * F32(0.5) + shift) * ten, zero), ten)
         score = np.round(rec)
-        scores[i] = score
-        if c:
-            status[i] = CHURNED
-            churned_at[i] = t
-            complaint_open[i] = False
-            continue
-        promote[i] = sociability[i] if score >= F32(9.0) else zero
-        if uniform_at(s_pick, i) < survey_rate:
-            answer = resp * (one + anger * (one - sat))
-            if uniform_at(s_answer, i) < answer:
-                survey_nps[i] = min(max(np.round(rec + normal_at(s_nps, i, table)), zero), ten)
-                survey_csat[i] = min(max(np.round(one + F32(4.0) * sat
-                                                  + F32(0.5) * normal_at(s_csat, i, table)),
-                                         one), F32(5.0))
-                survey_at[i] = t
+        scores[i] = score if ok else zero
+        status[i] = CHURNED if c else status[i]
+        churned_at[i] = t if c else churned_at[i]
+        complaint_open[i] = complaint_open[i] and not c
+        stay = ok & (not c)
+        promote[i] = sociability[i] if stay & (score >= F32(9.0)) else zero
+        asked = stay & (uniform_at(s_pick, i) < survey_rate)
+        answers = asked & (uniform_at(s_answer, i) < resp * (one + anger * (one - sat)))
+        nps = min(max(np.round(rec + normal_at(s_nps, i, table)), zero), ten)
+        survey_nps[i] = nps if answers else survey_nps[i]
+        csat = min(max(np.round(one + F32(4.0) * sat + F32(0.5) * normal_at(s_csat, i, table)),
+                       one), F32(5.0))
+        survey_csat[i] = csat if answers else survey_csat[i]
+        survey_at[i] = t if answers else survey_at[i]
+    return n_tail
 
 
 @njit
