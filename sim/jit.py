@@ -30,9 +30,12 @@ lacks them, kernels compile without them: slower, with the same results.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 try:  # pragma: no cover - exercised by whichever path is installed
@@ -66,18 +69,51 @@ def _vectorising(dispatcher: Any) -> Any:
 
     def compile_vectorised(args: Any, return_type: Any) -> Any:
         with _compile_lock:
+            outermost = not _depth[0]
             _depth[0] += 1
             _llvm.set_option("", f"-force-vector-width={VECTOR_WIDTH}")
             try:
-                return compile_(args, return_type)
+                with _llvm_remarks_dropped() if outermost else contextlib.nullcontext():
+                    return compile_(args, return_type)
             finally:
                 _depth[0] -= 1
-                if not _depth[0]:  # the outermost of nested compilations restores the default
+                if outermost:  # nested compilations (kernels calling kernels) keep the setting
                     _llvm.set_option("", "-force-vector-width=0")
 
     compiler._customize_flags = customize_flags
     compiler.compile = compile_vectorised
     return dispatcher
+
+
+@contextlib.contextmanager
+def _llvm_remarks_dropped() -> Iterator[None]:
+    """Drop LLVM's "remark: loop not vectorized" lines from standard error while compiling.
+
+    With a forced vector width LLVM remarks on every loop it leaves scalar (in
+    a vectorised kernel: the scalar remainder of a loop). They are written by
+    C++ to file descriptor 2, so it is redirected to a file for the duration
+    and anything else written meanwhile is passed on.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # pragma: no cover - no file descriptor 2
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            rest = [line for line in captured.read().decode(errors="replace").splitlines(True)
+                    if not line.startswith("remark: ")]
+            if rest:
+                sys.stderr.write("".join(rest))
 
 
 def njit(fn: Callable[..., Any] | None = None, *, simd: bool = False, inline: bool = False) -> Any:

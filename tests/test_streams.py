@@ -103,6 +103,29 @@ def test_compiled_step_equals_the_numpy_step(name, monkeypatch):
             b.customers.to_frame(active_only=False)), policy
 
 
+@pytest.mark.skipif(not jit.AVAILABLE, reason="numba is not installed: only the numpy path exists")
+@pytest.mark.parametrize("dropout", [0.0, 0.08])
+def test_heavy_buyers_are_finished_by_the_numpy_twin_identically(dropout, monkeypatch):
+    """Counts above the vectorised pass's cap go to the numpy step; the run is still identical."""
+    from sim.agents import kernels
+
+    sc = _small("default", 1_500)
+    segs = [seg.model_copy(update={"purchase_rate": 1.5 + 1.5 * k, "dropout_per_purchase": dropout})
+            for k, seg in enumerate(sc.population.segments)]
+    sc = sc.model_copy(update={"population": sc.population.model_copy(update={"segments": segs})})
+    left = []
+    react = kernels.react
+    monkeypatch.setattr(kernels, "react", lambda *a: left.append(react(*a)) or left[-1])
+    runs = {}
+    for enabled in (True, False):
+        monkeypatch.setattr(jit, "ENABLED", enabled)
+        runs[enabled] = RetentionModel(sc, rng=5).run(20)
+    assert sum(left) > 100  # customers with more than COUNT_CAP purchases in a period
+    assert runs[True].timeseries().equals(runs[False].timeseries())
+    assert runs[True].customers.to_frame(active_only=False).equals(
+        runs[False].customers.to_frame(active_only=False))
+
+
 @pytest.mark.parametrize("kind", ["complete", "none"])
 def test_both_paths_agree_on_closed_form_networks(kind, monkeypatch):
     sc = _small("default", 1_000)

@@ -367,10 +367,10 @@ class CustomerPopulation:
         kc, ks, ka = self._keys
         b, n = self.behaviour, self.n
         active = self.status == ACTIVE
-        filed = np.zeros(n, dtype=bool)
+        compiled = jit.ENABLED
+        filed = (np.empty if compiled else np.zeros)(n, dtype=bool)  # the kernel writes every row
         promise_term = F32(b.promise_effect * (alloc.promise - b.honest_promise))
         offer = np.asarray(alloc.offer, dtype=F32)
-        compiled = jit.ENABLED
         if compiled:
             kernels.experience(
                 self.status, self.segment, self.needs, alloc.service, alloc.points, offer,
@@ -404,14 +404,17 @@ class CustomerPopulation:
             heard = nw.neighbour_mean(emit)
 
         # Loyalty, purchases, churn, CRM records, surveys, likelihood to recommend.
-        purchases = np.zeros(n, dtype=np.int32)
-        revenue = np.zeros(n, dtype=F32)
-        churned = np.zeros(n, dtype=bool)
-        hazard = np.zeros(n, dtype=F32)
-        serve_cost = np.zeros(n, dtype=F32)
-        scores = np.zeros(n, dtype=F32)
+        # The compiled pass writes every row of its outputs; the numpy one only the active rows.
+        out = np.empty if compiled else np.zeros
+        purchases = out(n, dtype=np.int32)
+        revenue = out(n, dtype=F32)
+        churned = out(n, dtype=bool)
+        hazard = out(n, dtype=F32)
+        serve_cost = out(n, dtype=F32)
+        scores = out(n, dtype=F32)
         promote = emit  # reuse the buffer: the sociability of promoters who stay
-        promote[:] = 0.0
+        if not compiled:
+            promote[:] = 0.0
         outs = (purchases, revenue, churned, hazard, serve_cost, scores, promote)
         pull_term = F32(b.competitor_churn * market.pull)
         cover_keep = F32(1.0 - market.switching_cover)
@@ -427,7 +430,7 @@ class CustomerPopulation:
                 *(period_base(ks, t, s) for s in (SURVEY_PICK, SURVEY_ANSWER, SURVEY_NPS, SURVEY_CSAT)),
                 self._react_params(), F32(market.spend_drop), pull_term, cover_keep,
                 F32(survey_rate), self.has_dropout, NORMAL_TABLE)
-            if kernels.react(*react_args):  # customers buying more than 3 times: rare
+            if kernels.react(*react_args):  # customers buying more than COUNT_CAP times: rare
                 self._react(t, kc, ks, heard, outs, F32(market.spend_drop), pull_term, cover_keep,
                             F32(survey_rate), np.flatnonzero(purchases == -1))
         else:

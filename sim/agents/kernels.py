@@ -78,29 +78,31 @@ def experience(status, segment, needs, service, points, offer, sens, expectation
     return n_filed
 
 
+#: Largest purchase count `react` finds without branches; larger counts are left to numpy.
+COUNT_CAP = 5
+
+
 @njit
-def poisson3(lam, u):  # pragma: no cover - compiled
-    """Poisson count by inversion of `u`, without branches, for counts up to 3.
+def poisson_capped(lam, u):  # pragma: no cover - compiled
+    """Poisson count by inversion of `u`, without branches, for counts up to COUNT_CAP.
 
     The same terms as `customers._poisson` (p_0 = exp32(−λ), p_k = p_(k−1) ·
     (λ / k) in float64, stopping once u ≤ the cumulative sum or a term ≤ 1e-12).
-    Returns (k, tail): k = min(count, 3), and tail is True when the count is
-    above 3 (the caller then finds it with `customers._poisson`).
+    Returns (k, tail): k = min(count, COUNT_CAP), and tail is True when the
+    count is larger (the caller then finds it with `customers._poisson`).
     """
     tiny = 1e-12
-    p0 = np.float64(exp32_at(-lam))
     lam64 = np.float64(lam)
-    p1 = p0 * (lam64 / 1)
-    p2 = p1 * (lam64 / 2)
-    p3 = p2 * (lam64 / 3)
-    c1 = p0 + p1
-    c2 = c1 + p2
-    c3 = c2 + p3
-    s1 = u > p0
-    s2 = s1 & (u > c1) & (p1 > tiny)
-    s3 = s2 & (u > c2) & (p2 > tiny)
-    tail = s3 & (u > c3) & (p3 > tiny)
-    return np.int32(s1) + np.int32(s2) + np.int32(s3), tail
+    p = np.float64(exp32_at(-lam))
+    cdf = p
+    go = u > cdf  # the count is above j (j = 0 here)
+    k = np.int32(go)
+    for j in range(1, COUNT_CAP + 1):  # unrolled by the compiler
+        p *= lam64 / j
+        cdf += p
+        go = go & (u > cdf) & (p > tiny)
+        k += np.int32(go) if j < COUNT_CAP else np.int32(0)
+    return k, go
 
 
 @njit
@@ -156,7 +158,7 @@ def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase
     Word of mouth felt, loyalty, purchases, churn, CRM records, surveys and
     their likelihood to recommend. Straight-line code: every row is computed
     and only the rows concerned keep the result. A customer who buys more than
-    3 times in the period (rare) is left untouched and marked purchases = −1,
+    COUNT_CAP times in the period (rare) is left untouched and marked purchases = −1,
     for the numpy step (`CustomerPopulation._react`) to finish.
 
     Returns the number of customers left so.
@@ -172,14 +174,16 @@ def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase
         lt = min(max(relationship[i] * rw + sat - lock[i] * crowd, zero), one)
         loy = loy0 + (lt - loy0) * lspeed
         lam = exp32_at((sat - ref_s) * ps) * purchase_rate[i]
-        k, tail = poisson3(lam, np.float64(uniform_at(b_purchase, i)))
+        k, tail = poisson_capped(lam, np.float64(uniform_at(b_purchase, i)))
         # BG/NBD: after each purchase the customer drops out with probability p; the
         # j-th purchase is the last if 1 − u ≥ (1 − p)^j (the inverse geometric CDF).
         q = 1.0 - min(max(np.float64(dropout[i]), 1e-9), 1.0)
         v = 1.0 - np.float64(uniform_at(b_dropout, i))
-        q2 = q * q
-        until = np.int32(1) if v >= q else (np.int32(2) if v >= q2 else (
-            np.int32(3) if v >= q2 * q else np.int32(4)))
+        qj = q
+        until = np.int32(1)
+        for _ in range(COUNT_CAP):  # until = the first j with v >= q^j (COUNT_CAP + 1 if none)
+            until += np.int32(v < qj)
+            qj *= q
         drop = has_dropout & (k > 0) & (until <= k)
         k = until if drop else k
         ok = act & (not tail)
