@@ -171,52 +171,66 @@ def _tally(t, status, segment, satisfaction, loyalty, scores, survey_at, consent
            survey_csat, lock, complaint_open, churned, acquired, referred, complaints_new,
            active_start, revenue, service, serve_cost, loyal_thr, locked_thr, k
            ):  # pragma: no cover - compiled
-    """One pass over the rows: the sums and counts of `TALLY`, and per segment.
+    """The sums and counts of `TALLY`, and per segment, in two passes.
 
     The per-segment array has four rows: customers won, lost, revenue and service.
+    Counts are taken as integers in a vectorised pass; sums are added in float64 in
+    customer order (the order the numpy twin adds in).
     """
     tot = np.zeros(17)
+    (tot[0], tot[3], tot[4], tot[5], tot[6], tot[7], tot[9], tot[10], tot[11], tot[12], tot[13],
+     tot[14], tot[15]) = _tally_counts(t, status, scores, survey_at, consent, survey_nps, loyalty, lock,
+                                       complaint_open, churned, acquired, referred, complaints_new,
+                                       active_start, loyal_thr, locked_thr)
     seg = np.zeros((4, k))
     since = max(t - 13, -1)
+    sat_sum, loy_sum, csat_sum, serve = 0.0, 0.0, 0.0, 0.0
     for i in range(status.size):
         s = segment[i]
         if status[i] == ACTIVE:
-            tot[0] += 1.0
-            tot[1] += np.float64(satisfaction[i])
-            tot[2] += np.float64(loyalty[i])
-            sc = scores[i]
-            if sc >= 9.0:
-                tot[3] += 1.0
-            elif sc <= 6.0:
-                tot[4] += 1.0
+            sat_sum += np.float64(satisfaction[i])
+            loy_sum += np.float64(loyalty[i])
             if survey_at[i] > since and consent[i]:
-                tot[5] += 1.0
-                a = survey_nps[i]
-                if a >= 9.0:
-                    tot[6] += 1.0
-                elif a <= 6.0:
-                    tot[7] += 1.0
-                tot[8] += np.float64(survey_csat[i])
-            if loyalty[i] < loyal_thr and lock[i] >= locked_thr:
-                tot[9] += 1.0
-            if complaint_open[i]:
-                tot[15] += 1.0
+                csat_sum += np.float64(survey_csat[i])
         if churned[i]:
-            tot[10] += 1.0
             seg[1, s] += 1.0
         if acquired[i]:
-            tot[11] += 1.0
             seg[0, s] += 1.0
-        if referred[i]:
-            tot[12] += 1.0
-        if complaints_new[i]:
-            tot[13] += 1.0
-        if active_start[i]:
-            tot[14] += 1.0
         seg[2, s] += np.float64(revenue[i])
         seg[3, s] += np.float64(service[i])
-        tot[16] += np.float64(serve_cost[i])
+        serve += np.float64(serve_cost[i])
+    tot[1], tot[2], tot[8], tot[16] = sat_sum, loy_sum, csat_sum, serve
     return tot, seg
+
+
+@njit(simd=True)
+def _tally_counts(t, status, scores, survey_at, consent, survey_nps, loyalty, lock, complaint_open,
+                  churned, acquired, referred, complaints_new, active_start, loyal_thr, locked_thr
+                  ):  # pragma: no cover - compiled
+    """The counts of `TALLY` (integers, one vectorised pass), in the order `_tally` stores them."""
+    since = max(t - 13, -1)
+    n_act = n_prom = n_det = n_rec = n_rprom = n_rdet = n_bnl = 0
+    n_churn = n_acq = n_ref = n_comp = n_start = n_open = 0
+    for i in range(status.size):
+        act = status[i] == ACTIVE
+        sc = scores[i]
+        rec = act & (survey_at[i] > since) & consent[i]
+        a = survey_nps[i]
+        n_act += np.int64(act)
+        n_prom += np.int64(act & (sc >= 9.0))
+        n_det += np.int64(act & (sc <= 6.0))
+        n_rec += np.int64(rec)
+        n_rprom += np.int64(rec & (a >= 9.0))
+        n_rdet += np.int64(rec & (a <= 6.0))
+        n_bnl += np.int64(act & (loyalty[i] < loyal_thr) & (lock[i] >= locked_thr))
+        n_open += np.int64(act & complaint_open[i])
+        n_churn += np.int64(churned[i])
+        n_acq += np.int64(acquired[i])
+        n_ref += np.int64(referred[i])
+        n_comp += np.int64(complaints_new[i])
+        n_start += np.int64(active_start[i])
+    return (n_act, n_prom, n_det, n_rec, n_rprom, n_rdet, n_bnl, n_churn, n_acq, n_ref, n_comp,
+            n_start, n_open)
 
 
 def _seq_sum(x: np.ndarray) -> float:
