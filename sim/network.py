@@ -18,6 +18,9 @@ import numpy as np
 class SocialNetwork:
     """Undirected ties in CSR form: the neighbours of node i are `indices[indptr[i]:indptr[i+1]]`.
 
+    Each row's neighbours are in ascending order (a tie that rewiring made
+    twice appears twice), and i is a neighbour of j exactly as often as j of i.
+
     Attributes:
         kind: "small_world", "complete" or "none".
         n: Number of nodes.
@@ -115,7 +118,9 @@ def build_network(kind: str, n: int, degree: int, rewire: float,
     src, dst = src[keep], dst[keep]
     rows = np.concatenate([src, dst]).astype(np.int32)
     cols = np.concatenate([dst, src]).astype(np.int32)
-    order = np.argsort(rows, kind="stable")
+    # Each row's neighbours in ascending order: a node's mean over its ties is then summed in
+    # the order a push from the speakers in ascending order adds (sim.agents.kernels.word_of_mouth).
+    order = np.lexsort((cols, rows))
     rows, cols = rows[order], cols[order]
     counts = np.bincount(rows, minlength=n)
     indptr = np.zeros(n + 1, dtype=np.int32 if rows.size < 2**31 else np.int64)

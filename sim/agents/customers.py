@@ -444,10 +444,13 @@ class CustomerPopulation:
         paid = alloc.acquisition * boost / (self.acq_cost * self.pool_size)
         if compiled:
             share = promote if gather else nw.neighbour_mean(promote)
+            # A mean over ties is at most the largest value (times float32 rounding, < 1e-5 for
+            # any degree below 10^4): the 0.1 % margin makes the bound safe.
+            bound = float(promote.max(initial=0.0)) * 1.001 if gather else np.inf
             kernels.adoption(
                 self.status, nw.indptr, nw.indices, nw.weights, promote, share, gather, heard,
                 period_base(ka, t, ADOPT), period_base(ka, t, SOURCE), paid, float(b.referral_rate),
-                float(b.wom_deterrence), won, referred)
+                float(b.wom_deterrence), bound, won, referred)
         else:
             self._adoption(t, ka, promote, heard, paid, won, referred)
         self._welcome(t, alloc, np.flatnonzero(won), scores)

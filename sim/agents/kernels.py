@@ -124,17 +124,41 @@ def word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, ind
     With `gather` (a small-world network in CSR form), `heard` is computed for
     active rows, and for potential rows if `for_potential`; otherwise only
     `emit` is filled and the caller averages it over the network.
+
+    What a person hears is the float32 sum, over their ties in ascending order,
+    of their weight times what the neighbour says. Few people speak (the
+    dissatisfied and the unresolved), so when fewer than a quarter of the rows
+    do, the sum is built by pushing each speaker's word to their neighbours,
+    speakers in ascending order: the same additions in the same order as
+    gathering over every tie (a silent neighbour adds exactly 0), because ties
+    are symmetric and each row's neighbours are sorted (`build_network`).
     """
     zero = F32(0.0)
+    speakers = 0
     for i in range(status.size):
         if status[i] == ACTIVE:
             e = max(zero, detractor - satisfaction[i]) / detractor
             if complaint_open[i] or grudge[i]:
                 e += wom_unresolved
-            emit[i] = e * sociability[i]
+            e *= sociability[i]
+            emit[i] = e
+            speakers += np.int64(e != zero)
         else:
             emit[i] = zero
     if not gather:
+        return
+    if speakers * 4 < status.size:
+        heard[:] = zero
+        for i in range(status.size):
+            e = emit[i]
+            if e != zero:
+                for j in range(indptr[i], indptr[i + 1]):
+                    r = indices[j]
+                    heard[r] += weights[r] * e
+        for i in range(status.size):
+            s = status[i]
+            if not (s == ACTIVE or (s == POTENTIAL and for_potential)):
+                heard[i] = zero
         return
     for i in range(status.size):
         s = status[i]
@@ -241,16 +265,25 @@ def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase
 
 @njit
 def adoption(status, indptr, indices, weights, promote, share_given, gather, heard, u_base,
-             src_base, paid, referral_rate, deterrence, won, referred):  # pragma: no cover - compiled
+             src_base, paid, referral_rate, deterrence, share_bound, won, referred
+             ):  # pragma: no cover - compiled
     """Potential customers won by paid acquisition and referrals (promoters they hear from).
 
     With `gather` the share of promoters among each potential customer's
     neighbours is computed here from `promote`; otherwise it is `share_given`.
-    Returns the number won.
+    `share_bound` is at least every share: a potential customer whose draw is
+    at least the joining probability that share would give cannot join, so
+    their share is not computed (most of them, as joining is rare; the result
+    is the same as computing it). Returns the number won.
     """
+    # Rounding margin on top of `share_bound`'s: the probability only grows with the share.
+    p_upper = -math.expm1(-(paid + referral_rate * share_bound)) * (1.0 + 1e-9)
     n_won = 0
     for i in range(status.size):
         if status[i] != POTENTIAL:
+            continue
+        u = np.float64(uniform_at(u_base, i))
+        if u >= p_upper:
             continue
         share = neighbour_mean_at(indptr, indices, weights, promote, i) if gather else share_given[i]
         referral = referral_rate * np.float64(share)
@@ -259,7 +292,7 @@ def adoption(status, indptr, indices, weights, promote, share_given, gather, hea
             deter = math.exp(-deterrence * np.float64(heard[i]))
             pd, referral = pd * deter, referral * deter
         rate = pd + referral
-        if np.float64(uniform_at(u_base, i)) < -math.expm1(-rate):
+        if u < -math.expm1(-rate):
             won[i] = True
             n_won += 1
             referred[i] = np.float64(uniform_at(src_base, i)) * max(rate, 1e-12) < referral

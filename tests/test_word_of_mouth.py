@@ -1,0 +1,72 @@
+"""What people hear: the compiled push and gather against the numpy twin, on built networks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim import jit
+from sim.agents import kernels
+from sim.network import build_network
+
+
+def _net(n: int = 5_000, seed: int = 4):
+    return build_network("small_world", n, 8, 0.2, np.random.default_rng(seed))
+
+
+def test_rows_are_sorted_and_ties_symmetric():
+    nw = _net()
+    rows = np.repeat(np.arange(nw.n), np.diff(nw.indptr))
+    for i in range(0, nw.n, 37):
+        assert np.all(np.diff(nw.indices[nw.indptr[i]:nw.indptr[i + 1]]) >= 0)
+    forward = np.sort(rows.astype(np.int64) * nw.n + nw.indices)
+    backward = np.sort(nw.indices.astype(np.int64) * nw.n + rows)
+    assert np.array_equal(forward, backward)
+
+
+@pytest.mark.skipif(not jit.AVAILABLE, reason="numba is not installed: only the numpy path exists")
+@pytest.mark.parametrize("unhappy", [0.002, 0.1, 0.9])  # few speakers (push) … most (gather)
+@pytest.mark.parametrize("for_potential", [False, True])
+def test_compiled_hearing_equals_the_sparse_matrix_product(unhappy, for_potential):
+    nw = _net()
+    rng = np.random.default_rng(8)
+    n = nw.n
+    status = rng.choice(np.array([0, 1, 2], dtype=np.int8), size=n, p=[0.3, 0.6, 0.1])
+    satisfaction = np.where(rng.random(n) < unhappy, rng.random(n) * 0.3, 0.9).astype(np.float32)
+    complaint_open = rng.random(n) < unhappy / 10
+    grudge = np.zeros(n, dtype=bool)
+    sociability = rng.gamma(2.0, 0.5, n).astype(np.float32)
+    emit, heard = np.empty(n, np.float32), np.empty(n, np.float32)
+    kernels.word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, nw.indptr,
+                          nw.indices, nw.weights, emit, heard, True, for_potential,
+                          np.float32(0.5), np.float32(0.3))
+    speakers = np.count_nonzero(emit)
+    assert speakers > 0
+    expected = nw.neighbour_mean(emit)
+    wanted = (status == 1) | ((status == 0) & for_potential)
+    assert np.array_equal(heard[wanted], expected[wanted])
+    assert not heard[~wanted].any()
+    assert np.count_nonzero(heard) > speakers  # words reach neighbours
+
+
+@pytest.mark.skipif(not jit.AVAILABLE, reason="numba is not installed: only the numpy path exists")
+@pytest.mark.parametrize("deterrence", [0.0, 2.0])
+def test_adoption_skips_only_those_who_cannot_join(deterrence):
+    """The share of promoters is not computed where the draw rules joining out: same result."""
+    nw = _net()
+    rng = np.random.default_rng(2)
+    n = nw.n
+    status = rng.choice(np.array([0, 1], dtype=np.int8), size=n, p=[0.5, 0.5])
+    promote = np.where((status == 1) & (rng.random(n) < 0.5), rng.gamma(2.0, 0.5, n), 0.0).astype(np.float32)
+    heard = (rng.random(n) * 0.2).astype(np.float32)
+    runs = []
+    for bound in (np.inf, float(promote.max()) * 1.001):
+        won, referred = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        n_won = kernels.adoption(status, nw.indptr, nw.indices, nw.weights, promote, promote, True,
+                                 heard, np.uint64(123), np.uint64(456), 0.01, 0.3, deterrence, bound,
+                                 won, referred)
+        runs.append((n_won, won, referred))
+    (n_a, won_a, ref_a), (n_b, won_b, ref_b) = runs
+    assert n_a == n_b > 20
+    assert np.array_equal(won_a, won_b) and np.array_equal(ref_a, ref_b)
+    assert 0 < ref_a.sum() < n_a  # both paid and referred customers join
