@@ -143,16 +143,17 @@ def segment_means(arrays, a, b, product, known, segment, k, fill):
     cnt = np.zeros((k, rows), np.int64)
     zero = np.float64(0.0)
     for i in range(known.size):
-        kn = known[i]
+        if not known[i]:  # unknown rows would add 0.0, which leaves a sum as it is
+            continue
         s = segment[i]
         for j in range(m):
             v = arrays[j][i]
-            ok = kn & np.isfinite(v)
+            ok = np.isfinite(v)
             sums[s, j] += np.float64(v) if ok else zero
             cnt[s, j] += ok
         if product:
             p = a[i] * b[i]
-            ok = kn & np.isfinite(p)
+            ok = np.isfinite(p)
             sums[s, m] += np.float64(p) if ok else zero
             cnt[s, m] += ok
     out = np.empty((rows, k), np.float64)
