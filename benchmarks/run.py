@@ -331,7 +331,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     res["compiled"] = jit.ENABLED
     _say(f"Compiled kernels: {'numba' if jit.ENABLED else 'off (numpy fallback)'}")
-    full_model(1_000).run(3)  # compile or load the kernels before timing anything
+    for policy in ("uniform", "data_driven"):  # compile or load the kernels before timing anything,
+        full_model(1_000, policy=policy).run(12)  # the fitted churn model's included
     res["throughput"] = []
     res["throughput_uniform"] = []
     for policy, key in (("uniform", "throughput_uniform"), ("data_driven", "throughput")):
