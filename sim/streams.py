@@ -122,27 +122,12 @@ def normal(base: np.uint64, ids: np.ndarray) -> np.ndarray:
     return z.astype(np.float32)
 
 
-def exp32(x: np.ndarray) -> np.ndarray:
-    """e^x of a float32 array, as `exp32_at` computes it (clamped to [-87, 88])."""
-    x = np.minimum(np.maximum(np.asarray(x, dtype=_F), _EXP_LO), _EXP_HI)
-    k = np.floor(x * _LOG2E + _F(0.5))
-    r = x - k * _LN2_HI - k * _LN2_LO
-    p = _P0 * r + _P1
-    p = p * r + _P2
-    p = p * r + _P3
-    p = p * r + _P4
-    p = p * r + _P5
-    y = p * r * r + r + _F(1.0)
-    return y * POW2[k.astype(np.intp) + _POW2_OFFSET]
+def _exp32(x):
+    """e^x in float32 from additions and multiplications; `x` a float32 scalar or array.
 
-
-# --------------------------------------------------------------------------- compiled
-
-
-@njit
-def exp32_at(x):  # pragma: no cover - compiled
-    """e^x of a float32 scalar: `exp32` (no libm call, so loops around it vectorise)."""
-    x = min(max(x, _EXP_LO), _EXP_HI)
+    The one definition of `exp32` (arrays, numpy) and `exp32_at` (scalars, compiled).
+    """
+    x = np.minimum(np.maximum(x, _EXP_LO), _EXP_HI)
     k = np.floor(x * _LOG2E + _F(0.5))
     r = x - k * _LN2_HI - k * _LN2_LO
     p = _P0 * r + _P1
@@ -153,6 +138,17 @@ def exp32_at(x):  # pragma: no cover - compiled
     y = p * r * r + r + _F(1.0)
     return y * POW2[np.intp(k) + _POW2_OFFSET]
 
+
+def exp32(x: np.ndarray) -> np.ndarray:
+    """e^x of a float32 array, as `exp32_at` computes it (clamped to [-87, 88])."""
+    return _exp32(np.asarray(x, dtype=_F))
+
+
+# --------------------------------------------------------------------------- compiled
+
+
+#: e^x of a float32 scalar: `exp32` (no libm call, so loops around it vectorise).
+exp32_at = njit(_exp32)
 
 
 @njit

@@ -147,3 +147,17 @@ def test_the_numpy_path_alone_is_deterministic(monkeypatch):
     c = RetentionModel(sc, rng=10).run(20).timeseries()
     assert a.equals(b)
     assert not a.equals(c)
+
+
+def test_exp32_is_within_two_ulp_and_the_same_on_both_paths():
+    x = np.linspace(-87.0, 88.0, 400_001, dtype=np.float32)
+    y = streams.exp32(x)
+    assert y.dtype == np.float32
+    exact = np.exp(x.astype(np.float64))
+    ulp = np.spacing(exact.astype(np.float32)).astype(np.float64)
+    assert np.max(np.abs(y - exact) / ulp) <= 2.0
+    assert streams.exp32(np.float32([0.0]))[0] == 1.0  # no service, no points: exactly no effect
+    assert np.all(np.diff(y) >= 0)  # non-decreasing, as e^x is
+    some = x[::997]
+    assert np.array_equal(np.array([streams.exp32_at(v) for v in some], dtype=np.float32),
+                          streams.exp32(some))
