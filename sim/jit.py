@@ -89,10 +89,10 @@ def _vectorising(dispatcher: Any) -> Any:
 def _llvm_remarks_dropped() -> Iterator[None]:
     """Drop LLVM's "remark: loop not vectorized" lines from standard error while compiling.
 
-    With a forced vector width LLVM remarks on every loop it leaves scalar (in
-    a vectorised kernel: the scalar remainder of a loop). They are written by
-    C++ to file descriptor 2, so it is redirected to a file for the duration
-    and anything else written meanwhile is passed on.
+    With a forced vector width LLVM remarks on loops it leaves scalar (react's
+    compilation prints four such lines although its loop is vectorised). They
+    are written by C++ to file descriptor 2, so it is redirected to a file for
+    the duration and anything else written meanwhile is passed on.
     """
     try:
         sys.stderr.flush()
@@ -116,24 +116,20 @@ def _llvm_remarks_dropped() -> Iterator[None]:
                 sys.stderr.write("".join(rest))
 
 
-def njit(fn: Callable[..., Any] | None = None, *, simd: bool = False, inline: bool = False) -> Any:
+def njit(fn: Callable[..., Any] | None = None, *, simd: bool = False) -> Any:
     """Compile `fn` with numba (no Python objects, cached on disk), or return it unchanged.
 
     With `simd=True` the kernel is compiled with non-aliasing arrays and
-    VECTOR_WIDTH lanes: every loop in it must be written to vectorise
-    (straight-line bodies, selects instead of branches, no calls that are not
-    inlined), or LLVM prints a remark saying which loop did not.
-
-    With `inline=True` numba inlines the function into its callers (a row body
-    shared by a vectorised kernel and a scalar one).
+    VECTOR_WIDTH lanes: its loops must be written to vectorise (straight-line
+    bodies, selects instead of branches, only calls the compiler inlines), or
+    they stay scalar.
 
     Without numba the function is kept as plain Python; callers use the numpy
     fallback instead of calling it (`if jit.ENABLED: ...`).
     """
     if fn is None:
-        return lambda f: njit(f, simd=simd, inline=inline)
+        return lambda f: njit(f, simd=simd)
     if _numba is None:
         return fn
-    dispatcher = _numba.njit(cache=True, nogil=True, error_model="numpy",
-                             inline="always" if inline else "never")(fn)
+    dispatcher = _numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
     return _vectorising(dispatcher) if simd else dispatcher
