@@ -419,7 +419,7 @@ class CustomerPopulation:
         pull_term = F32(b.competitor_churn * market.pull)
         cover_keep = F32(1.0 - market.switching_cover)
         if compiled:
-            react_args = (
+            left = kernels.react(
                 t, self.status, self.satisfaction, self.loyalty, self.relationship, self.lock,
                 self.growth, self.purchase_rate, self.spend, self.price_sensitivity, self.base_churn,
                 self.dropout, self.cost_to_serve, self.complaint_open, self.grudge, self.needs,
@@ -430,12 +430,13 @@ class CustomerPopulation:
                 *(period_base(ks, t, s) for s in (SURVEY_PICK, SURVEY_ANSWER, SURVEY_NPS, SURVEY_CSAT)),
                 self._react_params(), F32(market.spend_drop), pull_term, cover_keep,
                 F32(survey_rate), self.has_dropout, NORMAL_TABLE)
-            if kernels.react(*react_args):  # customers buying more than COUNT_CAP times: rare
-                self._react(t, kc, ks, heard, outs, F32(market.spend_drop), pull_term, cover_keep,
-                            F32(survey_rate), np.flatnonzero(purchases == -1))
+            # The numpy step finishes the customers buying more than COUNT_CAP times (rare).
+            rest = np.flatnonzero(purchases == -1) if left else None
         else:
+            rest = np.flatnonzero(self.status == ACTIVE)
+        if rest is not None:
             self._react(t, kc, ks, heard, outs, F32(market.spend_drop), pull_term, cover_keep,
-                        F32(survey_rate), np.flatnonzero(self.status == ACTIVE))
+                        F32(survey_rate), rest)
 
         # New customers: paid acquisition and referrals by promoters.
         won = np.zeros(n, dtype=bool)
