@@ -135,19 +135,28 @@ def test_sweep_outputs(uninterrupted) -> None:
     assert "point-001" in proc.stdout
 
 
-def test_resume_after_interruption_gives_the_same_sweep_csv(uninterrupted, small: Path,
-                                                             tmp_path: Path) -> None:
-    _, full = uninterrupted
+def _interrupt_in_the_second_point(small: Path, out: Path, **kwargs):
+    """Run the sweep into `out` and press Ctrl-C half-way through its second point.
+
+    Returns the scenario and the sweep's parameters.
+    """
     sc = parse_text(small.read_text(), str(small))
     params = parameters_from(sc, SETS[1::2])
-    out = tmp_path / "interrupted"
 
     def ctrl_c(point: int, points: int, done: int, total: int) -> None:
         if point == 1 and done == 1:  # half-way through the second point
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(sc, params, out, workers=1, progress=ctrl_c)
+        run_sweep(sc, params, out, workers=1, progress=ctrl_c, **kwargs)
+    return sc, params
+
+
+def test_resume_after_interruption_gives_the_same_sweep_csv(uninterrupted, small: Path,
+                                                             tmp_path: Path) -> None:
+    _, full = uninterrupted
+    out = tmp_path / "interrupted"
+    _interrupt_in_the_second_point(small, out)
     assert (out / "point-000" / "done").is_file()
     assert not (out / "point-001" / "done").exists()
     assert not (out / "sweep.csv").exists()
@@ -167,16 +176,8 @@ def test_resume_after_interruption_gives_the_same_sweep_csv(uninterrupted, small
 def test_resume_reuses_the_replications_of_an_interrupted_point(uninterrupted, small: Path,
                                                                 tmp_path: Path) -> None:
     _, full = uninterrupted
-    sc = parse_text(small.read_text(), str(small))
-    params = parameters_from(sc, SETS[1::2])
     out = tmp_path / "mid-point"
-
-    def ctrl_c(point: int, points: int, done: int, total: int) -> None:
-        if point == 1 and done == 1:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run_sweep(sc, params, out, workers=1, plots=False, progress=ctrl_c)
+    sc, params = _interrupt_in_the_second_point(small, out, plots=False)
     chunk = out / "point-001" / "replications" / "rep-00000.npz"
     kept = chunk.stat().st_mtime_ns
     seen: list[tuple[int, int, int]] = []
