@@ -192,7 +192,7 @@ def build_view(pop: CustomerPopulation, t: int, budget: float,
          survey_nps, survey_csat, survey_age, needs_signal) = crm_kernels.view_arrays(
             t, pop.status, ACTIVE, CHURNED, pop.consent, pop.joined, pop.last_purchase, pop.survey_at,
             pop.frequency, pop.monetary, pop.complaints_total, pop.survey_nps, pop.survey_csat,
-            pop.needs_signal, pop.complaint_open)
+            pop.needs_signal, pop.complaint_open, slot=pop.free_slot)
         return CRMView(
             t=t, known=known, churned=churned, segment=pop.segment, segment_names=pop.segment_names,
             recency=recency, frequency=frequency, monetary=monetary, tenure=tenure,

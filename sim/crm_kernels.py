@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim import memory
 from sim.jit import njit
 
 F32 = np.float32
@@ -54,17 +55,20 @@ def view_arrays(t: int, status: np.ndarray, active: int, churned_code: int, cons
                 joined: np.ndarray, last_purchase: np.ndarray, survey_at: np.ndarray, frequency: np.ndarray,
                 monetary: np.ndarray, complaints_total: np.ndarray, survey_nps: np.ndarray,
                 survey_csat: np.ndarray, needs_signal: np.ndarray, complaint_open: np.ndarray,
-                ) -> tuple[np.ndarray, ...]:
+                slot: int = 0) -> tuple[np.ndarray, ...]:
     """The per-customer arrays of `sim.crm.build_view` (each a new array).
+
+    The arrays start on cache lines `slot`, `slot + 1`, ... of their pages
+    (`sim.memory`): pick slots the population's columns do not use.
 
     Returns:
         `(known, churned, recency, frequency, monetary, tenure, complaint_open,
         complaints_total, survey_nps, survey_csat, survey_age, needs_signal)`.
     """
     n = status.size
-    known, churned, c_open = (np.empty(n, dtype=np.bool_) for _ in range(3))
-    tenure, recency, s_age, freq, mon, c_total, nps, csat, needs = (
-        np.empty(n, dtype=F32) for _ in range(9))
+    lay = memory.Layout(slot)
+    known, churned, c_open = (lay.empty(n, np.bool_) for _ in range(3))
+    tenure, recency, s_age, freq, mon, c_total, nps, csat, needs = (lay.empty(n, F32) for _ in range(9))
     _view_status(t, status, active, churned_code, consent, joined, last_purchase, survey_at, complaint_open,
                  known, churned, c_open, tenure, recency, s_age)
     _view_personal(known, consent, frequency, monetary, complaints_total, survey_nps, survey_csat,

@@ -25,6 +25,7 @@ from sim import jit
 from sim.agents import kernels
 from sim.allocation import Allocation
 from sim.market import MarketState
+from sim.memory import Layout
 from sim.network import SocialNetwork, build_network
 from sim.scenario import NeedsShift, Scenario, Segment
 from sim.streams import NORMAL_TABLE, exp32, normal, period_base, stream_key, uniform
@@ -38,6 +39,8 @@ ONE = F32(1.0)
 NEEDS, QUALITY, COMPLAIN, PURCHASE, CHURN, SIGNAL, DROPOUT = range(7)  # customers' stream
 SURVEY_PICK, SURVEY_ANSWER, SURVEY_NPS, SURVEY_CSAT = range(4)  # surveys' stream
 ADOPT, SOURCE = range(2)  # acquisition stream
+#: Full-length arrays `CustomerPopulation.step` allocates (each on its own cache-line slot, `sim.memory`).
+STEP_OUTPUTS = 11
 
 #: Columns shown by `Customer` views and `CustomerPopulation.to_frame`.
 PUBLIC_COLUMNS = (
@@ -254,6 +257,12 @@ class CustomerPopulation:
         self.network: SocialNetwork = build_network(nw.kind, n, nw.degree, nw.rewire, network_rng)
         self.pool_size = max(n - size, 1)
         self._keys: tuple[int, int, int] | None = None
+        # Each column starts on its own cache line (sim.memory): the step's passes stream
+        # some forty of them at once. The step's outputs take the slots after them.
+        self._layout = Layout()
+        for name, v in list(vars(self).items()):
+            if isinstance(v, np.ndarray) and v.shape == (n,):
+                setattr(self, name, self._layout.copy(v))
 
     @staticmethod
     def _split(m: int, shares: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -333,7 +342,14 @@ class CustomerPopulation:
         """Data-protection rules: only consenting customers' data may be used."""
         if self.consent_draw is None:
             raise RuntimeError("the scenario has no regulation event: consent draws were not kept")
-        self.consent = self.consent_draw < share
+        consent = self._layout.empty(self.n, bool)
+        np.less(self.consent_draw, share, out=consent)
+        self.consent = consent  # a new array: earlier views keep the consent they saw
+
+    @property
+    def free_slot(self) -> int:
+        """The first cache-line slot (`sim.memory`) that neither the columns nor the step's outputs use."""
+        return self._layout.next + STEP_OUTPUTS
 
     # ------------------------------------------------------------------ one period
 
@@ -368,7 +384,8 @@ class CustomerPopulation:
         b, n = self.behaviour, self.n
         active = self.status == ACTIVE
         compiled = jit.ENABLED
-        filed = (np.empty if compiled else np.zeros)(n, dtype=bool)  # the kernel writes every row
+        lay = Layout(self._layout.next)  # the outputs' slots follow the columns' (sim.memory)
+        filed = (lay.empty if compiled else lay.zeros)(n, bool)  # the kernel writes every row
         promise_term = F32(b.promise_effect * (alloc.promise - b.honest_promise))
         offer = np.asarray(alloc.offer, dtype=F32)
         if compiled:
@@ -389,8 +406,8 @@ class CustomerPopulation:
         self.complaints_total[new_ids] += 1
 
         # Negative word of mouth: the dissatisfied and unresolved talk; everyone hears.
-        emit = np.empty(n, dtype=F32)
-        heard = np.empty(n, dtype=F32)
+        emit = lay.empty(n, F32)
+        heard = lay.empty(n, F32)
         nw = self.network
         gather = compiled and nw.kind == "small_world"
         if compiled:
@@ -405,13 +422,13 @@ class CustomerPopulation:
 
         # Loyalty, purchases, churn, CRM records, surveys, likelihood to recommend.
         # The compiled pass writes every row of its outputs; the numpy one only the active rows.
-        out = np.empty if compiled else np.zeros
-        purchases = out(n, dtype=np.int32)
-        revenue = out(n, dtype=F32)
-        churned = out(n, dtype=bool)
-        hazard = out(n, dtype=F32)
-        serve_cost = out(n, dtype=F32)
-        scores = out(n, dtype=F32)
+        out = lay.empty if compiled else lay.zeros
+        purchases = out(n, np.int32)
+        revenue = out(n, F32)
+        churned = out(n, bool)
+        hazard = out(n, F32)
+        serve_cost = out(n, F32)
+        scores = out(n, F32)
         promote = emit  # reuse the buffer: the sociability of promoters who stay
         if not compiled:
             promote[:] = 0.0
@@ -439,8 +456,8 @@ class CustomerPopulation:
                         F32(survey_rate), rest)
 
         # New customers: paid acquisition and referrals by promoters.
-        won = np.zeros(n, dtype=bool)
-        referred = np.zeros(n, dtype=bool)
+        won = lay.zeros(n, bool)
+        referred = lay.zeros(n, bool)
         boost = float(np.exp(1.5 * (alloc.promise - b.honest_promise)))
         paid = alloc.acquisition * boost / (self.acq_cost * self.pool_size)
         if compiled:
