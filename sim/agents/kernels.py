@@ -115,10 +115,8 @@ def neighbour_mean_at(indptr, indices, weights, values, i):  # pragma: no cover 
     return acc
 
 
-@njit
 def word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, indptr, indices,
-                  weights, emit, heard, gather, for_potential, detractor, wom_unresolved
-                  ):  # pragma: no cover - compiled
+                  weights, emit, heard, gather, for_potential, detractor, wom_unresolved):
     """What each active customer says (negative word of mouth) and what each person hears.
 
     With `gather` (a small-world network in CSR form), `heard` is computed for
@@ -133,39 +131,60 @@ def word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, ind
     gathering over every tie (a silent neighbour adds exactly 0), because ties
     are symmetric and each row's neighbours are sorted (`build_network`).
     """
-    zero = F32(0.0)
-    speakers = 0
-    for i in range(status.size):
-        if status[i] == ACTIVE:
-            e = max(zero, detractor - satisfaction[i]) / detractor
-            if complaint_open[i] or grudge[i]:
-                e += wom_unresolved
-            e *= sociability[i]
-            emit[i] = e
-            speakers += np.int64(e != zero)
-        else:
-            emit[i] = zero
+    speakers = _emit(status, satisfaction, complaint_open, grudge, sociability, emit, detractor, wom_unresolved)
     if not gather:
         return
     if speakers * 4 < status.size:
-        heard[:] = zero
-        for i in range(status.size):
-            e = emit[i]
-            if e != zero:
-                for j in range(indptr[i], indptr[i + 1]):
-                    r = indices[j]
-                    heard[r] += weights[r] * e
-        for i in range(status.size):
-            s = status[i]
-            if not (s == ACTIVE or (s == POTENTIAL and for_potential)):
-                heard[i] = zero
-        return
+        _push(emit, indptr, indices, weights, heard)
+    else:
+        _gather(emit, indptr, indices, weights, heard)
+    _listeners(status, for_potential, heard)
+
+
+@njit(simd=True)
+def _emit(status, satisfaction, complaint_open, grudge, sociability, emit, detractor, wom_unresolved
+          ):  # pragma: no cover - compiled
+    """What each active customer says (0 for everyone else); returns how many say something."""
+    zero = F32(0.0)
+    speakers = 0
+    for i in range(status.size):
+        e = max(zero, detractor - satisfaction[i]) / detractor
+        e = e + wom_unresolved if (complaint_open[i] or grudge[i]) else e
+        e *= sociability[i]
+        e = e if status[i] == ACTIVE else zero
+        emit[i] = e
+        speakers += np.int64(e != zero)
+    return speakers
+
+
+@njit
+def _push(emit, indptr, indices, weights, heard):  # pragma: no cover - compiled
+    """`heard` of every row, by pushing each speaker's word to their neighbours."""
+    zero = F32(0.0)
+    heard[:] = zero
+    for i in range(emit.size):
+        e = emit[i]
+        if e != zero:
+            for j in range(indptr[i], indptr[i + 1]):
+                r = indices[j]
+                heard[r] += weights[r] * e
+
+
+@njit
+def _gather(emit, indptr, indices, weights, heard):  # pragma: no cover - compiled
+    """`heard` of every row, by gathering over each row's ties."""
+    for i in range(emit.size):
+        heard[i] = neighbour_mean_at(indptr, indices, weights, emit, i)
+
+
+@njit(simd=True)
+def _listeners(status, for_potential, heard):  # pragma: no cover - compiled
+    """Zero what is heard by rows that do not listen: the churned, and potential rows unless `for_potential`."""
+    zero = F32(0.0)
     for i in range(status.size):
         s = status[i]
-        if s == ACTIVE or (s == POTENTIAL and for_potential):
-            heard[i] = neighbour_mean_at(indptr, indices, weights, emit, i)
-        else:
-            heard[i] = zero
+        listens = (s == ACTIVE) | ((s == POTENTIAL) & for_potential)
+        heard[i] = heard[i] if listens else zero
 
 
 @njit(simd=True)
