@@ -122,9 +122,12 @@ def normal(base: np.uint64, ids: np.ndarray) -> np.ndarray:
     return z.astype(np.float32)
 
 
-def _exp32(x):
-    """e^x in float32 from additions and multiplications, for a float32 array (`exp32`)."""
-    x = np.minimum(np.maximum(x, _EXP_LO), _EXP_HI)
+def _exp32_clamped(x):
+    """e^x in float32 from additions and multiplications, for x in [-87, 88] (scalar or array).
+
+    The one polynomial of `exp32` (arrays, numpy) and `exp32_at` (scalars, compiled), which
+    differ only in how they clamp.
+    """
     k = np.floor(x * _LOG2E + _F(0.5))
     r = x - k * _LN2_HI - k * _LN2_LO
     p = _P0 * r + _P1
@@ -138,32 +141,25 @@ def _exp32(x):
 
 def exp32(x: np.ndarray) -> np.ndarray:
     """e^x of a float32 array, as `exp32_at` computes it (clamped to [-87, 88])."""
-    return _exp32(np.asarray(x, dtype=_F))
+    return _exp32_clamped(np.minimum(np.maximum(np.asarray(x, dtype=_F), _EXP_LO), _EXP_HI))
 
 
 # --------------------------------------------------------------------------- compiled
+
+
+_exp32_clamped_at = njit(_exp32_clamped)
 
 
 @njit
 def exp32_at(x):  # pragma: no cover - compiled
     """e^x of a float32 scalar: `exp32` (no libm call, so loops around it vectorise).
 
-    The same operations as `_exp32` but the clamp, written with the builtin
-    `min`/`max` (equal to `np.minimum`/`np.maximum` but for NaN, which never
-    reaches it): numba's scalar `np.minimum` keeps `react`'s loop from
-    vectorising (about 4x slower). tests/test_streams.py checks that the two
-    agree bit for bit.
+    The clamp is written with the builtin `min`/`max` (equal to `np.minimum`/`np.maximum`
+    but for NaN, which never reaches it): numba's scalar `np.minimum` keeps `react`'s loop
+    from vectorising (about 4x slower; tests/test_jit.py checks the loop is vector code).
+    tests/test_streams.py checks that `exp32` and `exp32_at` agree bit for bit.
     """
-    x = min(max(x, _EXP_LO), _EXP_HI)
-    k = np.floor(x * _LOG2E + _F(0.5))
-    r = x - k * _LN2_HI - k * _LN2_LO
-    p = _P0 * r + _P1
-    p = p * r + _P2
-    p = p * r + _P3
-    p = p * r + _P4
-    p = p * r + _P5
-    y = p * r * r + r + _F(1.0)
-    return y * POW2[np.intp(k) + _POW2_OFFSET]
+    return _exp32_clamped_at(min(max(x, _EXP_LO), _EXP_HI))
 
 
 @njit
