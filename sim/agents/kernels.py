@@ -136,9 +136,9 @@ def word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, ind
         return
     if speakers * 4 < status.size:
         _push(emit, indptr, indices, weights, heard)
+        _listeners(status, for_potential, heard)
     else:
-        _gather(emit, indptr, indices, weights, heard)
-    _listeners(status, for_potential, heard)
+        _gather(status, for_potential, emit, indptr, indices, weights, heard)
 
 
 @njit(simd=True)
@@ -159,7 +159,7 @@ def _emit(status, satisfaction, complaint_open, grudge, sociability, emit, detra
 
 @njit
 def _push(emit, indptr, indices, weights, heard):  # pragma: no cover - compiled
-    """`heard` of every row, by pushing each speaker's word to their neighbours."""
+    """`heard` of every row, by pushing each speaker's word to their neighbours (then `_listeners`)."""
     zero = F32(0.0)
     heard[:] = zero
     for i in range(emit.size):
@@ -171,10 +171,13 @@ def _push(emit, indptr, indices, weights, heard):  # pragma: no cover - compiled
 
 
 @njit
-def _gather(emit, indptr, indices, weights, heard):  # pragma: no cover - compiled
-    """`heard` of every row, by gathering over each row's ties."""
+def _gather(status, for_potential, emit, indptr, indices, weights, heard):  # pragma: no cover - compiled
+    """`heard` by gathering over each listener's ties (0 for rows that do not listen, as `_listeners`)."""
+    zero = F32(0.0)
     for i in range(emit.size):
-        heard[i] = neighbour_mean_at(indptr, indices, weights, emit, i)
+        s = status[i]
+        listens = (s == ACTIVE) | ((s == POTENTIAL) & for_potential)
+        heard[i] = neighbour_mean_at(indptr, indices, weights, emit, i) if listens else zero
 
 
 @njit(simd=True)
