@@ -269,3 +269,29 @@ def test_datacollector_has_the_spec_metrics(stepped):
     assert len(ts) == stepped.horizon
     assert stepped.datacollector.get_model_vars_dataframe().shape[0] == stepped.horizon
     assert not stepped.running
+
+
+def test_a_pure_score_is_computed_only_in_the_periods_the_manager_retargets(monkeypatch):
+    from sim.policies.clv import CLVPolicy
+    from sim.policies.randomised import RandomPolicy
+
+    s = scenario(horizon=25, policies=[{"name": "a", "kind": "clv", "options": {"retarget_every": 10}},
+                                       {"name": "r", "kind": "random"}])
+    scored: list[tuple[str, int]] = []
+    for cls in (CLVPolicy, RandomPolicy):
+        def spy(self, view, rng, _score=cls.score):
+            scored.append((self.kind, view.t))
+            return _score(self, view, rng)
+        monkeypatch.setattr(cls, "score", spy)
+    lazy = RetentionModel(s, policy="a", rng=4).run().timeseries()
+    assert scored == [("clv", 0), ("clv", 10), ("clv", 20)]
+    scored.clear()
+    # Scoring every period (as a policy with an impure score is) decides the same.
+    monkeypatch.setattr(CLVPolicy, "pure_score", False)
+    eager = RetentionModel(s, policy="a", rng=4).run().timeseries()
+    assert scored == [("clv", t) for t in range(25)]
+    assert lazy.equals(eager)
+    # A score that draws random numbers is drawn every period.
+    scored.clear()
+    RetentionModel(s, policy="r", rng=4).run()
+    assert scored == [("random", t) for t in range(25)]

@@ -86,6 +86,10 @@ class Manager(mesa.Agent):
         diverse team pools the scores (and later the budget split, promise,
         offer and complaint order) with colleagues who do not share the biases;
         remedies weigh in what they reveal; decision biases bend the split.
+
+        Without biases or remedies, a policy whose score is pure
+        (`Policy.pure_score`) is scored only in the periods it re-targets: the
+        decision is the same, as the score is not used in between.
         """
         t = view.t
         if any(r.refresh_due(t) for r in self.remedies):
@@ -96,7 +100,10 @@ class Manager(mesa.Agent):
         seen = view
         for b, s in zip(self.biases, strengths, strict=True):
             seen = b.see(seen, s)
-        score = self.policy.score(seen, self.stream)
+        # A pure score the decision will not use (between re-targetings) is not computed.
+        skip = (not self.biases and not self.remedies and self.policy.pure_score
+                and not self.policy.retargets(seen))
+        score = None if skip else self.policy.score(seen, self.stream)
         for b, s in zip(self.biases, strengths, strict=True):
             score = b.judge(score, seen, s)
         team = next((r for r in self.remedies

@@ -78,6 +78,10 @@ class Policy:
     default_target: ClassVar[float] = 0.2
     #: Whether the policy needs the true state (only the oracle).
     needs_truth: ClassVar[bool] = False
+    #: Whether `score` only reads the view (no random draws, no state kept): then a manager
+    #: without biases or remedies skips it in the periods whose decision does not use it
+    #: (between re-targetings). Policies that draw from `rng` in `score` leave this False.
+    pure_score: ClassVar[bool] = False
 
     def __init__(self, shares: dict[str, float] | None = None, target_share: float | None = None,
                  promise: float = 0.5, options: dict[str, Any] | None = None) -> None:
@@ -103,19 +107,23 @@ class Policy:
         """Needs position the offer is tuned to, per segment: the needs the CRM reveals."""
         return view.field_segment_mean("needs_signal").astype(F32)
 
+    def retargets(self, view: CRMView) -> bool:
+        """Whether `target` chooses the customers anew in this period (and so uses the score)."""
+        every = int(self.options.get("retarget_every", 13))
+        return (self._targets is None or self._targets.size != view.known.size
+                or view.t - self._targeted_at >= every)
+
     def target(self, view: CRMView, score: np.ndarray | None) -> np.ndarray:
         """Service weights: the top `target_share` by score, re-chosen every `retarget_every`.
 
         Like a real CRM programme, customers are enrolled for a while (option
         `retarget_every`, default 13 periods) rather than reshuffled every period;
-        customers who left are replaced at the next re-targeting.
+        customers who left are replaced at the next re-targeting. Between
+        re-targetings the score is not used.
         """
-        if score is None:
-            return view.known.astype(F32)
-        every = int(self.options.get("retarget_every", 13))
-        due = (self._targets is None or self._targets.size != view.known.size
-               or view.t - self._targeted_at >= every)
-        if due:
+        if self.retargets(view):
+            if score is None:
+                return view.known.astype(F32)
             self._targets = top_share(score, view.known, self.target_share)
             self._targeted_at = view.t
         assert self._targets is not None

@@ -180,6 +180,7 @@ class ChurnRiskPolicy(Policy):
     """
 
     kind: ClassVar[str] = "churn_risk"
+    pure_score: ClassVar[bool] = True
     #: Fields whose per-segment means the policy uses in a period (on the compiled path,
     #: `observe` has `CRMView.field_segment_means` compute them in one pass).
     means_used: ClassVar[tuple[str, ...]] = (*FILLED, "needs_signal")

@@ -35,6 +35,7 @@ class FeedbackPolicy(Policy):
     """
 
     kind: ClassVar[str] = "feedback"
+    pure_score: ClassVar[bool] = True
     default_shares: ClassVar[dict[str, float]] = {
         "service": 0.5, "complaints": 0.3, "points": 0.0, "acquisition": 0.2}
 

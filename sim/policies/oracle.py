@@ -17,6 +17,7 @@ class OraclePolicy(Policy):
     """Serve where service saves the most value, knowing true hazards and needs."""
 
     kind: ClassVar[str] = "oracle"
+    pure_score: ClassVar[bool] = True
     needs_truth: ClassVar[bool] = True
 
     def _value_at_risk(self, view: CRMView) -> np.ndarray:

@@ -21,6 +21,7 @@ class ValuePolicy(Policy):
     """Serve the customers with the highest RFM score."""
 
     kind: ClassVar[str] = "value"
+    pure_score: ClassVar[bool] = True
 
     def score(self, view: CRMView, rng: np.random.Generator) -> np.ndarray:
         """RFM score."""
