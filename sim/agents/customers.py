@@ -40,7 +40,7 @@ NEEDS, QUALITY, COMPLAIN, PURCHASE, CHURN, SIGNAL, DROPOUT = range(7)  # custome
 SURVEY_PICK, SURVEY_ANSWER, SURVEY_NPS, SURVEY_CSAT = range(4)  # surveys' stream
 ADOPT, SOURCE = range(2)  # acquisition stream
 #: Full-length arrays `CustomerPopulation.step` allocates (each on its own cache-line slot, `sim.memory`).
-STEP_OUTPUTS = 11
+STEP_OUTPUTS = 12
 
 #: Columns shown by `Customer` views and `CustomerPopulation.to_frame`.
 PUBLIC_COLUMNS = (
@@ -436,17 +436,23 @@ class CustomerPopulation:
         pull_term = F32(b.competitor_churn * market.pull)
         cover_keep = F32(1.0 - market.switching_cover)
         if compiled:
+            asked = lay.empty(n, bool)
+            prm = self._react_params()
             left = kernels.react(
                 t, self.status, self.satisfaction, self.loyalty, self.relationship, self.lock,
                 self.growth, self.purchase_rate, self.spend, self.price_sensitivity, self.base_churn,
                 self.dropout, self.cost_to_serve, self.complaint_open, self.grudge, self.needs,
                 self.needs_signal, self.last_purchase, self.frequency, self.monetary,
                 self.purchases_total, self.revenue_total, self.churned_at, self.sociability,
-                self.survey_nps, self.survey_csat, self.survey_at, heard, *outs,
-                *(period_base(kc, t, s) for s in (PURCHASE, DROPOUT, CHURN, SIGNAL)),
-                *(period_base(ks, t, s) for s in (SURVEY_PICK, SURVEY_ANSWER, SURVEY_NPS, SURVEY_CSAT)),
-                self._react_params(), F32(market.spend_drop), pull_term, cover_keep,
+                heard, *outs, asked, *(period_base(kc, t, s) for s in (PURCHASE, DROPOUT, CHURN, SIGNAL)),
+                period_base(ks, t, SURVEY_PICK), prm, F32(market.spend_drop), pull_term, cover_keep,
                 F32(survey_rate), self.has_dropout, NORMAL_TABLE)
+            # The few asked answer in a second, sparse pass (a survey reaches about 2 %).
+            kernels.survey(t, np.flatnonzero(asked), self.satisfaction, self.loyalty, self.survey_nps,
+                           self.survey_csat, self.survey_at,
+                           *(period_base(ks, t, s) for s in (SURVEY_ANSWER, SURVEY_NPS, SURVEY_CSAT)),
+                           *prm[-3:], NORMAL_TABLE)
+            del asked
             # The numpy step finishes the customers buying more than COUNT_CAP times (rare).
             rest = np.flatnonzero(purchases == -1) if left else None
         else:

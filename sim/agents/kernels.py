@@ -194,22 +194,23 @@ def _listeners(status, for_potential, heard):  # pragma: no cover - compiled
 def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase_rate, spend,
           price_sensitivity, base_churn, dropout, cost_to_serve, complaint_open, grudge, needs,
           needs_signal, last_purchase, frequency, monetary, purchases_total, revenue_total,
-          churned_at, sociability, survey_nps, survey_csat, survey_at, heard,
-          purchases, revenue, churned, hazard, serve_cost, scores, promote,
-          b_purchase, b_dropout, b_churn, b_signal, s_pick, s_answer, s_nps, s_csat,
+          churned_at, sociability, heard,
+          purchases, revenue, churned, hazard, serve_cost, scores, promote, asked,
+          b_purchase, b_dropout, b_churn, b_signal, s_pick,
           prm, spend_drop, pull_term, cover_keep, survey_rate, has_dropout, table
           ):  # pragma: no cover - compiled
     """What the customers active at the start do, in one vectorised pass.
 
-    Word of mouth felt, loyalty, purchases, churn, CRM records, surveys and
-    their likelihood to recommend. Straight-line code: every row is computed
-    and only the rows concerned keep the result. A customer who buys more than
+    Word of mouth felt, loyalty, purchases, churn, CRM records, who is asked
+    to take the survey (`asked`; `survey` records the answers of these few)
+    and their likelihood to recommend. Straight-line code: every row is
+    computed and only the rows concerned keep the result. A customer who buys more than
     COUNT_CAP times in the period (rare) is left untouched and marked purchases = −1,
     for the numpy step (`CustomerPopulation._react`) to finish.
 
     Returns the number of customers left so.
     """
-    (wneg, rw, crowd, lspeed, ref_s, ps, cs, ref_l, cl, cu, lprot, crm_noise, resp, anger,
+    (wneg, rw, crowd, lspeed, ref_s, ps, cs, ref_l, cl, cu, lprot, crm_noise, _resp, _anger,
      shift) = prm
     one, zero, ten = F32(1.0), F32(0.0), F32(10.0)
     n_tail = 0
@@ -274,15 +275,23 @@ def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase
         complaint_open[i] = complaint_open[i] and not c
         stay = ok & (not c)
         promote[i] = sociability[i] if stay & (score >= F32(9.0)) else zero
-        asked = stay & (uniform_at(s_pick, i) < survey_rate)
-        answers = asked & (uniform_at(s_answer, i) < resp * (one + anger * (one - sat)))
-        nps = min(max(np.round(rec + normal_at(s_nps, i, table)), zero), ten)
-        survey_nps[i] = nps if answers else survey_nps[i]
-        csat = min(max(np.round(one + F32(4.0) * sat + F32(0.5) * normal_at(s_csat, i, table)),
-                       one), F32(5.0))
-        survey_csat[i] = csat if answers else survey_csat[i]
-        survey_at[i] = t if answers else survey_at[i]
+        asked[i] = stay & (uniform_at(s_pick, i) < survey_rate)
     return n_tail
+
+
+@njit
+def survey(t, ids, satisfaction, loyalty, survey_nps, survey_csat, survey_at, s_answer, s_nps, s_csat,
+           resp, anger, shift, table):  # pragma: no cover - compiled
+    """The answers of the customers `ids` whom `react` asked (after it updated their state)."""
+    one, zero, ten = F32(1.0), F32(0.0), F32(10.0)
+    for i in ids:
+        sat = satisfaction[i]
+        if uniform_at(s_answer, i) < resp * (one + anger * (one - sat)):
+            rec = min(max((sat * F32(0.5) + loyalty[i] * F32(0.5) + shift) * ten, zero), ten)
+            survey_nps[i] = min(max(np.round(rec + normal_at(s_nps, i, table)), zero), ten)
+            survey_csat[i] = min(max(np.round(one + F32(4.0) * sat + F32(0.5) * normal_at(s_csat, i, table)),
+                                     one), F32(5.0))
+            survey_at[i] = t
 
 
 @njit
