@@ -313,3 +313,25 @@ def test_whole_runs_are_exact(enabled: bool, case: str, monkeypatch: pytest.Monk
         if isinstance(a, np.ndarray):
             assert_same(a, getattr(got.customers, name), f"customers.{name}")
     assert_same(ref.last_allocation, got.last_allocation, "last allocation")
+
+
+@pytest.mark.parametrize("enabled", PATHS)
+def test_the_churn_sample_is_filled_with_segment_means_computed_only_when_missing(enabled: bool) -> None:
+    model = make_model("default-clv")
+    model.run(6)
+    view = build_view(model.customers, model.period, 1000.0, False)
+    rows = np.flatnonzero(view.known)[:200]
+    with path(enabled):
+        clean = fresh(view)
+        x = churn_features(clean, rows)
+        assert not {"recency", "frequency", "monetary", "complaints_total"} & clean._means.keys()
+        rec = view.recency.copy()
+        rec[rows[[3, 150]]] = np.nan
+        holed = view.replace(recency=rec)
+        y = churn_features(holed, rows)
+        assert "recency" in holed._means and "monetary" not in holed._means
+    means = view.segment_mean(rec).astype(np.float32)  # over known customers with data
+    for r in (3, 150):
+        assert y[r, 1] == np.log1p(means[view.segment[rows[r]]])
+    keep = np.setdiff1d(np.arange(rows.size), [3, 150])
+    assert np.array_equal(x[keep], y[keep])

@@ -22,24 +22,34 @@ F32 = np.float32
 FILLED = ("recency", "frequency", "monetary", "complaints_total")
 
 
-def _fill(view: CRMView, name: str, rows: np.ndarray | slice) -> np.ndarray:
-    """The field `name` at `rows`, missing values replaced by their segment's mean."""
-    means = view.field_segment_mean(name).astype(F32)
-    v = np.array(getattr(view, name)[rows], dtype=F32)  # a copy, also of a slice
-    bad = np.flatnonzero(~np.isfinite(v))
-    v[bad] = means[view.segment[rows][bad]]
-    return v
+def _filled(view: CRMView, rows: np.ndarray | slice) -> list[np.ndarray]:
+    """The `FILLED` fields at `rows` (float32 copies), missing values replaced by their segment's mean.
+
+    The means are computed only for fields with missing values at `rows` (on
+    the compiled path in one pass): a sample of known customers rarely has any.
+    """
+    values = [np.array(getattr(view, name)[rows], dtype=F32) for name in FILLED]  # copies, also of a slice
+    bad = [np.flatnonzero(~np.isfinite(v)) for v in values]
+    need = [name for name, b in zip(FILLED, bad, strict=True) if b.size]
+    if need:
+        means = dict(zip(need, view.field_segment_means(*need), strict=True))
+        segment = view.segment[rows]
+        for name, v, b in zip(FILLED, values, bad, strict=True):
+            if b.size:
+                v[b] = means[name].astype(F32)[segment[b]]
+    return values
 
 
 def _columns(view: CRMView, rows: np.ndarray | slice):
+    recency, frequency, monetary, complaints = _filled(view, rows)
     nps = view.survey_nps[rows]
     answered = np.isfinite(nps)
     return [
-        np.log1p(_fill(view, "recency", rows)),
-        _fill(view, "frequency", rows),
-        np.log1p(_fill(view, "monetary", rows)),
+        np.log1p(recency),
+        frequency,
+        np.log1p(monetary),
         view.complaint_open[rows].astype(F32),
-        np.minimum(_fill(view, "complaints_total", rows), 5.0),
+        np.minimum(complaints, 5.0),
         np.where(answered, nps, 7.0).astype(F32, copy=False) / 10.0,
         answered.astype(F32),
         np.log1p(view.tenure[rows]),
@@ -50,8 +60,6 @@ def _columns(view: CRMView, rows: np.ndarray | slice):
 def churn_features(view: CRMView, rows: np.ndarray | None = None) -> np.ndarray:
     """The design matrix of the churn model, one row per customer slot (or per `rows`)."""
     r = slice(None) if rows is None else rows
-    if jit.ENABLED:
-        view.field_segment_means(*FILLED)  # in one pass
     cols = _columns(view, r)
     m = cols[0].size
     x = np.zeros((m, 1 + len(cols) + view.n_segments - 1), dtype=F32)
@@ -181,9 +189,12 @@ class ChurnRiskPolicy(Policy):
 
     kind: ClassVar[str] = "churn_risk"
     pure_score: ClassVar[bool] = True
-    #: Fields whose per-segment means the policy uses in a period (on the compiled path,
-    #: `observe` has `CRMView.field_segment_means` compute them in one pass).
+    #: Fields whose per-segment means the policy uses in a period: the churn model's fills
+    #: (for the prediction every customer's complaint is ranked by) and the offer.
     means_used: ClassVar[tuple[str, ...]] = (*FILLED, "needs_signal")
+    #: The means `observe` has `CRMView.field_segment_means` compute in one pass on the
+    #: compiled path: those every period's decision uses.
+    observed_means: ClassVar[tuple[str, ...]] = means_used
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -192,8 +203,8 @@ class ChurnRiskPolicy(Policy):
 
     def observe(self, view: CRMView, rng: np.random.Generator) -> None:
         """Record data; refit on schedule."""
-        if jit.ENABLED:
-            view.field_segment_means(*self.means_used)  # in one pass
+        if jit.ENABLED and self.observed_means:
+            view.field_segment_means(*self.observed_means)  # in one pass
         self.model.record(view, rng)
         if view.t > 0 and view.t % self.refit_every == 0:
             self.model.fit()

@@ -30,6 +30,9 @@ class CLVPolicy(ChurnRiskPolicy):
 
     kind: ClassVar[str] = "clv"
     means_used: ClassVar[tuple[str, ...]] = (*FILLED, "needs_signal", "value")
+    #: Only the periods it scores in (re-targetings) use the churn model's fills and the
+    #: value's mean: `score` computes them then, in one pass.
+    observed_means: ClassVar[tuple[str, ...]] = ()
 
     def score(self, view: CRMView, rng: np.random.Generator) -> np.ndarray:
         """Value at risk."""
