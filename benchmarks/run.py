@@ -195,7 +195,7 @@ MEMORY_STEPS = 14
 
 
 def _memory_child(size: int, steps: int) -> dict[str, Any]:
-    full_model(1_000).run(2)  # the compiled kernels are loaded before measuring
+    full_model(1_000).run(MEMORY_STEPS)  # the compiled kernels are loaded before measuring
     base_rss = _peak_rss()
     tracemalloc.start()
     model = full_model(size)
@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     res["compiled"] = jit.ENABLED
     _say(f"Compiled kernels: {'numba' if jit.ENABLED else 'off (numpy fallback)'}")
     for policy in ("uniform", "data_driven"):  # compile or load the kernels before timing anything,
-        full_model(1_000, policy=policy).run(12)  # the fitted churn model's included
+        full_model(1_000, policy=policy).run(14)  # the fitted churn model's scores included (period 13)
     res["throughput"] = []
     res["throughput_uniform"] = []
     for policy, key in (("uniform", "throughput_uniform"), ("data_driven", "throughput")):

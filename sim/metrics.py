@@ -104,7 +104,7 @@ class MetricsRecorder:
         args = (t, pop.status, pop.segment, pop.satisfaction, pop.loyalty, scores, pop.survey_at,
                 pop.consent, pop.survey_nps, pop.survey_csat, pop.lock, pop.complaint_open,
                 out.churned, out.acquired, out.referred, out.complaints_new, out.active_start,
-                out.revenue, alloc.service, out.serve_cost, F32(b.loyal_threshold),
+                out.revenue, alloc.service, pop.cost_to_serve, F32(b.loyal_threshold),
                 F32(b.locked_threshold), k)
         tot, seg = _tally(*args) if jit.ENABLED else _tally_numpy(*args)
         (n_active, sat_sum, loy_sum, promoters, detractors, recent, recent_prom, recent_det,
@@ -169,7 +169,7 @@ TALLY = ("active", "satisfaction", "loyalty", "promoters", "detractors", "recent
 @njit
 def _tally(t, status, segment, satisfaction, loyalty, scores, survey_at, consent, survey_nps,
            survey_csat, lock, complaint_open, churned, acquired, referred, complaints_new,
-           active_start, revenue, service, serve_cost, loyal_thr, locked_thr, k
+           active_start, revenue, service, cost_to_serve, loyal_thr, locked_thr, k
            ):  # pragma: no cover - compiled
     """The sums and counts of `TALLY`, and per segment, in two passes.
 
@@ -198,7 +198,8 @@ def _tally(t, status, segment, satisfaction, loyalty, scores, survey_at, consent
             seg[0, s] += 1.0
         seg[2, s] += np.float64(revenue[i])
         seg[3, s] += np.float64(service[i])
-        serve += np.float64(serve_cost[i])
+        if active_start[i]:  # served this period: the customers active at its start
+            serve += np.float64(cost_to_serve[i])
     tot[1], tot[2], tot[8], tot[16] = sat_sum, loy_sum, csat_sum, serve
     return tot, seg
 
@@ -240,7 +241,7 @@ def _seq_sum(x: np.ndarray) -> float:
 
 def _tally_numpy(t, status, segment, satisfaction, loyalty, scores, survey_at, consent, survey_nps,
                  survey_csat, lock, complaint_open, churned, acquired, referred, complaints_new,
-                 active_start, revenue, service, serve_cost, loyal_thr, locked_thr, k):
+                 active_start, revenue, service, cost_to_serve, loyal_thr, locked_thr, k):
     """`_tally` with numpy."""
     ids = np.flatnonzero(status == ACTIVE)
     sc = scores[ids]
@@ -254,7 +255,7 @@ def _tally_numpy(t, status, segment, satisfaction, loyalty, scores, survey_at, c
         np.count_nonzero((loyalty[ids] < loyal_thr) & (lock[ids] >= locked_thr)),
         np.count_nonzero(churned), np.count_nonzero(acquired), np.count_nonzero(referred),
         np.count_nonzero(complaints_new), np.count_nonzero(active_start),
-        np.count_nonzero(complaint_open[ids]), _seq_sum(serve_cost)], dtype=np.float64)
+        np.count_nonzero(complaint_open[ids]), _seq_sum(cost_to_serve[active_start])], dtype=np.float64)
     seg = np.stack([
         np.bincount(seg_i[acquired], minlength=k), np.bincount(seg_i[churned], minlength=k),
         np.bincount(seg_i, weights=revenue, minlength=k),

@@ -40,7 +40,7 @@ NEEDS, QUALITY, COMPLAIN, PURCHASE, CHURN, SIGNAL, DROPOUT = range(7)  # custome
 SURVEY_PICK, SURVEY_ANSWER, SURVEY_NPS, SURVEY_CSAT = range(4)  # surveys' stream
 ADOPT, SOURCE = range(2)  # acquisition stream
 #: Full-length arrays `CustomerPopulation.step` allocates (each on its own cache-line slot, `sim.memory`).
-STEP_OUTPUTS = 12
+STEP_OUTPUTS = 10
 
 #: Columns shown by `Customer` views and `CustomerPopulation.to_frame`.
 PUBLIC_COLUMNS = (
@@ -144,8 +144,6 @@ class PeriodOutcome:
         complaints_new: Mask of complaints filed this period.
         complaints_resolved: Number of complaints handled this period.
         complaints_abandoned: Number of complaints that turned into grudges.
-        hazard: Churn probability per customer this period.
-        serve_cost: Cost to serve per customer.
         recommend: Rounded true likelihood to recommend at the end of the period
             (None: not computed).
     """
@@ -159,8 +157,6 @@ class PeriodOutcome:
     complaints_new: np.ndarray
     complaints_resolved: int
     complaints_abandoned: int
-    hazard: np.ndarray
-    serve_cost: np.ndarray
     recommend: np.ndarray | None = None
 
 
@@ -426,13 +422,11 @@ class CustomerPopulation:
         purchases = out(n, np.int32)
         revenue = out(n, F32)
         churned = out(n, bool)
-        hazard = out(n, F32)
-        serve_cost = out(n, F32)
         scores = out(n, F32)
         promote = emit  # reuse the buffer: the sociability of promoters who stay
         if not compiled:
             promote[:] = 0.0
-        outs = (purchases, revenue, churned, hazard, serve_cost, scores, promote)
+        outs = (purchases, revenue, churned, scores, promote)
         pull_term = F32(b.competitor_churn * market.pull)
         cover_keep = F32(1.0 - market.switching_cover)
         if compiled:
@@ -441,7 +435,7 @@ class CustomerPopulation:
             left = kernels.react(
                 t, self.status, self.satisfaction, self.loyalty, self.relationship, self.lock,
                 self.growth, self.purchase_rate, self.spend, self.price_sensitivity, self.base_churn,
-                self.dropout, self.cost_to_serve, self.complaint_open, self.grudge, self.needs,
+                self.dropout, self.complaint_open, self.grudge, self.needs,
                 self.needs_signal, self.last_purchase, self.frequency, self.monetary,
                 self.purchases_total, self.revenue_total, self.churned_at, self.sociability,
                 heard, *outs, asked, *(period_base(kc, t, s) for s in (PURCHASE, DROPOUT, CHURN, SIGNAL)),
@@ -481,8 +475,8 @@ class CustomerPopulation:
         return PeriodOutcome(
             active_start=active, purchases=purchases, revenue=revenue, churned=churned,
             acquired=won, referred=referred, complaints_new=filed,
-            complaints_resolved=resolved, complaints_abandoned=abandoned, hazard=hazard,
-            serve_cost=serve_cost, recommend=scores,
+            complaints_resolved=resolved, complaints_abandoned=abandoned,
+            recommend=scores,
         )
 
     def _experience_params(self) -> tuple:
@@ -557,7 +551,7 @@ class CustomerPopulation:
         """`kernels.react` for the active customers `ids` (all of them, or the compiled pass's rest)."""
         (wneg, rw, crowd, lspeed, ref_s, ps, _cs, _ref_l, _cl, _cu, _lprot, crm_noise, resp, anger,
          shift) = self._react_params()
-        purchases, revenue, churned, hazard, serve_cost, scores, promote = outs
+        purchases, revenue, churned, scores, promote = outs
         sat = np.clip(self.satisfaction[ids] - heard[ids] * wneg, 0.0, 1.0)
         self.satisfaction[ids] = sat
         lt = np.clip(self.relationship[ids] * rw + sat - self.lock[ids] * crowd, 0.0, 1.0)
@@ -585,10 +579,8 @@ class CustomerPopulation:
             k[bb[dd]] = until[dd]
         purchases[ids] = k
         h = self._hazard_of(ids, sat, loy, pull_term, cover_keep)
-        hazard[ids] = h
         c = drop | (uniform(period_base(kc, t, CHURN), ids) < h)
         churned[ids] = c
-        serve_cost[ids] = self.cost_to_serve[ids]
         f = self.frequency[ids].astype(np.float64)
         self.frequency[ids] = (f + (k - f) * 0.1).astype(F32)
         bb = np.flatnonzero(k > 0)

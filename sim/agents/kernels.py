@@ -192,10 +192,10 @@ def _listeners(status, for_potential, heard):  # pragma: no cover - compiled
 
 @njit(simd=True)
 def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase_rate, spend,
-          price_sensitivity, base_churn, dropout, cost_to_serve, complaint_open, grudge, needs,
+          price_sensitivity, base_churn, dropout, complaint_open, grudge, needs,
           needs_signal, last_purchase, frequency, monetary, purchases_total, revenue_total,
           churned_at, sociability, heard,
-          purchases, revenue, churned, hazard, serve_cost, scores, promote, asked,
+          purchases, revenue, churned, scores, promote, asked,
           b_purchase, b_dropout, b_churn, b_signal, s_pick,
           prm, spend_drop, pull_term, cover_keep, survey_rate, has_dropout, table
           ):  # pragma: no cover - compiled
@@ -239,7 +239,6 @@ def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase
         purchases[i] = k if ok else (np.int32(-1) if late else np.int32(0))
         satisfaction[i] = sat if ok else sat0
         loyalty[i] = loy if ok else loy0
-        serve_cost[i] = cost_to_serve[i] if ok else zero
         # Churn.
         x = (ref_s - sat) * cs + (ref_l - loy) * cl
         x = x + cu if (complaint_open[i] or grudge[i]) else x
@@ -247,7 +246,6 @@ def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase
         h += (one - loy) * price_sensitivity[i] * pull_term
         h *= one - lock[i] * lprot * cover_keep
         h = min(max(h, zero), one)
-        hazard[i] = h if ok else zero
         c = ok & (drop | (uniform_at(b_churn, i) < h))
         churned[i] = c
         # What the CRM records.
