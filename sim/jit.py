@@ -22,7 +22,13 @@ in order):
 - **vector width**: loops are vectorised 16 float32 lanes wide (AVX-512 where
   present; LLVM splits the lanes on narrower hardware). The setting is made
   only while one of these kernels compiles and restored afterwards, so other
-  numba code in the process is compiled with the defaults.
+  numba code in the process is compiled with the defaults. A forced width
+  also lets LLVM reorder a float *reduction* (a float accumulated across
+  iterations is summed in vector lanes, then across them): `simd` kernels
+  therefore accumulate only integers across rows; float sums that must be in
+  customer order stay in plain `njit` kernels. (On float32 data such a sum is
+  often exact in float64 whatever the order, so a comparison with numpy on
+  typical values would not reveal the reordering.)
 
 Both hooks use numba's compiler internals (`_compiler`); if a future numba
 lacks them, kernels compile without them: slower, with the same results.
