@@ -24,6 +24,24 @@ def test_rows_are_sorted_and_ties_symmetric():
     assert np.array_equal(forward, backward)
 
 
+@pytest.mark.parametrize(("n", "degree", "rewire"),
+                         [(3, 8, 1.0), (10, 2, 0.0), (5_000, 8, 0.2), (20_001, 6, 0.5)])
+def test_the_network_is_the_ring_lattice_rewired_as_the_model_describes(n, degree, rewire):
+    """The CSR arrays hold exactly the ties of docs/model.md, drawn from the same random numbers."""
+    nw = build_network("small_world", n, degree, rewire, np.random.default_rng(n))
+    rng = np.random.default_rng(n)  # the same draws, made as plainly as possible
+    half = min(degree // 2, (n - 1) // 2)
+    src = np.repeat(np.arange(n), half)
+    dst = (src + np.tile(np.arange(1, half + 1), n)) % n
+    moved = rng.random(src.size) < rewire
+    dst[moved] = rng.integers(0, n, size=int(moved.sum()))
+    src, dst = src[dst != src], dst[dst != src]
+    ties = sorted(zip(np.concatenate([src, dst]).tolist(), np.concatenate([dst, src]).tolist(), strict=True))
+    rows = np.repeat(np.arange(n), np.diff(nw.indptr))
+    assert list(zip(rows.tolist(), nw.indices.tolist(), strict=True)) == ties
+    assert nw.indptr.dtype == np.int32 and nw.indices.dtype == np.int32
+
+
 @pytest.mark.skipif(not jit.AVAILABLE, reason="numba is not installed: only the numpy path exists")
 @pytest.mark.parametrize("unhappy", [0.002, 0.1, 0.9])  # few speakers (push) … most (gather)
 @pytest.mark.parametrize("for_potential", [False, True])

@@ -182,6 +182,10 @@ class CustomerPopulation:
         n = size + round(size * pop.potential)
         self.n, self.initial_size = n, size
         self.segment_names = tuple(s.name for s in pop.segments)
+        # The network first: its construction needs more scratch memory than anything else, and
+        # the columns do not exist yet (its own stream, so the order changes no draw).
+        nw = pop.network
+        self.network: SocialNetwork = build_network(nw.kind, n, nw.degree, nw.rewire, network_rng)
         shares = np.array([s.share for s in pop.segments])
         # Initial customers and the potential pool are each split by share exactly.
         seg = np.concatenate([self._split(size, shares, init_rng),
@@ -249,16 +253,15 @@ class CustomerPopulation:
         self.needs_signal = self.needs.copy()
         self.service_total = np.zeros(n, dtype=F32)
         self.has_dropout = bool((self.dropout > 0).any())
-        nw = pop.network
-        self.network: SocialNetwork = build_network(nw.kind, n, nw.degree, nw.rewire, network_rng)
         self.pool_size = max(n - size, 1)
         self._keys: tuple[int, int, int] | None = None
         # Each column starts on its own cache line (sim.memory): the step's passes stream
         # some forty of them at once. The step's outputs take the slots after them.
+        # One column at a time, nothing else holding it: each old copy is freed as its new one is made.
+        del cols, grower, seg, idx, consent_draw
         self._layout = Layout()
-        for name, v in list(vars(self).items()):
-            if isinstance(v, np.ndarray) and v.shape == (n,):
-                setattr(self, name, self._layout.copy(v))
+        for name in [k for k, v in vars(self).items() if isinstance(v, np.ndarray) and v.shape == (n,)]:
+            setattr(self, name, self._layout.copy(getattr(self, name)))
 
     @staticmethod
     def _split(m: int, shares: np.ndarray, rng: np.random.Generator) -> np.ndarray:
