@@ -91,6 +91,11 @@ def _spread(amount: float, weights: np.ndarray, visible: np.ndarray) -> np.ndarr
     return (w * (amount / total * (1 - 1e-6))).astype(np.float32)
 
 
+def _spent(money: np.ndarray, amount: float) -> float:
+    """The sum of `_spread(amount, ...)`: 0.0 without summing when nothing was spread (all zeros)."""
+    return 0.0 if amount <= 0 else float(money.sum(dtype=np.float64))
+
+
 def allocate(decision: Decision, budget: float, known: np.ndarray,
              complaint_cost: float) -> Allocation:
     """Turn a decision into money per customer within the budget.
@@ -116,8 +121,8 @@ def allocate(decision: Decision, budget: float, known: np.ndarray,
     points = _spread(budget * shares["points"], pw, known)
     capacity = int(budget * shares["complaints"] // complaint_cost)
     spent = {
-        "service": float(service.sum(dtype=np.float64)),
-        "points": float(points.sum(dtype=np.float64)),
+        "service": _spent(service, budget * shares["service"]),
+        "points": _spent(points, budget * shares["points"]),
         "complaints": capacity * complaint_cost,
         "acquisition": budget * shares["acquisition"],
     }
