@@ -27,6 +27,8 @@ from pydantic import (
 )
 
 PERIODS_PER_YEAR = {"week": 52.0, "month": 12.0, "quarter": 4.0, "year": 1.0}
+#: Longest horizon (periods): customers' periods are stored as int16 (630 years of weeks).
+MAX_HORIZON = 32_000
 
 
 class Spec(BaseModel):
@@ -521,7 +523,7 @@ class Scenario(Spec):
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="Scenario name.")
     description: str = Field("", description="What the scenario teaches.")
-    horizon: int = Field(104, ge=1, le=100_000, description="Periods simulated.")
+    horizon: int = Field(104, ge=1, le=MAX_HORIZON, description="Periods simulated.")
     period: Literal["week", "month", "quarter", "year"] = Field(
         "week", description="Length of a period (labels; unset rates are converted from weekly)."
     )

@@ -25,5 +25,5 @@ def test_reference_documents_every_field() -> None:
         assert re.search(rf"^### {name}\b", text, re.M), name
         for field in node.get("properties", {}):
             assert f"| `{field}` |" in text, (name, field)
-    assert "| `horizon` | integer | `104` | ≥ 1, ≤ 100000 |" in text
+    assert "| `horizon` | integer | `104` | ≥ 1, ≤ 32000 |" in text
     assert "**required**" in text

@@ -193,9 +193,11 @@ class CustomerPopulation:
         self.segment = seg.astype(np.int16)
         self.status = np.zeros(n, dtype=np.int8)
         self.status[:size] = ACTIVE
-        self.joined = np.full(n, -1, dtype=np.int32)
+        # Periods (joined, churned, last purchase, last survey) as int16: the horizon is at most
+        # MAX_HORIZON periods (sim.scenario), -1 for never.
+        self.joined = np.full(n, -1, dtype=np.int16)
         self.joined[:size] = 0
-        self.churned_at = np.full(n, -1, dtype=np.int32)
+        self.churned_at = np.full(n, -1, dtype=np.int16)
         cols: dict[str, np.ndarray] = {k: np.empty(n, dtype=F32) for k in (
             "spend", "purchase_rate", "base_churn", "dropout", "growth_max", "price_sensitivity",
             "complaint_propensity", "sociability", "service_sensitivity", "likability",
@@ -242,14 +244,14 @@ class CustomerPopulation:
         regulated = any(ev.kind == "regulation" for ev in scenario.market.events)
         self.consent_draw = consent_draw if regulated else None
         # What the firm's CRM records (the manager's only window on customers).
-        self.last_purchase = np.where(self.status == ACTIVE, 0, -1).astype(np.int32)
+        self.last_purchase = np.where(self.status == ACTIVE, 0, -1).astype(np.int16)
         self.frequency = np.where(self.status == ACTIVE, self.purchase_rate, 0).astype(F32)
         self.monetary = np.where(self.status == ACTIVE, self.spend, 0).astype(F32)
         self.purchases_total = np.zeros(n, dtype=np.int32)
         self.revenue_total = np.zeros(n, dtype=F32)
         self.survey_nps = np.full(n, np.nan, dtype=F32)
         self.survey_csat = np.full(n, np.nan, dtype=F32)
-        self.survey_at = np.full(n, -1, dtype=np.int32)
+        self.survey_at = np.full(n, -1, dtype=np.int16)
         self.needs_signal = self.needs.copy()
         self.service_total = np.zeros(n, dtype=F32)
         self.has_dropout = bool((self.dropout > 0).any())
