@@ -56,7 +56,7 @@ def test_compiled_hearing_equals_the_sparse_matrix_product(unhappy, for_potentia
     sociability = rng.gamma(2.0, 0.5, n).astype(np.float32)
     emit, heard = np.empty(n, np.float32), np.empty(n, np.float32)
     kernels.word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, nw.indptr,
-                          nw.indices, emit, heard, True, for_potential,
+                          nw.indices, nw.weights, emit, heard, True, for_potential,
                           np.float32(0.5), np.float32(0.3))
     speakers = np.count_nonzero(emit)
     assert speakers > 0
@@ -80,7 +80,7 @@ def test_adoption_skips_only_those_who_cannot_join(deterrence):
     runs = []
     for bound in (np.inf, float(promote.max()) * 1.001):
         won, referred = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-        n_won = kernels.adoption(status, nw.indptr, nw.indices, promote, promote, True,
+        n_won = kernels.adoption(status, nw.indptr, nw.indices, nw.weights, promote, promote, True,
                                  heard, np.uint64(123), np.uint64(456), 0.01, 0.3, deterrence, bound,
                                  won, referred)
         runs.append((n_won, won, referred))

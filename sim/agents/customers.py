@@ -414,7 +414,7 @@ class CustomerPopulation:
         if compiled:
             kernels.word_of_mouth(
                 self.status, self.satisfaction, self.complaint_open, self.grudge, self.sociability,
-                nw.indptr, nw.indices, emit, heard, gather, b.wom_deterrence > 0,
+                nw.indptr, nw.indices, nw.weights, emit, heard, gather, b.wom_deterrence > 0,
                 F32(b.detractor_threshold), F32(b.wom_unresolved))
         else:
             self._emit(emit)
@@ -471,7 +471,7 @@ class CustomerPopulation:
             # any degree below 10^4): the 0.1 % margin makes the bound safe.
             bound = float(promote.max(initial=0.0)) * 1.001 if gather else np.inf
             kernels.adoption(
-                self.status, nw.indptr, nw.indices, promote, share, gather, heard,
+                self.status, nw.indptr, nw.indices, nw.weights, promote, share, gather, heard,
                 period_base(ka, t, ADOPT), period_base(ka, t, SOURCE), paid, float(b.referral_rate),
                 float(b.wom_deterrence), bound, won, referred)
         else:

@@ -106,23 +106,17 @@ def poisson_capped(lam, u):  # pragma: no cover - compiled
 
 
 @njit
-def row_weight(indptr, i):  # pragma: no cover - compiled
-    """Node i's weight on each neighbour's value: 1 / degree in float32 (`SocialNetwork.weights`)."""
-    return F32(1.0) / F32(max(indptr[i + 1] - indptr[i], 1))
-
-
-@njit
-def neighbour_mean_at(indptr, indices, values, i):  # pragma: no cover - compiled
+def neighbour_mean_at(indptr, indices, weights, values, i):  # pragma: no cover - compiled
     """Mean of `values` over node i's neighbours: the float32 sum of weight × value, in order."""
     acc = F32(0.0)
-    w = row_weight(indptr, i)
+    w = weights[i]
     for j in range(indptr[i], indptr[i + 1]):
         acc += w * values[indices[j]]
     return acc
 
 
 def word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, indptr, indices,
-                  emit, heard, gather, for_potential, detractor, wom_unresolved):
+                  weights, emit, heard, gather, for_potential, detractor, wom_unresolved):
     """What each active customer says (negative word of mouth) and what each person hears.
 
     With `gather` (a small-world network in CSR form), `heard` is computed for
@@ -141,10 +135,10 @@ def word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, ind
     if not gather:
         return
     if speakers * 4 < status.size:
-        _push(emit, indptr, indices, heard)
+        _push(emit, indptr, indices, weights, heard)
         _listeners(status, for_potential, heard)
     else:
-        _gather(status, for_potential, emit, indptr, indices, heard)
+        _gather(status, for_potential, emit, indptr, indices, weights, heard)
 
 
 @njit(simd=True)
@@ -164,7 +158,7 @@ def _emit(status, satisfaction, complaint_open, grudge, sociability, emit, detra
 
 
 @njit
-def _push(emit, indptr, indices, heard):  # pragma: no cover - compiled
+def _push(emit, indptr, indices, weights, heard):  # pragma: no cover - compiled
     """`heard` of every row, by pushing each speaker's word to their neighbours (then `_listeners`)."""
     zero = F32(0.0)
     heard[:] = zero
@@ -173,17 +167,17 @@ def _push(emit, indptr, indices, heard):  # pragma: no cover - compiled
         if e != zero:
             for j in range(indptr[i], indptr[i + 1]):
                 r = indices[j]
-                heard[r] += row_weight(indptr, r) * e
+                heard[r] += weights[r] * e
 
 
 @njit
-def _gather(status, for_potential, emit, indptr, indices, heard):  # pragma: no cover - compiled
+def _gather(status, for_potential, emit, indptr, indices, weights, heard):  # pragma: no cover - compiled
     """`heard` by gathering over each listener's ties (0 for rows that do not listen, as `_listeners`)."""
     zero = F32(0.0)
     for i in range(emit.size):
         s = status[i]
         listens = (s == ACTIVE) | ((s == POTENTIAL) & for_potential)
-        heard[i] = neighbour_mean_at(indptr, indices, emit, i) if listens else zero
+        heard[i] = neighbour_mean_at(indptr, indices, weights, emit, i) if listens else zero
 
 
 @njit(simd=True)
@@ -299,7 +293,7 @@ def survey(t, ids, satisfaction, loyalty, survey_nps, survey_csat, survey_at, s_
 
 
 @njit
-def adoption(status, indptr, indices, promote, share_given, gather, heard, u_base,
+def adoption(status, indptr, indices, weights, promote, share_given, gather, heard, u_base,
              src_base, paid, referral_rate, deterrence, share_bound, won, referred
              ):  # pragma: no cover - compiled
     """Potential customers won by paid acquisition and referrals (promoters they hear from).
@@ -320,7 +314,7 @@ def adoption(status, indptr, indices, promote, share_given, gather, heard, u_bas
         u = np.float64(uniform_at(u_base, i))
         if u >= p_upper:
             continue
-        share = neighbour_mean_at(indptr, indices, promote, i) if gather else share_given[i]
+        share = neighbour_mean_at(indptr, indices, weights, promote, i) if gather else share_given[i]
         referral = referral_rate * np.float64(share)
         pd = paid
         if deterrence > 0.0:
