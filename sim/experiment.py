@@ -86,7 +86,7 @@ def run_replication(scenario: Scenario, replication: int, seed: int) -> Replicat
     """
     summaries, series, segments = {}, {}, {}
     for spec in scenario.policies:
-        model = RetentionModel(scenario, policy=spec.name, rng=seed)
+        model = RetentionModel(scenario, policy=spec.name, rng=seed, keep_last=False)
         model.run()
         ts = model.timeseries()
         summaries[spec.name] = model.summary()

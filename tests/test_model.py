@@ -295,3 +295,13 @@ def test_a_pure_score_is_computed_only_in_the_periods_the_manager_retargets(monk
     scored.clear()
     RetentionModel(s, policy="r", rng=4).run()
     assert scored == [("random", t) for t in range(25)]
+
+
+def test_a_model_that_keeps_nothing_for_inspection_runs_the_same():
+    s = scenario(horizon=15)
+    kept = RetentionModel(s, policy="a", rng=6).run()
+    lean = RetentionModel(s, policy="a", rng=6, keep_last=False).run()
+    assert kept.manager.last_view is not None and kept.manager.last_decision is not None
+    assert lean.manager.last_view is None and lean.manager.last_decision is None
+    assert lean.last_allocation is not None  # what customers received stays inspectable
+    assert lean.timeseries().equals(kept.timeseries())
