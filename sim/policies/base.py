@@ -55,8 +55,12 @@ def top_share(score: np.ndarray, mask: np.ndarray, share: float) -> np.ndarray:
     if k >= ids.size:
         w[ids] = 1.0
         return w
-    s = np.nan_to_num(np.asarray(score, dtype=np.float64)[ids], nan=-np.inf)
-    chosen = ids[np.argpartition(-s, k - 1, kind="introselect")[:k]]
+    # The known customers' scores as float64, missing ones last; gathered before widening and
+    # negated in place (the same values as converting every row first, in a third of the memory).
+    s = np.asarray(score)[ids].astype(np.float64)
+    np.nan_to_num(s, copy=False, nan=-np.inf)
+    np.negative(s, out=s)
+    chosen = ids[np.argpartition(s, k - 1, kind="introselect")[:k]]
     w[chosen] = 1.0
     return w
 
