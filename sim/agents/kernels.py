@@ -83,6 +83,12 @@ COUNT_CAP = 5
 
 
 @njit
+def recommend_at(sat, loy, shift):  # pragma: no cover - compiled
+    """Likelihood to recommend, 0–10, unrounded (`CustomerPopulation.recommend`; builtin clamps vectorise)."""
+    return min(max((sat * F32(0.5) + loy * F32(0.5) + shift) * F32(10.0), F32(0.0)), F32(10.0))
+
+
+@njit
 def poisson_capped(lam, u):  # pragma: no cover - compiled
     """Poisson count by inversion of `u`, without branches, for counts up to COUNT_CAP.
 
@@ -212,7 +218,7 @@ def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase
     """
     (wneg, rw, crowd, lspeed, ref_s, ps, cs, ref_l, cl, cu, lprot, crm_noise, _resp, _anger,
      shift) = prm
-    one, zero, ten = F32(1.0), F32(0.0), F32(10.0)
+    one, zero = F32(1.0), F32(0.0)
     n_tail = 0
     for i in range(status.size):
         act = status[i] == ACTIVE
@@ -265,7 +271,7 @@ def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase
         sig = needs[i] + crm_noise * normal_at(b_signal, i, table)
         needs_signal[i] = sig if buy else needs_signal[i]
         # Likelihood to recommend, leaving or staying, promoting, surveys.
-        rec = min(max((sat * F32(0.5) + loy * F32(0.5) + shift) * ten, zero), ten)
+        rec = recommend_at(sat, loy, shift)
         score = np.round(rec)
         scores[i] = score if ok else zero
         status[i] = CHURNED if c else status[i]
@@ -285,7 +291,7 @@ def survey(t, ids, satisfaction, loyalty, survey_nps, survey_csat, survey_at, s_
     for i in ids:
         sat = satisfaction[i]
         if uniform_at(s_answer, i) < resp * (one + anger * (one - sat)):
-            rec = min(max((sat * F32(0.5) + loyalty[i] * F32(0.5) + shift) * ten, zero), ten)
+            rec = recommend_at(sat, loyalty[i], shift)
             survey_nps[i] = min(max(np.round(rec + normal_at(s_nps, i, table)), zero), ten)
             survey_csat[i] = min(max(np.round(one + F32(4.0) * sat + F32(0.5) * normal_at(s_csat, i, table)),
                                      one), F32(5.0))
