@@ -191,13 +191,14 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-#: Periods stepped when measuring memory: past the first re-targeting with a fitted churn model
-#: (period 13), the learning manager's busiest period.
-MEMORY_STEPS = 14
+#: Periods that take a model past its first re-targeting with a fitted churn model (period 13),
+#: the learning manager's busiest period: the warm-up that compiles every kernel, and the
+#: periods stepped when measuring memory.
+FIRST_CYCLE = 14
 
 
 def _memory_child(size: int, steps: int, keep_last: bool) -> dict[str, Any]:
-    full_model(1_000).run(MEMORY_STEPS)  # the compiled kernels are loaded before measuring
+    full_model(1_000).run(FIRST_CYCLE)  # the compiled kernels are loaded before measuring
     base_rss = _peak_rss()
     tracemalloc.start()
     model = full_model(size, keep_last=keep_last)
@@ -355,7 +356,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     res["compiled"] = jit.ENABLED
     _say(f"Compiled kernels: {'numba' if jit.ENABLED else 'off (numpy fallback)'}")
     for policy in ("uniform", "data_driven"):  # compile or load the kernels before timing anything,
-        full_model(1_000, policy=policy).run(14)  # the fitted churn model's scores included (period 13)
+        full_model(1_000, policy=policy).run(FIRST_CYCLE)
     res["throughput"] = []
     res["throughput_uniform"] = []
     for policy, key in (("uniform", "throughput_uniform"), ("data_driven", "throughput")):
@@ -372,7 +373,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     _say("\nMemory per customer (fresh process each; tracemalloc):")
     res["memory"] = []
     for n in sizes:
-        r = memory(n, MEMORY_STEPS)
+        r = memory(n, FIRST_CYCLE)
         res["memory"].append(r)
         _say(f"  N={n:>9,}: state {r['state_bytes_per_customer']:6.0f} B "
              f"(columns {r['state_columns_bytes_per_customer']:.0f}, network "
