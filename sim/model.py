@@ -103,10 +103,15 @@ class RetentionModel(mesa.Model):
         self._events(t)
         view = build_view(self.customers, t, self.budget(state), self.manager.needs_truth)
         decision = self.manager.decide(view)
-        alloc = allocate(decision, view.budget, view.known, self.scenario_spec.market.complaint_cost)
-        if not self.keep_last:  # nobody will look at them: let them go before the customers step
-            self.manager.last_view = self.manager.last_decision = None
-            del view, decision
+        budget, known = view.budget, view.known
+        if not self.keep_last:  # nobody will look at them: let the view go before the allocation,
+            self.manager.last_view = None  # the decision before the customers step
+            del view
+        alloc = allocate(decision, budget, known, self.scenario_spec.market.complaint_cost)
+        if not self.keep_last:
+            self.manager.last_decision = None
+            del decision
+        del known
         rate = self.manager.survey_rate(t, self.scenario_spec.market.survey_rate)
         outcome = self.customers.step(t, alloc, state, self.customers_rng,
                                       self.streams["surveys"], self.streams["acquisition"], rate)
