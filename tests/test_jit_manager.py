@@ -30,7 +30,7 @@ from sim.allocation import Decision, allocate
 from sim.crm import CRMView, build_view
 from sim.loader import load_scenario
 from sim.model import RetentionModel
-from sim.policies import ChurnModel, top_share, zscore
+from sim.policies import ChurnModel, churn_risk, top_share, zscore
 from sim.policies.churn_risk import churn_features, linear_predictor
 from sim.scenario import PolicySpec, Scenario
 
@@ -335,3 +335,20 @@ def test_the_churn_sample_is_filled_with_segment_means_computed_only_when_missin
         assert y[r, 1] == np.log1p(means[view.segment[rows[r]]])
     keep = np.setdiff1d(np.arange(rows.size), [3, 150])
     assert np.array_equal(x[keep], y[keep])
+
+
+@pytest.mark.parametrize("enabled", PATHS)
+def test_the_churn_model_predicts_the_same_in_blocks(enabled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = make_model("default-clv")
+    model.run(9)  # fitted at period 8
+    churn = model.manager.policy.model
+    assert churn.coef is not None
+    view = build_view(model.customers, model.period, 1000.0, False)
+    assert view.known.size < churn_risk.BLOCK  # one block by default
+    for name, v in {"view": view, **odd_views(view)}.items():
+        with path(enabled):
+            whole = churn.predict(fresh(v))
+            monkeypatch.setattr(churn_risk, "BLOCK", 333)  # blocks of 333 rows, the last one short
+            blocks = churn.predict(fresh(v))
+            monkeypatch.undo()
+        assert_same(whole, blocks, name)

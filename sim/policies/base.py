@@ -17,6 +17,8 @@ from sim.allocation import Decision
 from sim.crm import CRMView
 
 F32 = np.float32
+#: Rows per block where a pass over every customer works block by block (its scratch memory stays small).
+BLOCK = 1 << 16
 
 
 def zscore(x: np.ndarray | None, mask: np.ndarray) -> np.ndarray:

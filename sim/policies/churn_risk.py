@@ -15,7 +15,7 @@ import numpy as np
 
 from sim import crm_kernels, jit
 from sim.crm import CRMView
-from sim.policies.base import Policy, zscore
+from sim.policies.base import BLOCK, Policy, zscore
 
 F32 = np.float32
 #: The fields whose missing values the churn model fills with their segment's mean.
@@ -72,17 +72,17 @@ def churn_features(view: CRMView, rows: np.ndarray | None = None) -> np.ndarray:
     return x
 
 
-def linear_predictor(view: CRMView, coef: np.ndarray) -> np.ndarray:
-    """`churn_features(view) @ coef` without building the matrix (float64)."""
+def linear_predictor(view: CRMView, coef: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+    """`churn_features(view) @ coef` without building the matrix (float64), of all rows or a block of rows."""
     if jit.ENABLED and _compiled_ok(view, coef):
-        return _compiled_eta(view, coef, negate_clipped=False)
-    cols = _columns(view, slice(None))
-    eta = np.full(view.known.size, coef[0], dtype=np.float64)
+        return _compiled_eta(view, coef, negate_clipped=False, rows=rows)
+    cols = _columns(view, rows)
+    eta = np.full(cols[0].size, coef[0], dtype=np.float64)
     term = np.empty_like(eta)
     for j, c in enumerate(cols, start=1):
         eta += np.multiply(coef[j], c, out=term)
     seg_coef = np.concatenate([[0.0], coef[1 + len(cols):]])
-    eta += seg_coef[view.segment]
+    eta += seg_coef[view.segment[rows]]
     return eta
 
 
@@ -96,25 +96,24 @@ def _compiled_ok(view: CRMView, coef: np.ndarray) -> bool:
             and view.complaint_open.shape == view.known.shape)
 
 
-def _compiled_eta(view: CRMView, coef: np.ndarray, negate_clipped: bool) -> np.ndarray:
-    """`linear_predictor` by the kernel (or `-clip(eta, -30, 30)` with `negate_clipped`).
+def _compiled_eta(view: CRMView, coef: np.ndarray, negate_clipped: bool,
+                  rows: slice = slice(None)) -> np.ndarray:
+    """`linear_predictor` by the kernel (or `-clip(eta, -30, 30)` with `negate_clipped`), of a block of rows.
 
     The logarithms stay numpy's (they may differ from numba's in the last bit):
     the kernel fills recency and monetary value into a buffer, numpy takes the
     `log1p` in place, the kernel sums the terms in one pass.
     """
-    seg = view.segment
+    seg = view.segment[rows]
     recency, frequency, monetary, complaints = (m.astype(F32) for m in view.field_segment_means(*FILLED))
     buf = np.empty((3, seg.size), dtype=F32)
-    crm_kernels.fill2_f32(view.recency, view.monetary, seg, recency, monetary, buf)
+    crm_kernels.fill2_f32(view.recency[rows], view.monetary[rows], seg, recency, monetary, buf)
     np.log1p(buf[:2], out=buf[:2])
-    if view.tenure.dtype == F32:
-        log_tenure = np.log1p(view.tenure, out=buf[2])
-    else:
-        log_tenure = np.log1p(view.tenure)
-    return crm_kernels.churn_eta(buf[0], view.frequency, frequency, buf[1], view.complaint_open,
-                                 view.complaints_total, complaints, view.survey_nps, log_tenure, view.lock, seg,
-                                 coef, negate_clipped)
+    tenure = view.tenure[rows]
+    log_tenure = np.log1p(tenure, out=buf[2]) if tenure.dtype == F32 else np.log1p(tenure)
+    return crm_kernels.churn_eta(buf[0], view.frequency[rows], frequency, buf[1], view.complaint_open[rows],
+                                 view.complaints_total[rows], complaints, view.survey_nps[rows], log_tenure,
+                                 view.lock[rows], seg, coef, negate_clipped)
 
 
 class ChurnModel:
@@ -171,12 +170,20 @@ class ChurnModel:
             if jit.ENABLED and view.recency.dtype in (F32, np.float64) and view._kernels_take(view.recency):
                 return crm_kernels.recency_risk(view.recency, view.known)
             return np.where(view.known, np.nan_to_num(view.recency, nan=0.0), 0.0).astype(F32)
-        if jit.ENABLED and _compiled_ok(view, self.coef):
-            # The exponential stays numpy's, computed in place on -clip(eta, -30, 30).
-            x = _compiled_eta(view, self.coef, negate_clipped=True)
-            return crm_kernels.logistic32(np.exp(x, out=x))
-        eta = linear_predictor(view, self.coef)
-        return (1 / (1 + np.exp(-np.clip(eta, -30, 30)))).astype(F32)
+        # Block by block (every step is per row): the float64 scratch is a block's, not a column's.
+        compiled = jit.ENABLED and _compiled_ok(view, self.coef)
+        n = view.known.size
+        risk = np.empty(n, dtype=F32)
+        for a in range(0, n, BLOCK):
+            rows = slice(a, min(a + BLOCK, n))
+            if compiled:
+                # The exponential stays numpy's, computed in place on -clip(eta, -30, 30).
+                x = _compiled_eta(view, self.coef, negate_clipped=True, rows=rows)
+                crm_kernels.logistic32(np.exp(x, out=x), out=risk[rows])
+            else:
+                eta = linear_predictor(view, self.coef, rows)
+                risk[rows] = 1 / (1 + np.exp(-np.clip(eta, -30, 30)))  # cast to float32 as astype does
+        return risk
 
 
 class ChurnRiskPolicy(Policy):
