@@ -476,19 +476,6 @@ def _standardise(x, mask, mean, scale, out):
         out[i] = z if mask[i] & np.isfinite(v) else zero
 
 
-def masked_weights(known: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """`where(known, weights, 0.0)` for float32 weights: a new float32 array."""
-    out = np.empty(known.size, dtype=F32)
-    _masked_weights(known, weights, out)
-    return out
-
-
-@njit
-def _masked_weights(known, weights, out):
-    for i in range(known.size):
-        out[i] = weights[i] if known[i] else np.float32(0.0)
-
-
 # ---------------------------------------------------------------------- allocation
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.policies import top_share
+from sim.policies import top_mask, top_share
 from sim.policies.base import BLOCK
 
 F32 = np.float32
@@ -72,7 +72,11 @@ def test_matches_the_plain_definition(dtype) -> None:
         else:
             score = rng.integers(-3, 4, n).astype(dtype)
         share = float(rng.random())
-        np.testing.assert_array_equal(top_share(score, mask, share), reference(score, mask, share))
+        want = reference(score, mask, share)
+        np.testing.assert_array_equal(top_share(score, mask, share), want)
+        chosen = top_mask(score, mask, share)
+        assert chosen.dtype == np.bool_
+        np.testing.assert_array_equal(chosen, want > 0)
 
 
 def test_missing_and_infinite_scores_rank_in_order() -> None:

@@ -6,7 +6,7 @@ with `register_policy` — no need to edit the package.
 
 from __future__ import annotations
 
-from sim.policies.base import Policy, top_share, zscore
+from sim.policies.base import Policy, top_mask, top_share, zscore
 from sim.policies.churn_risk import ChurnModel, ChurnRiskPolicy
 from sim.policies.clv import CLVPolicy
 from sim.policies.feedback import FeedbackPolicy, feedback_risk
@@ -47,5 +47,5 @@ def register_policy(kind: str, cls: type[Policy]) -> type[Policy]:
 __all__ = [
     "POLICIES", "CLVPolicy", "ChurnModel", "ChurnRiskPolicy", "FeedbackPolicy", "HumanPolicy",
     "Instruction", "OraclePolicy", "Policy", "RandomPolicy", "UniformPolicy", "ValuePolicy",
-    "feedback_risk", "register_policy", "rfm_score", "top_share", "zscore",
+    "feedback_risk", "register_policy", "rfm_score", "top_mask", "top_share", "zscore",
 ]

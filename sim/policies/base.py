@@ -55,7 +55,12 @@ def _rank_key(score: np.ndarray) -> np.ndarray:
 
 
 def top_share(score: np.ndarray, mask: np.ndarray, share: float) -> np.ndarray:
-    """Weight 1 for the top `share` of customers in `mask` by score, else 0.
+    """Weight 1 for the top `share` of customers in `mask` by score, else 0 (float32; see `top_mask`)."""
+    return top_mask(score, mask, share).astype(F32)
+
+
+def top_mask(score: np.ndarray, mask: np.ndarray, share: float) -> np.ndarray:
+    """True for the top `share` of customers in `mask` by score (at least one), else False.
 
     Ties at the cut are broken by customer id (lower ids first), so the result
     is deterministic. The k-th best key is found by an in-place partition of
@@ -66,10 +71,10 @@ def top_share(score: np.ndarray, mask: np.ndarray, share: float) -> np.ndarray:
     score = np.asarray(score)
     m = int(np.count_nonzero(mask))
     if m == 0:
-        return np.zeros(mask.shape, dtype=F32)
+        return np.zeros(mask.shape, dtype=bool)
     k = max(1, round(share * m))
     if k >= m:
-        return mask.astype(F32)
+        return mask.copy()
     n = mask.size
     keys = np.empty(m, dtype=np.float64)
     at = 0
@@ -82,14 +87,14 @@ def top_share(score: np.ndarray, mask: np.ndarray, share: float) -> np.ndarray:
     above = int(np.count_nonzero(keys[m - k + 1:] > cut))
     del keys
     ties_left = k - above  # customers at the cut chosen, lowest ids first
-    w = np.zeros(n, dtype=F32)
+    w = np.zeros(n, dtype=bool)
     for a in range(0, n, BLOCK):
         key = _rank_key(score[a:a + BLOCK])
         mk = mask[a:a + BLOCK]
-        np.copyto(w[a:a + BLOCK], 1.0, where=(key > cut) & mk)
+        np.logical_and(key > cut, mk, out=w[a:a + BLOCK])
         if ties_left:
             tie = np.flatnonzero((key == cut) & mk)[:ties_left]
-            w[a + tie] = 1.0
+            w[a + tie] = True
             ties_left -= tie.size
     return w
 
@@ -157,13 +162,10 @@ class Policy:
         if self.retargets(view):
             if score is None:
                 return view.known.astype(F32)
-            self._targets = top_share(score, view.known, self.target_share)
+            self._targets = top_mask(score, view.known, self.target_share)  # kept as a mask (memory)
             self._targeted_at = view.t
         assert self._targets is not None
-        if (jit.ENABLED and self._targets.dtype == F32 and view.known.dtype == np.bool_
-                and self._targets.shape == view.known.shape):
-            return crm_kernels.masked_weights(view.known, self._targets)
-        return np.where(view.known, self._targets, 0.0).astype(F32)
+        return np.logical_and(view.known, self._targets).astype(F32)
 
     def decide(self, view: CRMView, score: np.ndarray | None) -> Decision:
         """Turn a (possibly biased) score into a decision."""
