@@ -15,6 +15,7 @@ import numpy as np
 
 from sim import jit
 from sim.agents.customers import ACTIVE, CustomerPopulation, PeriodOutcome
+from sim.agents.kernels import trait_at
 from sim.allocation import Allocation
 from sim.jit import njit
 
@@ -104,7 +105,7 @@ class MetricsRecorder:
         args = (t, pop.status, pop.segment, pop.satisfaction, pop.loyalty, scores, pop.survey_at,
                 pop.consent, pop.survey_nps, pop.survey_csat, pop.lock, pop.complaint_open,
                 out.churned, out.acquired, out.referred, out.complaints_new, out.active_start,
-                out.revenue, alloc.service, pop.cost_to_serve, F32(b.loyal_threshold),
+                out.revenue, alloc.service, *pop.trait_args("cost_to_serve"), F32(b.loyal_threshold),
                 F32(b.locked_threshold), k)
         tot, seg = _tally(*args) if jit.ENABLED else _tally_numpy(*args)
         (n_active, sat_sum, loy_sum, promoters, detractors, recent, recent_prom, recent_det,
@@ -169,7 +170,7 @@ TALLY = ("active", "satisfaction", "loyalty", "promoters", "detractors", "recent
 @njit
 def _tally(t, status, segment, satisfaction, loyalty, scores, survey_at, consent, survey_nps,
            survey_csat, lock, complaint_open, churned, acquired, referred, complaints_new,
-           active_start, revenue, service, cost_to_serve, loyal_thr, locked_thr, k
+           active_start, revenue, service, cost_to_serve, cost_at, loyal_thr, locked_thr, k
            ):  # pragma: no cover - compiled
     """The sums and counts of `TALLY`, and per segment, in two passes.
 
@@ -199,7 +200,7 @@ def _tally(t, status, segment, satisfaction, loyalty, scores, survey_at, consent
         seg[2, s] += np.float64(revenue[i])
         seg[3, s] += np.float64(service[i])
         if active_start[i]:  # served this period: the customers active at its start
-            serve += np.float64(cost_to_serve[i])
+            serve += np.float64(trait_at(cost_to_serve, cost_at, i))
     tot[1], tot[2], tot[8], tot[16] = sat_sum, loy_sum, csat_sum, serve
     return tot, seg
 
@@ -241,8 +242,9 @@ def _seq_sum(x: np.ndarray) -> float:
 
 def _tally_numpy(t, status, segment, satisfaction, loyalty, scores, survey_at, consent, survey_nps,
                  survey_csat, lock, complaint_open, churned, acquired, referred, complaints_new,
-                 active_start, revenue, service, cost_to_serve, loyal_thr, locked_thr, k):
+                 active_start, revenue, service, cost_to_serve, cost_at, loyal_thr, locked_thr, k):
     """`_tally` with numpy."""
+    cost = cost_to_serve[active_start] if cost_at is None else cost_to_serve[cost_at[active_start]]
     ids = np.flatnonzero(status == ACTIVE)
     sc = scores[ids]
     rec = ids[(survey_at[ids] > max(t - 13, -1)) & consent[ids]]
@@ -255,7 +257,7 @@ def _tally_numpy(t, status, segment, satisfaction, loyalty, scores, survey_at, c
         np.count_nonzero((loyalty[ids] < loyal_thr) & (lock[ids] >= locked_thr)),
         np.count_nonzero(churned), np.count_nonzero(acquired), np.count_nonzero(referred),
         np.count_nonzero(complaints_new), np.count_nonzero(active_start),
-        np.count_nonzero(complaint_open[ids]), _seq_sum(cost_to_serve[active_start])], dtype=np.float64)
+        np.count_nonzero(complaint_open[ids]), _seq_sum(cost)], dtype=np.float64)
     seg = np.stack([
         np.bincount(seg_i[acquired], minlength=k), np.bincount(seg_i[churned], minlength=k),
         np.bincount(seg_i, weights=revenue, minlength=k),

@@ -161,3 +161,45 @@ def test_exp32_is_within_two_ulp_and_the_same_on_both_paths():
     some = x[::997]
     assert np.array_equal(np.array([streams.exp32_at(v) for v in some], dtype=np.float32),
                           streams.exp32(some))
+
+
+@pytest.mark.parametrize("enabled", [False, True] if jit.AVAILABLE else [False])
+def test_segment_traits_as_columns_give_the_same_run_and_edits_take_effect(enabled, monkeypatch):
+    """Traits set per segment are stored per segment; made into columns, the run is the same."""
+    from sim.agents.customers import SEGMENT_TRAITS
+
+    monkeypatch.setattr(jit, "ENABLED", enabled)
+    sc = _small("competitor_entry", 1_500)  # a price war: price sensitivity matters
+    plain = RetentionModel(sc, rng=4)
+    pop = plain.customers
+    assert not pop._trait_rows  # no per-customer copies
+    seg_of = {s.name: k for k, s in enumerate(sc.population.segments)}
+    for s in sc.population.segments:
+        rows = pop.segment == seg_of[s.name]
+        assert np.all(pop.trait("sociability", rows) == np.float32(s.sociability))
+    first = pop[0]
+    assert first.price_sensitivity == pop.trait("price_sensitivity", 0)
+    frame = pop.to_frame(active_only=False)
+    assert np.array_equal(frame["service_sensitivity"].to_numpy(), pop.trait("service_sensitivity"))
+    assert not pop._trait_rows  # reading a customer or the frame makes no column
+    plain.run(30)
+
+    columns = RetentionModel(sc, rng=4)
+    for name in SEGMENT_TRAITS:
+        col = getattr(columns.customers, name)  # the column, made from the segments' values
+        assert col.shape == (columns.customers.n,) and col.dtype == np.float32
+        assert getattr(columns.customers, name) is col
+    columns.run(30)
+    assert plain.timeseries().equals(columns.timeseries())
+    assert plain.customers.to_frame(active_only=False).equals(columns.customers.to_frame(active_only=False))
+
+    # One customer's own value: edits through the attribute and through a customer view take effect.
+    edited = RetentionModel(sc, rng=4)
+    cust = edited.customers
+    active = np.flatnonzero(cust.active)
+    cust.price_sensitivity[active] = 0.0  # nobody is moved by price any more
+    cust[int(active[0])].sociability = 7.5
+    assert cust.trait("sociability", int(active[0])) == np.float32(7.5)
+    assert cust.trait("sociability", int(active[1])) == pop.trait("sociability", int(active[1]))
+    edited.run(30)
+    assert edited.timeseries().churned.sum() < plain.timeseries().churned.sum()

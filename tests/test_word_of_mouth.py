@@ -53,11 +53,19 @@ def test_compiled_hearing_equals_the_sparse_matrix_product(unhappy, for_potentia
     satisfaction = np.where(rng.random(n) < unhappy, rng.random(n) * 0.3, 0.9).astype(np.float32)
     complaint_open = rng.random(n) < unhappy / 10
     grudge = np.zeros(n, dtype=bool)
-    sociability = rng.gamma(2.0, 0.5, n).astype(np.float32)
-    emit, heard = np.empty(n, np.float32), np.empty(n, np.float32)
-    kernels.word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, nw.indptr,
-                          nw.indices, nw.weights, emit, heard, True, for_potential,
-                          np.float32(0.5), np.float32(0.3))
+    segment = rng.integers(0, 5, n).astype(np.int16)
+    table = rng.gamma(2.0, 0.5, 5).astype(np.float32)  # sociability per segment
+    sociability = rng.gamma(2.0, 0.5, n).astype(np.float32)  # or one customer's own
+    # A segment trait passed as its table (with the segments) or as a column (kernels.trait_at).
+    runs = []
+    for trait in ((sociability, None), (table, segment), (table[segment], None)):
+        emit, heard = np.empty(n, np.float32), np.empty(n, np.float32)
+        kernels.word_of_mouth(status, satisfaction, complaint_open, grudge, *trait, nw.indptr,
+                              nw.indices, nw.weights, emit, heard, True, for_potential,
+                              np.float32(0.5), np.float32(0.3))
+        runs.append((emit, heard))
+    assert np.array_equal(runs[1][0], runs[2][0]) and np.array_equal(runs[1][1], runs[2][1])
+    emit, heard = runs[0]
     speakers = np.count_nonzero(emit)
     assert speakers > 0
     expected = nw.neighbour_mean(emit)

@@ -42,6 +42,12 @@ ADOPT, SOURCE = range(2)  # acquisition stream
 #: Full-length arrays `CustomerPopulation.step` allocates (each on its own cache-line slot, `sim.memory`).
 STEP_OUTPUTS = 10
 
+#: Traits the scenario sets per segment, the same for every customer of one. They are stored
+#: per segment (4 bytes per customer each saved) until a notebook reads one as a column
+#: (`CustomerPopulation.trait_column`); `CustomerPopulation.trait` reads one without that.
+SEGMENT_TRAITS = ("price_sensitivity", "complaint_propensity", "sociability", "service_sensitivity",
+                  "cost_to_serve")
+
 #: Columns shown by `Customer` views and `CustomerPopulation.to_frame`.
 PUBLIC_COLUMNS = (
     "status", "segment", "joined", "churned_at", "spend", "purchase_rate", "base_churn",
@@ -160,6 +166,24 @@ class PeriodOutcome:
     recommend: np.ndarray | None = None
 
 
+class _SegmentTrait:
+    """A trait of `SEGMENT_TRAITS` as an attribute: the per-customer column, made when first read.
+
+    Reading `pop.sociability` gives a column that can be edited in place (one
+    customer's value changed), which the step then uses; assigning sets every
+    customer's value.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, pop: CustomerPopulation | None, owner: type | None = None) -> Any:
+        return self if pop is None else pop.trait_column(self.name)
+
+    def __set__(self, pop: CustomerPopulation, value: Any) -> None:
+        pop.trait_column(self.name)[...] = value
+
+
 class CustomerPopulation:
     """All customers and potential customers of the market, as columns.
 
@@ -168,6 +192,12 @@ class CustomerPopulation:
         init_rng: Stream for traits.
         network_rng: Stream for the social network.
     """
+
+    price_sensitivity = _SegmentTrait()
+    complaint_propensity = _SegmentTrait()
+    sociability = _SegmentTrait()
+    service_sensitivity = _SegmentTrait()
+    cost_to_serve = _SegmentTrait()
 
     def __init__(self, scenario: Scenario, init_rng: np.random.Generator,
                  network_rng: np.random.Generator) -> None:
@@ -199,11 +229,15 @@ class CustomerPopulation:
         self.joined[:size] = 0
         self.churned_at = np.full(n, -1, dtype=np.int16)
         cols: dict[str, np.ndarray] = {k: np.empty(n, dtype=F32) for k in (
-            "spend", "purchase_rate", "base_churn", "dropout", "growth_max", "price_sensitivity",
-            "complaint_propensity", "sociability", "service_sensitivity", "likability",
-            "cost_to_serve", "needs", "satisfaction", "loyalty")}
-        grower = np.zeros(n, dtype=bool)
+            "spend", "purchase_rate", "base_churn", "dropout", "growth_max", "likability", "needs",
+            "satisfaction", "loyalty")}
         written = "segments" in pop.model_fields_set
+        # Per segment (SEGMENT_TRAITS): the table, and the per-customer column once one is made.
+        self._trait_table = {name: np.array(
+            [segment_value(s, name, weeks, written) for s in pop.segments], dtype=F32)
+            for name in SEGMENT_TRAITS}
+        self._trait_rows: dict[str, np.ndarray] = {}
+        grower = np.zeros(n, dtype=bool)
         for k, s in enumerate(pop.segments):
             idx = np.flatnonzero(seg == k)
             m = idx.size
@@ -216,12 +250,7 @@ class CustomerPopulation:
                                          s.dropout_concentration, m)
             grower[idx] = init_rng.random(m) < s.growth_potential
             cols["growth_max"][idx] = s.growth_max
-            cols["price_sensitivity"][idx] = s.price_sensitivity
-            cols["complaint_propensity"][idx] = s.complaint_propensity
-            cols["sociability"][idx] = s.sociability
-            cols["service_sensitivity"][idx] = s.service_sensitivity
             cols["likability"][idx] = s.likability + init_rng.standard_normal(m)
-            cols["cost_to_serve"][idx] = segment_value(s, "cost_to_serve", weeks, written)
             cols["needs"][idx] = s.needs + s.needs_spread * init_rng.standard_normal(m)
             s0 = self._steady_satisfaction(np.float32(self.quality))
             sat = s0 if s.satisfaction is None else s.satisfaction
@@ -324,7 +353,7 @@ class CustomerPopulation:
         x[self.complaint_open[ids] | self.grudge[ids]] += F32(b.churn_unresolved)
         h = exp32(x)
         h *= self.base_churn[ids]
-        h += (ONE - loy) * self.price_sensitivity[ids] * pull_term
+        h += (ONE - loy) * self.trait("price_sensitivity", ids) * pull_term
         h *= ONE - self.lock[ids] * F32(b.lock_protection) * cover_keep
         return np.clip(h, 0.0, 1.0, out=h)
 
@@ -346,6 +375,39 @@ class CustomerPopulation:
         consent = self._layout.empty(self.n, bool)
         np.less(self.consent_draw, share, out=consent)
         self.consent = consent  # a new array: earlier views keep the consent they saw
+
+    def trait(self, name: str, rows: Any = None) -> np.ndarray:
+        """A segment trait's values per customer (or at `rows`), without making its column.
+
+        A new array unless the trait is already a column (then the column, or
+        its values at `rows`): edit a trait through the attribute instead.
+
+        Args:
+            name: One of `SEGMENT_TRAITS`.
+            rows: Customer indices, a mask or a slice; default all.
+        """
+        col = self._trait_rows.get(name)
+        if col is not None:
+            return col if rows is None else col[rows]
+        table = self._trait_table[name]
+        return table[self.segment] if rows is None else table[self.segment[rows]]
+
+    def trait_column(self, name: str) -> np.ndarray:
+        """The per-customer column of a segment trait, made from its segment's values if need be.
+
+        From then on the column is the trait: editing it changes the customers
+        it is edited for (4 bytes per customer more, for this trait).
+        """
+        col = self._trait_rows.get(name)
+        if col is None:
+            col = self._layout.copy(self._trait_table[name][self.segment])
+            self._trait_rows[name] = col
+        return col
+
+    def trait_args(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """A segment trait as the kernels take it (`kernels.trait_at`): table and segments, or column, None."""
+        col = self._trait_rows.get(name)
+        return (col, None) if col is not None else (self._trait_table[name], self.segment)
 
     @property
     def free_slot(self) -> int:
@@ -392,10 +454,11 @@ class CustomerPopulation:
         if compiled:
             kernels.experience(
                 self.status, self.segment, self.needs, alloc.service, alloc.points, offer,
-                self.service_sensitivity, self.expectation, self.satisfaction, self.relationship,
-                self.lock, self.growth, self.growth_max, self.service_total, self.complaint_open,
-                self.grudge, self.complaint_propensity, filed, period_base(kc, t, NEEDS),
-                period_base(kc, t, QUALITY), period_base(kc, t, COMPLAIN), self._experience_params(),
+                *self.trait_args("service_sensitivity"), self.expectation, self.satisfaction,
+                self.relationship, self.lock, self.growth, self.growth_max, self.service_total,
+                self.complaint_open, self.grudge, *self.trait_args("complaint_propensity"), filed,
+                period_base(kc, t, NEEDS), period_base(kc, t, QUALITY), period_base(kc, t, COMPLAIN),
+                self._experience_params(),
                 *self._experience_scales(), promise_term, NORMAL_TABLE)
         else:
             self._experience(t, alloc, offer, filed, promise_term)
@@ -413,9 +476,9 @@ class CustomerPopulation:
         gather = compiled and nw.kind == "small_world"
         if compiled:
             kernels.word_of_mouth(
-                self.status, self.satisfaction, self.complaint_open, self.grudge, self.sociability,
-                nw.indptr, nw.indices, nw.weights, emit, heard, gather, b.wom_deterrence > 0,
-                F32(b.detractor_threshold), F32(b.wom_unresolved))
+                self.status, self.satisfaction, self.complaint_open, self.grudge,
+                *self.trait_args("sociability"), nw.indptr, nw.indices, nw.weights, emit, heard, gather,
+                b.wom_deterrence > 0, F32(b.detractor_threshold), F32(b.wom_unresolved))
         else:
             self._emit(emit)
         if not gather:
@@ -439,11 +502,12 @@ class CustomerPopulation:
             prm = self._react_params()
             left = kernels.react(
                 t, self.status, self.satisfaction, self.loyalty, self.relationship, self.lock,
-                self.growth, self.purchase_rate, self.spend, self.price_sensitivity, self.base_churn,
-                self.dropout, self.complaint_open, self.grudge, self.needs,
+                self.growth, self.purchase_rate, self.spend, *self.trait_args("price_sensitivity"),
+                self.base_churn, self.dropout, self.complaint_open, self.grudge, self.needs,
                 self.needs_signal, self.last_purchase, self.frequency, self.monetary,
-                self.purchases_total, self.revenue_total, self.churned_at, self.sociability,
-                heard, *outs, asked, *(period_base(kc, t, s) for s in (PURCHASE, DROPOUT, CHURN, SIGNAL)),
+                self.purchases_total, self.revenue_total, self.churned_at,
+                *self.trait_args("sociability"), heard, *outs, asked,
+                *(period_base(kc, t, s) for s in (PURCHASE, DROPOUT, CHURN, SIGNAL)),
                 period_base(ks, t, SURVEY_PICK), prm, F32(market.spend_drop), pull_term, cover_keep,
                 F32(survey_rate), self.has_dropout, NORMAL_TABLE)
             # The few asked answer in a second, sparse pass (a survey reaches about 2 %).
@@ -518,7 +582,7 @@ class CustomerPopulation:
         ids = np.flatnonzero(self.status == ACTIVE)
         service = alloc.service[ids]
         nurture = ONE - exp32(service / neg_scale)
-        lift = self.service_sensitivity[ids] * eff * nurture
+        lift = self.trait("service_sensitivity", ids) * eff * nurture
         d = self.needs[ids] - offer[self.segment[ids]]
         fit = exp32(d * d / neg_fit_den)
         perceived = lift + quality + (fit - ONE) * fitw + noise * normal(period_base(kc, t, QUALITY), ids)
@@ -530,7 +594,7 @@ class CustomerPopulation:
         sat = self.satisfaction[ids]
         self.satisfaction[ids] = sat + (target - sat) * speed
         cand = ids[(gap < -cthr) & ~(self.complaint_open[ids] | self.grudge[ids])]
-        hit = uniform(period_base(kc, t, COMPLAIN), cand) < cprob * self.complaint_propensity[cand]
+        hit = uniform(period_base(kc, t, COMPLAIN), cand) < cprob * self.trait("complaint_propensity", cand)
         filed[cand[hit]] = True
         self.expectation[ids] = exp_i + ((perceived - lift * keep_lift - exp_i) * ea + promise_term)
         rel = self.relationship[ids]
@@ -548,7 +612,7 @@ class CustomerPopulation:
         thr = F32(b.detractor_threshold)
         e = np.maximum(F32(0.0), thr - self.satisfaction[ids]) / thr
         e[self.complaint_open[ids] | self.grudge[ids]] += F32(b.wom_unresolved)
-        emit[ids] = e * self.sociability[ids]
+        emit[ids] = e * self.trait("sociability", ids)
 
     def _react(self, t: int, kc: int, ks: int, heard: np.ndarray, outs: tuple, spend_drop: np.float32,
                pull_term: np.float32, cover_keep: np.float32, survey_rate: np.float32,
@@ -590,7 +654,7 @@ class CustomerPopulation:
         self.frequency[ids] = (f + (k - f) * 0.1).astype(F32)
         bb = np.flatnonzero(k > 0)
         bid, kb = ids[bb], k[bb]
-        sf = 1.0 - np.minimum(1.0, (spend_drop * self.price_sensitivity[bid]).astype(np.float64))
+        sf = 1.0 - np.minimum(1.0, (spend_drop * self.trait("price_sensitivity", bid)).astype(np.float64))
         r = (kb.astype(np.float64) * self.spend[bid].astype(np.float64)
              * self.growth[bid].astype(np.float64) * sf).astype(F32)
         revenue[bid] = r
@@ -609,7 +673,7 @@ class CustomerPopulation:
         self.complaint_open[lost] = False
         stay = ~c
         sid = ids[stay]
-        promote[sid] = np.where(score[stay] >= 9, self.sociability[sid], F32(0.0))
+        promote[sid] = np.where(score[stay] >= 9, self.trait("sociability", sid), F32(0.0))
         pick = uniform(period_base(ks, t, SURVEY_PICK), sid) < survey_rate
         pid, sat_p, rec_p = sid[pick], sat[stay][pick], rec[stay][pick]
         ans = uniform(period_base(ks, t, SURVEY_ANSWER), pid) < resp * (ONE + anger * (ONE - sat_p))
@@ -704,7 +768,8 @@ class CustomerPopulation:
         Args:
             active_only: Only the active customers.
         """
-        df = pd.DataFrame({c: getattr(self, c) for c in PUBLIC_COLUMNS})
+        df = pd.DataFrame({c: self.trait(c) if c in SEGMENT_TRAITS else getattr(self, c)
+                           for c in PUBLIC_COLUMNS})
         df.insert(2, "segment_name", pd.Categorical.from_codes(
             self.segment.astype(int), categories=list(self.segment_names)))
         df.index.name = "customer"
@@ -728,6 +793,8 @@ class Customer:
     def __getattr__(self, name: str) -> Any:
         if name == "segment_name":
             return self._pop.segment_names[int(self._pop.segment[self.id])]
+        if name in SEGMENT_TRAITS:  # read without making the column
+            return self._pop.trait(name, self.id).item()
         if name in PUBLIC_COLUMNS:
             v = getattr(self._pop, name)[self.id]
             return v.item() if hasattr(v, "item") else v

@@ -24,10 +24,24 @@ POTENTIAL, ACTIVE, CHURNED = 0, 1, 2
 F32 = np.float32
 
 
+@njit
+def trait_at(values, index, i):  # pragma: no cover - compiled
+    """Row i's value of a segment trait (`CustomerPopulation.SEGMENT_TRAITS`).
+
+    `values` is the per-segment table and `index` the segments, or `values` is
+    a per-customer column and `index` is None. The test is made when the kernel
+    compiles (numba prunes a branch on an argument that is None), so each kind
+    compiles to its own straight-line load.
+    """
+    if index is None:
+        return values[i]
+    return values[index[i]]
+
+
 @njit(simd=True)
-def experience(status, segment, needs, service, points, offer, sens, expectation, satisfaction,
+def experience(status, segment, needs, service, points, offer, sens, sens_at, expectation, satisfaction,
                relationship, lock, growth, growth_max, service_total, complaint_open, grudge,
-               propensity, filed, b_needs, b_quality, b_complain, prm, neg_scale, neg_pscale,
+               propensity, propensity_at, filed, b_needs, b_quality, b_complain, prm, neg_scale, neg_pscale,
                neg_fit_den, promise_term, table):  # pragma: no cover - compiled
     """Needs drift; what active customers experience and how they respond to it.
 
@@ -49,7 +63,7 @@ def experience(status, segment, needs, service, points, offer, sens, expectation
         needs[i] = nd if s != CHURNED else nd0
         sv = service[i]
         nurture = one - exp32_at(sv / neg_scale)
-        lift = sens[i] * eff * nurture
+        lift = trait_at(sens, sens_at, i) * eff * nurture
         d = nd - offer[segment[i]]
         fit = exp32_at(d * d / neg_fit_den)
         perceived = lift + quality + (fit - one) * fitw + noise * normal_at(b_quality, i, table)
@@ -61,7 +75,7 @@ def experience(status, segment, needs, service, points, offer, sens, expectation
         sat = satisfaction[i]
         satisfaction[i] = sat + (target - sat) * speed if act else sat
         f = (act & (gap < -cthr) & (not (complaint_open[i] or grudge[i]))
-             & (uniform_at(b_complain, i) < cprob * propensity[i]))
+             & (uniform_at(b_complain, i) < cprob * trait_at(propensity, propensity_at, i)))
         filed[i] = f
         n_filed += np.int64(f)
         exp_new = exp_i + ((perceived - lift * keep_lift - exp_i) * ea + promise_term)
@@ -121,7 +135,7 @@ def neighbour_mean_at(indptr, indices, weights, values, i):  # pragma: no cover 
     return acc
 
 
-def word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, indptr, indices,
+def word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, sociability_at, indptr, indices,
                   weights, emit, heard, gather, for_potential, detractor, wom_unresolved):
     """What each active customer says (negative word of mouth) and what each person hears.
 
@@ -137,7 +151,8 @@ def word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, ind
     gathering over every tie (a silent neighbour adds exactly 0), because ties
     are symmetric and each row's neighbours are sorted (`build_network`).
     """
-    speakers = _emit(status, satisfaction, complaint_open, grudge, sociability, emit, detractor, wom_unresolved)
+    speakers = _emit(status, satisfaction, complaint_open, grudge, sociability, sociability_at, emit, detractor,
+                     wom_unresolved)
     if not gather:
         return
     if speakers * 4 < status.size:
@@ -148,15 +163,15 @@ def word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, ind
 
 
 @njit(simd=True)
-def _emit(status, satisfaction, complaint_open, grudge, sociability, emit, detractor, wom_unresolved
-          ):  # pragma: no cover - compiled
+def _emit(status, satisfaction, complaint_open, grudge, sociability, sociability_at, emit, detractor,
+          wom_unresolved):  # pragma: no cover - compiled
     """What each active customer says (0 for everyone else); returns how many say something."""
     zero = F32(0.0)
     speakers = 0
     for i in range(status.size):
         e = max(zero, detractor - satisfaction[i]) / detractor
         e = e + wom_unresolved if (complaint_open[i] or grudge[i]) else e
-        e *= sociability[i]
+        e *= trait_at(sociability, sociability_at, i)
         e = e if status[i] == ACTIVE else zero
         emit[i] = e
         speakers += np.int64(e != zero)
@@ -198,9 +213,9 @@ def _listeners(status, for_potential, heard):  # pragma: no cover - compiled
 
 @njit(simd=True)
 def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase_rate, spend,
-          price_sensitivity, base_churn, dropout, complaint_open, grudge, needs,
+          price_sensitivity, price_sensitivity_at, base_churn, dropout, complaint_open, grudge, needs,
           needs_signal, last_purchase, frequency, monetary, purchases_total, revenue_total,
-          churned_at, sociability, heard,
+          churned_at, sociability, sociability_at, heard,
           purchases, revenue, churned, scores, promote, asked,
           b_purchase, b_dropout, b_churn, b_signal, s_pick,
           prm, spend_drop, pull_term, cover_keep, survey_rate, has_dropout, table
@@ -249,7 +264,8 @@ def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase
         x = (ref_s - sat) * cs + (ref_l - loy) * cl
         x = x + cu if (complaint_open[i] or grudge[i]) else x
         h = exp32_at(x) * base_churn[i]
-        h += (one - loy) * price_sensitivity[i] * pull_term
+        price = trait_at(price_sensitivity, price_sensitivity_at, i)
+        h += (one - loy) * price * pull_term
         h *= one - lock[i] * lprot * cover_keep
         h = min(max(h, zero), one)
         c = ok & (drop | (uniform_at(b_churn, i) < h))
@@ -259,7 +275,7 @@ def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase
         kf = np.float64(k)
         frequency[i] = F32(f + (kf - f) * 0.1) if ok else frequency[i]
         buy = ok & (k > 0)
-        sf = 1.0 - min(1.0, np.float64(spend_drop * price_sensitivity[i]))
+        sf = 1.0 - min(1.0, np.float64(spend_drop * price))
         r = F32(kf * np.float64(spend[i]) * np.float64(growth[i]) * sf)
         revenue[i] = r if buy else zero
         last_purchase[i] = t if buy else last_purchase[i]
@@ -278,7 +294,7 @@ def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase
         churned_at[i] = t if c else churned_at[i]
         complaint_open[i] = complaint_open[i] and not c
         stay = ok & (not c)
-        promote[i] = sociability[i] if stay & (score >= F32(9.0)) else zero
+        promote[i] = trait_at(sociability, sociability_at, i) if stay & (score >= F32(9.0)) else zero
         asked[i] = stay & (uniform_at(s_pick, i) < survey_rate)
     return n_tail
 

@@ -32,7 +32,7 @@ class OraclePolicy(Policy):
         assert pop is not None, "the oracle needs the true state"
         h = pop.hazard()
         value = pop.purchase_rate * pop.spend * pop.growth
-        return (h * value * np.minimum(1.0 / (h + 0.002), 104.0) * pop.service_sensitivity
+        return (h * value * np.minimum(1.0 / (h + 0.002), 104.0) * pop.trait("service_sensitivity")
                 + value * (pop.growth_max - pop.growth) * 0.05).astype(F32)
 
     def score(self, view: CRMView, rng: np.random.Generator) -> np.ndarray:

@@ -329,12 +329,13 @@ def pick_stories(model: RetentionModel) -> dict[str, int]:
     out = {}
     out["liked"] = pick(lik - value / max(med_v, 1e-9), (lik > np.quantile(lik, 0.95))
                         & (value <= med_v) & (churn <= med_c))
-    loud = pop.complaints_total[active].astype(float) + pop.complaint_propensity[active]
+    propensity = pop.trait("complaint_propensity", active)
+    loud = pop.complaints_total[active].astype(float) + propensity
     out["loud"] = pick(loud - 100 * churn, (churn <= med_c) & (pop.loyalty[active] > 0.5))
-    out["silent"] = pick(churn, (pop.complaint_propensity[active] <= 1.0)
+    out["silent"] = pick(churn, (propensity <= 1.0)
                          & (pop.complaints_total[active] == 0) & (value >= med_v))
     out["big"] = pick(value, np.ones(active.size, dtype=bool))
-    grow = (pop.growth_max * pop.service_sensitivity)[active]
+    grow = pop.growth_max[active] * pop.trait("service_sensitivity", active)
     out["grower"] = pick(grow - value / max(med_v, 1e-9), (pop.growth_max[active] > 1.0)
                          & (value >= np.quantile(value, 0.25)) & (value <= med_v))
     return out
