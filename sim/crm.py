@@ -216,6 +216,9 @@ def build_view(pop: CustomerPopulation, t: int, budget: float,
     def personal(a: np.ndarray) -> np.ndarray:
         return np.where(ok, a, nan).astype(F32, copy=False)
 
+    def answers(a: np.ndarray) -> np.ndarray:  # survey answers: negative = never answered
+        return np.where(ok & (a >= 0), a, nan).astype(F32, copy=False)
+
     tenure = np.subtract(t, pop.joined, dtype=F32)
     tenure[~known] = 0.0
     return CRMView(
@@ -231,8 +234,8 @@ def build_view(pop: CustomerPopulation, t: int, budget: float,
         complaint_open=pop.complaint_open & known,
         complaint_age=pop.complaint_age,
         complaints_total=personal(pop.complaints_total),
-        survey_nps=personal(pop.survey_nps),
-        survey_csat=personal(pop.survey_csat),
+        survey_nps=answers(pop.survey_nps),
+        survey_csat=answers(pop.survey_csat),
         survey_age=since(pop.survey_at),
         needs_signal=personal(pop.needs_signal),
         likability=pop.likability,

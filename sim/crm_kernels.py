@@ -105,6 +105,7 @@ def _view_personal(known, consent, frequency, monetary, complaints_total, survey
                    needs_signal, freq, mon, c_total, nps, csat, needs):
     # np.where(ok, a, nan) has the dtype of a and float32 (float64 for wide types), then astype(float32).
     nan = np.float32(np.nan)
+    zero = np.float32(0.0)
     for i in range(known.size):
         ok = known[i] & consent[i]
         a = np.float32(np.float64(frequency[i]))
@@ -116,8 +117,8 @@ def _view_personal(known, consent, frequency, monetary, complaints_total, survey
         freq[i] = a if ok else nan
         mon[i] = b if ok else nan
         c_total[i] = c if ok else nan
-        nps[i] = d if ok else nan
-        csat[i] = e if ok else nan
+        nps[i] = d if ok & (d >= zero) else nan  # a negative answer: never answered (`NO_ANSWER`)
+        csat[i] = e if ok & (e >= zero) else nan
         needs[i] = f if ok else nan
 
 

@@ -305,3 +305,32 @@ def test_a_model_that_keeps_nothing_for_inspection_runs_the_same():
     assert lean.manager.last_view is None and lean.manager.last_decision is None
     assert lean.last_allocation is not None  # what customers received stays inspectable
     assert lean.timeseries().equals(kept.timeseries())
+
+
+def test_survey_answers_are_whole_numbers_shown_as_floats_with_nan_for_none(stepped):
+    from sim.agents.customers import NO_ANSWER
+
+    pop = stepped.customers
+    nps, csat = pop.survey_nps, pop.survey_csat
+    assert nps.dtype == np.int8 and csat.dtype == np.int8
+    answered = pop.survey_at >= 0
+    assert answered.any() and (~answered).any()
+    assert np.array_equal(nps == NO_ANSWER, ~answered) and np.array_equal(csat == NO_ANSWER, ~answered)
+    assert nps[answered].min() >= 0 and nps[answered].max() <= 10
+    assert csat[answered].min() >= 1 and csat[answered].max() <= 5
+    frame = pop.to_frame(active_only=False)
+    assert frame.survey_nps.dtype == np.float32
+    assert frame.survey_nps[~answered].isna().all()
+    assert np.array_equal(frame.survey_csat[answered].to_numpy(), csat[answered].astype(np.float32))
+    view = build_view(pop, stepped.period, 0.0)
+    seen = view.known & pop.consent & answered
+    assert np.array_equal(view.survey_nps[seen], nps[seen].astype(np.float32))
+    assert np.isnan(view.survey_nps[~answered]).all()
+    i, j = int(np.flatnonzero(answered)[0]), int(np.flatnonzero(~answered)[0])
+    assert stepped.customer(i).survey_nps == float(nps[i])
+    assert np.isnan(stepped.customer(j).survey_csat)
+    c, before = stepped.customer(i), int(csat[i])
+    c.survey_csat = float("nan")  # forgetting an answer
+    assert csat[i] == NO_ANSWER
+    c.survey_csat = before
+    assert csat[i] == before

@@ -48,6 +48,11 @@ STEP_OUTPUTS = 10
 SEGMENT_TRAITS = ("price_sensitivity", "complaint_propensity", "sociability", "service_sensitivity",
                   "cost_to_serve")
 
+#: Survey answers (0–10 and 1–5) are whole numbers, stored as int8; this marks "never answered".
+NO_ANSWER = -1
+#: The columns holding them; `Customer` views and `to_frame` show them as floats, NaN for none.
+SURVEY_ANSWERS = ("survey_nps", "survey_csat")
+
 #: Columns shown by `Customer` views and `CustomerPopulation.to_frame`.
 PUBLIC_COLUMNS = (
     "status", "segment", "joined", "churned_at", "spend", "purchase_rate", "base_churn",
@@ -278,8 +283,8 @@ class CustomerPopulation:
         self.monetary = np.where(self.status == ACTIVE, self.spend, 0).astype(F32)
         self.purchases_total = np.zeros(n, dtype=np.int32)
         self.revenue_total = np.zeros(n, dtype=F32)
-        self.survey_nps = np.full(n, np.nan, dtype=F32)
-        self.survey_csat = np.full(n, np.nan, dtype=F32)
+        self.survey_nps = np.full(n, NO_ANSWER, dtype=np.int8)
+        self.survey_csat = np.full(n, NO_ANSWER, dtype=np.int8)
         self.survey_at = np.full(n, -1, dtype=np.int16)
         self.needs_signal = self.needs.copy()
         self.service_total = np.zeros(n, dtype=F32)
@@ -391,6 +396,18 @@ class CustomerPopulation:
             return col if rows is None else col[rows]
         table = self._trait_table[name]
         return table[self.segment] if rows is None else table[self.segment[rows]]
+
+    def column(self, name: str) -> np.ndarray:
+        """A column of `PUBLIC_COLUMNS` as `to_frame` shows it (a segment trait is not made a column).
+
+        Survey answers are float32 there, NaN where the customer never answered.
+        """
+        if name in SEGMENT_TRAITS:
+            return self.trait(name)
+        values = getattr(self, name)
+        if name in SURVEY_ANSWERS:
+            return np.where(values == NO_ANSWER, np.float32(np.nan), values.astype(F32))
+        return values
 
     def trait_column(self, name: str) -> np.ndarray:
         """The per-customer column of a segment trait, made from its segment's values if need be.
@@ -768,8 +785,7 @@ class CustomerPopulation:
         Args:
             active_only: Only the active customers.
         """
-        df = pd.DataFrame({c: self.trait(c) if c in SEGMENT_TRAITS else getattr(self, c)
-                           for c in PUBLIC_COLUMNS})
+        df = pd.DataFrame({c: self.column(c) for c in PUBLIC_COLUMNS})
         df.insert(2, "segment_name", pd.Categorical.from_codes(
             self.segment.astype(int), categories=list(self.segment_names)))
         df.index.name = "customer"
@@ -795,6 +811,9 @@ class Customer:
             return self._pop.segment_names[int(self._pop.segment[self.id])]
         if name in SEGMENT_TRAITS:  # read without making the column
             return self._pop.trait(name, self.id).item()
+        if name in SURVEY_ANSWERS:
+            v = int(getattr(self._pop, name)[self.id])
+            return float("nan") if v == NO_ANSWER else float(v)
         if name in PUBLIC_COLUMNS:
             v = getattr(self._pop, name)[self.id]
             return v.item() if hasattr(v, "item") else v
@@ -803,6 +822,8 @@ class Customer:
     def __setattr__(self, name: str, value: Any) -> None:
         if name not in PUBLIC_COLUMNS:
             raise AttributeError(f"customers have no column {name!r}")
+        if name in SURVEY_ANSWERS and value is not None and np.isnan(value):
+            value = NO_ANSWER
         getattr(self._pop, name)[self.id] = value
 
     def as_dict(self) -> dict[str, Any]:

@@ -308,9 +308,10 @@ def survey(t, ids, satisfaction, loyalty, survey_nps, survey_csat, survey_at, s_
         sat = satisfaction[i]
         if uniform_at(s_answer, i) < resp * (one + anger * (one - sat)):
             rec = recommend_at(sat, loyalty[i], shift)
-            survey_nps[i] = min(max(np.round(rec + normal_at(s_nps, i, table)), zero), ten)
-            survey_csat[i] = min(max(np.round(one + F32(4.0) * sat + F32(0.5) * normal_at(s_csat, i, table)),
-                                     one), F32(5.0))
+            # Whole numbers in range: exact as int8.
+            survey_nps[i] = np.int8(min(max(np.round(rec + normal_at(s_nps, i, table)), zero), ten))
+            csat = np.round(one + F32(4.0) * sat + F32(0.5) * normal_at(s_csat, i, table))
+            survey_csat[i] = np.int8(min(max(csat, one), F32(5.0)))
             survey_at[i] = t
 
 

@@ -581,7 +581,7 @@ class Game:
                 "complaints_per_100": float(100 * com[j] / max(base, 1)),
                 "answers": int(a.sum()),
                 "nps": nps_of(pop.survey_nps[a]) if a.any() else float("nan"),
-                "csat": float(np.mean(pop.survey_csat[a])) if a.any() else float("nan"),
+                "csat": float(np.mean(pop.survey_csat[a].astype(np.float32))) if a.any() else float("nan"),
                 "needs_moved": float(moved),
             })
         return out
