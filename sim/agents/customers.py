@@ -397,14 +397,17 @@ class CustomerPopulation:
         table = self._trait_table[name]
         return table[self.segment] if rows is None else table[self.segment[rows]]
 
-    def column(self, name: str) -> np.ndarray:
-        """A column of `PUBLIC_COLUMNS` as `to_frame` shows it (a segment trait is not made a column).
+    def column(self, name: str, rows: Any = None) -> np.ndarray:
+        """A column of `PUBLIC_COLUMNS` (or its values at `rows`) as `to_frame` and `Customer` show it.
 
-        Survey answers are float32 there, NaN where the customer never answered.
+        A segment trait is read without making it a column; survey answers are
+        float32, NaN where the customer never answered.
         """
         if name in SEGMENT_TRAITS:
-            return self.trait(name)
+            return self.trait(name, rows)
         values = getattr(self, name)
+        if rows is not None:
+            values = values[rows]
         if name in SURVEY_ANSWERS:
             return np.where(values == NO_ANSWER, np.float32(np.nan), values.astype(F32))
         return values
@@ -809,13 +812,8 @@ class Customer:
     def __getattr__(self, name: str) -> Any:
         if name == "segment_name":
             return self._pop.segment_names[int(self._pop.segment[self.id])]
-        if name in SEGMENT_TRAITS:  # read without making the column
-            return self._pop.trait(name, self.id).item()
-        if name in SURVEY_ANSWERS:
-            v = int(getattr(self._pop, name)[self.id])
-            return float("nan") if v == NO_ANSWER else float(v)
         if name in PUBLIC_COLUMNS:
-            v = getattr(self._pop, name)[self.id]
+            v = self._pop.column(name, self.id)
             return v.item() if hasattr(v, "item") else v
         raise AttributeError(name)
 
