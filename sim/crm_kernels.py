@@ -310,12 +310,9 @@ def _churn_eta(log_recency, frequency, log_monetary, complaint_open, complaints_
         out[i] = e
 
 
-def logistic32(exp_neg_eta: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """`(1 / (1 + exp(-eta))).astype(float32)` given `exp(-eta)` (float64), into `out` or a new array."""
-    if out is None:
-        out = np.empty(exp_neg_eta.size, dtype=F32)
+def logistic32(exp_neg_eta: np.ndarray, out: np.ndarray) -> None:
+    """`out[:] = (1 / (1 + exp(-eta))).astype(float32)` given `exp(-eta)` (float64)."""
     _logistic32(exp_neg_eta, out)
-    return out
 
 
 @njit
