@@ -209,7 +209,7 @@ def _memory_child(size: int, steps: int, keep_last: bool) -> dict[str, Any]:
     current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     pop = model.customers
-    cols = sum(v.nbytes for v in vars(pop).values() if isinstance(v, np.ndarray))
+    cols = pop.nbytes  # columns and the segment traits' tables
     nw = pop.network
     net = nw.nbytes  # CSR arrays and the weights of the cached matrix
     rss = _peak_rss()

@@ -185,10 +185,12 @@ def test_segment_traits_as_columns_give_the_same_run_and_edits_take_effect(enabl
     plain.run(30)
 
     columns = RetentionModel(sc, rng=4)
+    before = columns.customers.nbytes
     for name in SEGMENT_TRAITS:
         col = getattr(columns.customers, name)  # the column, made from the segments' values
         assert col.shape == (columns.customers.n,) and col.dtype == np.float32
         assert getattr(columns.customers, name) is col
+    assert columns.customers.nbytes == before + 4 * columns.customers.n * len(SEGMENT_TRAITS)
     columns.run(30)
     assert plain.timeseries().equals(columns.timeseries())
     assert plain.customers.to_frame(active_only=False).equals(columns.customers.to_frame(active_only=False))

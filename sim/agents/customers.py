@@ -430,6 +430,16 @@ class CustomerPopulation:
         return (col, None) if col is not None else (self._trait_table[name], self.segment)
 
     @property
+    def nbytes(self) -> int:
+        """Bytes of the customers' state (the network has its own `nbytes`).
+
+        Every column, the segment traits' tables and any column made of one.
+        """
+        arrays = [v for v in vars(self).values() if isinstance(v, np.ndarray)]
+        arrays += [*self._trait_table.values(), *self._trait_rows.values()]
+        return sum(a.nbytes for a in arrays)
+
+    @property
     def free_slot(self) -> int:
         """The first cache-line slot (`sim.memory`) that neither the columns nor the step's outputs use."""
         return self._layout.next + STEP_OUTPUTS
