@@ -36,9 +36,7 @@ the engine also carries the potential customers not yet won (50 % more rows
 by default), so rows-steps per second are 1.5 × higher.
 
 BLAS is pinned to one thread so that "one core" means one core. The compiled
-kernels are used when numba is installed (`RETENTION_LAB_JIT=0` measures the
-numpy fallback); they are compiled, or loaded from numba's cache, before any
-timing starts.
+kernels are compiled, or loaded from numba's cache, before any timing starts.
 """
 
 from __future__ import annotations
@@ -351,10 +349,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sizes = {10_000: 26, 100_000: 13, 1_000_000: 13}
     if args.quick:
         sizes = {10_000: 13, 100_000: 13, 1_000_000: 13}
-    from sim import jit
-
-    res["compiled"] = jit.ENABLED
-    _say(f"Compiled kernels: {'numba' if jit.ENABLED else 'off (numpy fallback)'}")
+    res["compiled"] = True  # numba is a dependency: there is no other path
     for policy in ("uniform", "data_driven"):  # compile or load the kernels before timing anything,
         full_model(1_000, policy=policy).run(FIRST_CYCLE)
     res["throughput"] = []

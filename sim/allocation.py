@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sim import crm_kernels, jit
+from sim import crm_kernels
 
 CHANNELS = ("service", "complaints", "points", "acquisition")
 
@@ -72,23 +72,16 @@ class Allocation:
 
 
 def _spread(amount: float, weights: np.ndarray, visible: np.ndarray) -> np.ndarray:
-    if (jit.ENABLED and isinstance(weights, np.ndarray) and isinstance(visible, np.ndarray)
-            and weights.dtype == np.float32 and visible.dtype == np.bool_
-            and weights.ndim == 1 and visible.shape == weights.shape):
-        if amount <= 0:
-            return np.zeros(weights.shape, dtype=np.float32)
-        w = crm_kernels.spread_weights(weights, visible)
-        total = float(w.sum(dtype=np.float64))  # numpy's pairwise sum, as below
-        if total <= 0:
-            return np.zeros(w.shape, dtype=np.float32)
-        crm_kernels.scale_inplace(w, amount / total * (1 - 1e-6))
-        return w
-    w = np.where(visible, np.maximum(np.nan_to_num(weights, nan=0.0), 0.0), 0.0)
-    total = float(w.sum(dtype=np.float64))
-    if amount <= 0 or total <= 0:
+    """`amount` split in proportion to the non-negative weights of the visible customers (float32)."""
+    if amount <= 0:
+        return np.zeros(np.shape(weights), dtype=np.float32)
+    w = crm_kernels.spread_weights(np.asarray(weights, dtype=np.float32), np.asarray(visible, dtype=bool))
+    total = float(w.sum(dtype=np.float64))  # numpy's pairwise sum
+    if total <= 0:
         return np.zeros(w.shape, dtype=np.float32)
     # Shave float32 rounding so the money handed out never exceeds the amount.
-    return (w * (amount / total * (1 - 1e-6))).astype(np.float32)
+    crm_kernels.scale_inplace(w, amount / total * (1 - 1e-6))
+    return w
 
 
 def _spent(money: np.ndarray, amount: float) -> float:

@@ -24,12 +24,9 @@ Speed: full-length outputs are allocated with numpy by the wrappers below
 fresh memory) and filled by the `_` kernels, which never write to their inputs
 (writing in place would also keep a loop from vectorising). Loops choose with
 selects rather than branches (consent, status and missing answers make
-branches mispredict), and look segment values up by comparing the segment with
-each of `LANES` constants rather than by indexing (an indexed load keeps a loop
-from vectorising); the kernels that do so take at most `LANES` segments and the
-call sites use numpy beyond. A loop reads and writes at most about a dozen
-arrays: more streams than that at once make a pass several times slower than
-two passes.
+branches mispredict), and look segment values up in
+a per-segment table. A loop reads and writes at most about a dozen arrays: more
+streams than that at once make a pass several times slower than two passes.
 """
 
 from __future__ import annotations
@@ -43,9 +40,12 @@ F32 = np.float32
 #: Dtypes of the values the kernels take where numpy would take any real dtype.
 KERNEL_DTYPES = frozenset(np.dtype(t) for t in (
     np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32))
-#: Most segments a kernel looks up by comparisons rather than by index (a lookup by index keeps a
-#: loop from vectorising): `fill2_f32`, `churn_eta` and `clv_score` take at most this many.
-LANES = 8
+
+
+def values(x: object) -> np.ndarray:
+    """`x` as the kernels take it: an array of a dtype of `KERNEL_DTYPES` (others widened to float64)."""
+    a = np.asarray(x)
+    return a if a.dtype in KERNEL_DTYPES else a.astype(np.float64)
 
 
 # ---------------------------------------------------------------------- the CRM snapshot
@@ -188,38 +188,19 @@ def fill2_f32(a: np.ndarray, b: np.ndarray, segment: np.ndarray, means_a: np.nda
     """`churn_risk._fill` of all rows of two fields into `out[0]` and `out[1]` (float32).
 
     Values are cast to float32; missing ones become their segment's mean
-    (`means_a`, `means_b`, cast to float32). At most `LANES` segments.
+    (`means_a`, `means_b`, cast to float32).
     """
-    _fill2_f32(a, b, segment, _lanes(means_a), _lanes(means_b), out[0], out[1])
+    _fill2_f32(a, b, segment, means_a.astype(F32), means_b.astype(F32), out[0], out[1])
 
 
 @njit
 def _fill2_f32(a, b, segment, table_a, table_b, out_a, out_b):
-    a0, a1, a2, a3, a4, a5, a6, a7 = (table_a[0], table_a[1], table_a[2], table_a[3], table_a[4], table_a[5],
-                                      table_a[6], table_a[7])
-    b0, b1, b2, b3, b4, b5, b6, b7 = (table_b[0], table_b[1], table_b[2], table_b[3], table_b[4], table_b[5],
-                                      table_b[6], table_b[7])
     for i in range(segment.size):
         s = segment[i]
-        ma, mb = a0, b0
-        if s == 1:
-            ma, mb = a1, b1
-        if s == 2:
-            ma, mb = a2, b2
-        if s == 3:
-            ma, mb = a3, b3
-        if s == 4:
-            ma, mb = a4, b4
-        if s == 5:
-            ma, mb = a5, b5
-        if s == 6:
-            ma, mb = a6, b6
-        if s == 7:
-            ma, mb = a7, b7
         va = np.float32(a[i])
         vb = np.float32(b[i])
-        out_a[i] = va if np.isfinite(va) else ma
-        out_b[i] = vb if np.isfinite(vb) else mb
+        out_a[i] = va if np.isfinite(va) else table_a[s]
+        out_b[i] = vb if np.isfinite(vb) else table_b[s]
 
 
 # ---------------------------------------------------------------------- churn model and CLV
@@ -232,16 +213,14 @@ def churn_eta(log_recency: np.ndarray, frequency: np.ndarray, freq_means32: np.n
     """`churn_risk.linear_predictor` from the log columns numpy computed (float64, a new array).
 
     With `negate_clipped`, returns `-clip(eta, -30, 30)` instead (what
-    `ChurnModel.predict` takes the exponential of). At most `LANES` segments.
+    `ChurnModel.predict` takes the exponential of).
     """
     k = freq_means32.size
-    if k > LANES:
-        raise ValueError(f"churn_eta takes at most {LANES} segments, not {k}")
     # Per segment: the two fill values (float32, exact in float64) and the coefficient.
-    table = np.zeros((3, LANES), dtype=np.float64)
-    table[0, :k] = freq_means32
-    table[1, :k] = complaints_means32
-    table[2, 1:k] = coef[10:]  # np.concatenate([[0.0], coef[10:]])
+    table = np.zeros((3, k), dtype=np.float64)
+    table[0] = freq_means32
+    table[1] = complaints_means32
+    table[2, 1:] = coef[10:]  # np.concatenate([[0.0], coef[10:]])
     out = np.empty(segment.size, dtype=np.float64)
     _churn_eta(log_recency, frequency, log_monetary, complaint_open, complaints_total, survey_nps, log_tenure,
                lock, segment, coef, table, negate_clipped, out)
@@ -260,34 +239,12 @@ def _churn_eta(log_recency, frequency, log_monetary, complaint_open, complaints_
     one = np.float32(1.0)
     c0, c1, c2, c3, c4 = coef[0], coef[1], coef[2], coef[3], coef[4]
     c5, c6, c7, c8, c9 = coef[5], coef[6], coef[7], coef[8], coef[9]
-    f0, f1, f2, f3, f4, f5, f6, f7 = (table[0, 0], table[0, 1], table[0, 2], table[0, 3], table[0, 4],
-                                      table[0, 5], table[0, 6], table[0, 7])
-    m0, m1, m2, m3, m4, m5, m6, m7 = (table[1, 0], table[1, 1], table[1, 2], table[1, 3], table[1, 4],
-                                      table[1, 5], table[1, 6], table[1, 7])
-    g0, g1, g2, g3, g4, g5, g6, g7 = (table[2, 0], table[2, 1], table[2, 2], table[2, 3], table[2, 4],
-                                      table[2, 5], table[2, 6], table[2, 7])
     for i in range(segment.size):
-        # Loads and selects, no branches on the data and no lookups by index: the loop vectorises.
         s = segment[i]
-        fm, cm, sc = f0, m0, g0
-        if s == 1:
-            fm, cm, sc = f1, m1, g1
-        if s == 2:
-            fm, cm, sc = f2, m2, g2
-        if s == 3:
-            fm, cm, sc = f3, m3, g3
-        if s == 4:
-            fm, cm, sc = f4, m4, g4
-        if s == 5:
-            fm, cm, sc = f5, m5, g5
-        if s == 6:
-            fm, cm, sc = f6, m6, g6
-        if s == 7:
-            fm, cm, sc = f7, m7, g7
         f = np.float32(frequency[i])
-        f = f if np.isfinite(f) else np.float32(fm)
+        f = f if np.isfinite(f) else np.float32(table[0, s])
         ct = np.float32(complaints_total[i])
-        ct = ct if np.isfinite(ct) else np.float32(cm)
+        ct = ct if np.isfinite(ct) else np.float32(table[1, s])
         ct = five if ct > five else ct  # np.minimum(ct, 5.0), NaN kept
         v = survey_nps[i]
         answered = np.isfinite(v)
@@ -302,7 +259,7 @@ def _churn_eta(log_recency, frequency, log_monetary, complaint_open, complaints_
         e += c7 * np.float64(one if answered else zero)
         e += c8 * np.float64(log_tenure[i])
         e += c9 * np.float64(np.float32(lock[i]))
-        e += sc
+        e += table[2, s]
         if negate_clipped:  # -np.clip(eta, -30, 30), NaN kept
             e = -30.0 if e < -30.0 else e
             e = 30.0 if e > 30.0 else e
@@ -342,7 +299,7 @@ def _recency_risk(recency, known, big, out):
 
 def clv_score(risk: np.ndarray, fixed_risk: bool, frequency: np.ndarray, monetary: np.ndarray,
               segment: np.ndarray, value_means: np.ndarray, discount: float, horizon: float) -> np.ndarray:
-    """`CLVPolicy.score` for float32 frequency and monetary value (new, float32). At most `LANES` segments.
+    """`CLVPolicy.score` (new, float32).
 
     Args:
         risk: Predicted churn risk (float32); clipped to [1e-4, 1].
@@ -354,19 +311,9 @@ def clv_score(risk: np.ndarray, fixed_risk: bool, frequency: np.ndarray, monetar
         discount: Discount rate per period.
         horizon: Cap on CLV, in periods of margin.
     """
-    table = _lanes(value_means)
     out = np.empty(segment.size, dtype=F32)  # not `risk`: writing in place would keep the loop scalar
-    _clv_score(risk, fixed_risk, frequency, monetary, segment, table, discount, horizon, out)
+    _clv_score(risk, fixed_risk, frequency, monetary, segment, value_means.astype(F32), discount, horizon, out)
     return out
-
-
-def _lanes(means: np.ndarray) -> np.ndarray:
-    """Per-segment means as float32 (as `fill_by_segment` casts them), padded to `LANES`."""
-    if means.size > LANES:
-        raise ValueError(f"the kernel takes at most {LANES} segments, not {means.size}")
-    table = np.zeros(LANES, dtype=F32)
-    table[:means.size] = means
-    return table
 
 
 @njit
@@ -378,31 +325,12 @@ def _clv_score(risk, fixed_risk, frequency, monetary, segment, table, discount, 
     d = np.float32(discount)
     h = np.float32(horizon)
     big = np.float32(np.finfo(np.float32).max)
-    m0, m1, m2, m3, m4, m5, m6, m7 = (table[0], table[1], table[2], table[3], table[4], table[5], table[6],
-                                      table[7])
     for i in range(segment.size):
-        # Selects only, no lookups by index: the loop vectorises.
-        s = segment[i]
-        mean = m0
-        if s == 1:
-            mean = m1
-        if s == 2:
-            mean = m2
-        if s == 3:
-            mean = m3
-        if s == 4:
-            mean = m4
-        if s == 5:
-            mean = m5
-        if s == 6:
-            mean = m6
-        if s == 7:
-            mean = m7
         r = np.float32(0.01) if fixed_risk else risk[i]
         r = lo if r < lo else r  # np.clip, NaN kept
         r = hi if r > hi else r
         v = frequency[i] * monetary[i]
-        v = v if np.isfinite(v) else mean  # fill_by_segment
+        v = v if np.isfinite(v) else table[segment[i]]  # fill_by_segment
         v = zero if np.isnan(v) else v  # nan_to_num
         v = big if v == np.inf else v
         v = -big if v == -np.inf else v

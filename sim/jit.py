@@ -1,13 +1,11 @@
-"""The compiled path: numba kernels where the measurements justify them, numpy otherwise.
+"""Compiling the model: numba, with the settings that make the customer loops vectorise.
 
-Hot loops over customers (the customer step, the CRM's per-segment means, the
-churn model's scores, word of mouth) have two implementations: a numba kernel
-compiled once per machine (cached beside the package), and a vectorised numpy
-fallback used when numba is not installed or when `RETENTION_LAB_JIT=0`.
-Both draw the same random numbers (`sim.streams`) and apply the same
-equations; see docs/performance.md for what each path guarantees.
-
-`ENABLED` is read at each call, so tests can switch paths with monkeypatch.
+The customer step, the CRM snapshot, the churn model's scores and the metrics
+are numba kernels (`njit`), compiled once per machine and cached beside the
+package; the customer mechanisms are scalar rules (`rule`) compiled inline
+into the loops that call them. numba is a dependency: there is no second,
+numpy implementation. `NUMBA_DISABLE_JIT=1` runs every kernel and rule as
+plain Python, which is slow but can be stepped through in a debugger.
 
 Kernels written for it (`njit(simd=True)`) get two compilation settings that
 make their loops vectorise (SIMD) where the processor allows it, without
@@ -26,9 +24,7 @@ in order):
   also lets LLVM reorder a float *reduction* (a float accumulated across
   iterations is summed in vector lanes, then across them): `simd` kernels
   therefore accumulate only integers across rows; float sums that must be in
-  customer order stay in plain `njit` kernels. (On float32 data such a sum is
-  often exact in float64 whatever the order, so a comparison with numpy on
-  typical values would not reveal the reordering.)
+  customer order stay in plain `njit` kernels.
 
 Both hooks use numba's compiler internals (`_compiler`); if a future numba
 lacks them, kernels compile without them: slower, with the same results.
@@ -44,16 +40,9 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-try:  # pragma: no cover - exercised by whichever path is installed
-    import numba as _numba
-    from llvmlite import binding as _llvm
-except ImportError:  # pragma: no cover
-    _numba = None
+import numba as _numba
+from llvmlite import binding as _llvm
 
-#: Whether the compiled kernels are used (numba importable and not switched off).
-ENABLED: bool = _numba is not None and os.environ.get("RETENTION_LAB_JIT", "1") != "0"
-#: Whether numba is installed at all.
-AVAILABLE: bool = _numba is not None
 #: Lanes of the vectorised loops (LLVM's -force-vector-width while our kernels compile).
 VECTOR_WIDTH = 16
 
@@ -123,19 +112,24 @@ def _llvm_remarks_dropped() -> Iterator[None]:
 
 
 def njit(fn: Callable[..., Any] | None = None, *, simd: bool = False) -> Any:
-    """Compile `fn` with numba (no Python objects, cached on disk), or return it unchanged.
+    """Compile `fn` with numba (no Python objects, cached on disk).
 
     With `simd=True` the kernel is compiled with non-aliasing arrays and
     VECTOR_WIDTH lanes: its loops must be written to vectorise (straight-line
     bodies, selects instead of branches, only calls the compiler inlines), or
     they stay scalar.
-
-    Without numba the function is kept as plain Python; callers use the numpy
-    fallback instead of calling it (`if jit.ENABLED: ...`).
     """
     if fn is None:
         return lambda f: njit(f, simd=simd)
-    if _numba is None:
-        return fn
     dispatcher = _numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
     return _vectorising(dispatcher) if simd else dispatcher
+
+
+def rule(fn: Callable[..., Any]) -> Any:
+    """A scalar rule of the model (`sim.agents.rules`): compiled inline into every loop that calls it.
+
+    Inlined in numba's own representation before types are inferred, so a
+    loop of rules is compiled as if written out by hand. A rule can also be
+    called from Python (it is then compiled on its own).
+    """
+    return _numba.njit(inline="always", cache=True, nogil=True, error_model="numpy")(fn)

@@ -1,8 +1,7 @@
 """Metrics: what each period is measured by, and how a run is summarised.
 
 Every metric is computed for every period from the customers' columns in one
-pass (`_tally`, compiled; `_tally_numpy` without numba). Sums are accumulated
-in float64 in customer order on both paths, so they agree to the bit.
+pass (`_tally`, compiled); sums are accumulated in float64 in customer order.
 `METRICS` says, for each name, what it means and how a run is summarised:
 flows are summed over the horizon, stocks are taken at the last period.
 """
@@ -13,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import jit
-from sim.agents.customers import ACTIVE, CustomerPopulation, PeriodOutcome
+from sim.agents.customers import CustomerPopulation, PeriodOutcome
 from sim.agents.kernels import trait_at
+from sim.agents.state import ACTIVE
 from sim.allocation import Allocation
 from sim.jit import njit
 
@@ -102,12 +101,9 @@ class MetricsRecorder:
         b = pop.behaviour
         k = len(pop.segment_names)
         scores = out.recommend if out.recommend is not None else np.round(pop.recommend())
-        args = (t, pop.status, pop.segment, pop.satisfaction, pop.loyalty, scores, pop.survey_at,
-                pop.consent, pop.survey_nps, pop.survey_csat, pop.lock, pop.complaint_open,
-                out.churned, out.acquired, out.referred, out.complaints_new, out.active_start,
-                out.revenue, alloc.service, *pop.trait_args("cost_to_serve"), F32(b.loyal_threshold),
-                F32(b.locked_threshold), k)
-        tot, seg = _tally(*args) if jit.ENABLED else _tally_numpy(*args)
+        tot, seg = _tally(t, pop.state(), scores, out.churned, out.acquired, out.referred, out.complaints_new,
+                          out.active_start, out.revenue, alloc.service, pop.trait_args("cost_to_serve"),
+                          F32(b.loyal_threshold), F32(b.locked_threshold), k)
         (n_active, sat_sum, loy_sum, promoters, detractors, recent, recent_prom, recent_det,
          csat_sum, bought_not_loyal, churned, acquired, referred, complaints, n0, complaints_open,
          serve) = tot.tolist()
@@ -168,31 +164,29 @@ TALLY = ("active", "satisfaction", "loyalty", "promoters", "detractors", "recent
 
 
 @njit
-def _tally(t, status, segment, satisfaction, loyalty, scores, survey_at, consent, survey_nps,
-           survey_csat, lock, complaint_open, churned, acquired, referred, complaints_new,
-           active_start, revenue, service, cost_to_serve, cost_at, loyal_thr, locked_thr, k
-           ):  # pragma: no cover - compiled
+def _tally(t, c, scores, churned, acquired, referred, complaints_new, active_start, revenue, service, cost,
+           loyal_thr, locked_thr, k):  # pragma: no cover - compiled
     """The sums and counts of `TALLY`, and per segment, in two passes.
 
     The per-segment array has four rows: customers won, lost, revenue and service.
     Counts are taken as integers in a vectorised pass; sums are added in float64 in
-    customer order (the order the numpy twin adds in).
+    customer order.
     """
     tot = np.zeros(17)
     (tot[0], tot[3], tot[4], tot[5], tot[6], tot[7], tot[9], tot[10], tot[11], tot[12], tot[13],
-     tot[14], tot[15]) = _tally_counts(t, status, scores, survey_at, consent, survey_nps, loyalty, lock,
-                                       complaint_open, churned, acquired, referred, complaints_new,
-                                       active_start, loyal_thr, locked_thr)
+     tot[14], tot[15]) = _tally_counts(t, c, scores, churned, acquired, referred, complaints_new, active_start,
+                                       loyal_thr, locked_thr)
     seg = np.zeros((4, k))
     since = max(t - 13, -1)
     sat_sum, loy_sum, csat_sum, serve = 0.0, 0.0, 0.0, 0.0
-    for i in range(status.size):
-        s = segment[i]
-        if status[i] == ACTIVE:
-            sat_sum += np.float64(satisfaction[i])
-            loy_sum += np.float64(loyalty[i])
-            if survey_at[i] > since and consent[i]:
-                csat_sum += np.float64(survey_csat[i])
+    cost_values, cost_at = cost
+    for i in range(c.status.size):
+        s = c.segment[i]
+        if c.status[i] == ACTIVE:
+            sat_sum += np.float64(c.satisfaction[i])
+            loy_sum += np.float64(c.loyalty[i])
+            if c.survey_at[i] > since and c.consent[i]:
+                csat_sum += np.float64(c.survey_csat[i])
         if churned[i]:
             seg[1, s] += 1.0
         if acquired[i]:
@@ -200,32 +194,31 @@ def _tally(t, status, segment, satisfaction, loyalty, scores, survey_at, consent
         seg[2, s] += np.float64(revenue[i])
         seg[3, s] += np.float64(service[i])
         if active_start[i]:  # served this period: the customers active at its start
-            serve += np.float64(trait_at(cost_to_serve, cost_at, i))
+            serve += np.float64(trait_at(cost_values, cost_at, i))
     tot[1], tot[2], tot[8], tot[16] = sat_sum, loy_sum, csat_sum, serve
     return tot, seg
 
 
 @njit(simd=True)
-def _tally_counts(t, status, scores, survey_at, consent, survey_nps, loyalty, lock, complaint_open,
-                  churned, acquired, referred, complaints_new, active_start, loyal_thr, locked_thr
+def _tally_counts(t, c, scores, churned, acquired, referred, complaints_new, active_start, loyal_thr, locked_thr
                   ):  # pragma: no cover - compiled
     """The counts of `TALLY` (integers, one vectorised pass), in the order `_tally` stores them."""
     since = max(t - 13, -1)
     n_act = n_prom = n_det = n_rec = n_rprom = n_rdet = n_bnl = 0
     n_churn = n_acq = n_ref = n_comp = n_start = n_open = 0
-    for i in range(status.size):
-        act = status[i] == ACTIVE
+    for i in range(c.status.size):
+        act = c.status[i] == ACTIVE
         sc = scores[i]
-        rec = act & (survey_at[i] > since) & consent[i]
-        a = survey_nps[i]
+        rec = act & (c.survey_at[i] > since) & c.consent[i]
+        a = c.survey_nps[i]
         n_act += np.int64(act)
         n_prom += np.int64(act & (sc >= 9.0))
         n_det += np.int64(act & (sc <= 6.0))
         n_rec += np.int64(rec)
         n_rprom += np.int64(rec & (a >= 9.0))
         n_rdet += np.int64(rec & (a <= 6.0))
-        n_bnl += np.int64(act & (loyalty[i] < loyal_thr) & (lock[i] >= locked_thr))
-        n_open += np.int64(act & complaint_open[i])
+        n_bnl += np.int64(act & (c.loyalty[i] < loyal_thr) & (c.lock[i] >= locked_thr))
+        n_open += np.int64(act & c.complaint_open[i])
         n_churn += np.int64(churned[i])
         n_acq += np.int64(acquired[i])
         n_ref += np.int64(referred[i])
@@ -233,33 +226,3 @@ def _tally_counts(t, status, scores, survey_at, consent, survey_nps, loyalty, lo
         n_start += np.int64(active_start[i])
     return (n_act, n_prom, n_det, n_rec, n_rprom, n_rdet, n_bnl, n_churn, n_acq, n_ref, n_comp,
             n_start, n_open)
-
-
-def _seq_sum(x: np.ndarray) -> float:
-    """Sum in float64, in order (as the compiled tally adds)."""
-    return float(np.cumsum(x, dtype=np.float64)[-1]) if x.size else 0.0
-
-
-def _tally_numpy(t, status, segment, satisfaction, loyalty, scores, survey_at, consent, survey_nps,
-                 survey_csat, lock, complaint_open, churned, acquired, referred, complaints_new,
-                 active_start, revenue, service, cost_to_serve, cost_at, loyal_thr, locked_thr, k):
-    """`_tally` with numpy."""
-    cost = cost_to_serve[active_start] if cost_at is None else cost_to_serve[cost_at[active_start]]
-    ids = np.flatnonzero(status == ACTIVE)
-    sc = scores[ids]
-    rec = ids[(survey_at[ids] > max(t - 13, -1)) & consent[ids]]
-    nps = survey_nps[rec]
-    seg_i = segment.astype(np.intp)
-    tot = np.array([
-        ids.size, _seq_sum(satisfaction[ids]), _seq_sum(loyalty[ids]),
-        np.count_nonzero(sc >= 9), np.count_nonzero(sc <= 6), rec.size, np.count_nonzero(nps >= 9),
-        np.count_nonzero(nps <= 6), _seq_sum(survey_csat[rec]),
-        np.count_nonzero((loyalty[ids] < loyal_thr) & (lock[ids] >= locked_thr)),
-        np.count_nonzero(churned), np.count_nonzero(acquired), np.count_nonzero(referred),
-        np.count_nonzero(complaints_new), np.count_nonzero(active_start),
-        np.count_nonzero(complaint_open[ids]), _seq_sum(cost)], dtype=np.float64)
-    seg = np.stack([
-        np.bincount(seg_i[acquired], minlength=k), np.bincount(seg_i[churned], minlength=k),
-        np.bincount(seg_i, weights=revenue, minlength=k),
-        np.bincount(seg_i, weights=service, minlength=k)]).astype(np.float64)
-    return tot, seg

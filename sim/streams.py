@@ -11,15 +11,15 @@ stream: customers, surveys, acquisition). So
 - every policy compared in a replication sees the same number for the same
   customer, mechanism and period — common random numbers by construction,
   whatever the order or the subset of customers a mechanism visits;
-- the compiled kernels and the numpy fallback compute bit-identical draws.
+- a draw is computed where it is used, inside the compiled loops (`uniform_at`,
+  `normal_at`); `draws` gives many at once, for tests and notebooks.
 
 The hash is SplitMix64 (Steele, Lea & Flood 2014): the draw is
 `mix64(base + (i + 1) * 0x9E3779B97F4A7C15)` with
 `base = mix64(key ^ mix64(t * 256 + slot))`. Uniforms take the top 24 bits
 (float32 in [0, 1), as `Generator.random(dtype=float32)`). Normal deviates come
 from the inverse normal CDF, tabulated at 2^16 + 1 points and interpolated
-linearly with the next 24 bits; only additions and multiplications, so both
-paths agree exactly. The interpolated distribution has mean 0, standard
+linearly with the next 24 bits. The interpolated distribution has mean 0, standard
 deviation 1 − 3·10⁻⁶ and its tails truncated at ±4.5 (a mass of 3.4·10⁻⁶ on
 each side is moved inwards); tests/test_streams.py checks its moments and
 quantiles.
@@ -80,54 +80,8 @@ _P0, _P1, _P2, _P3, _P4, _P5 = (_F(1.9875691500e-4), _F(1.3981999507e-3), _F(8.3
 _POW2_OFFSET = 150
 POW2 = np.ldexp(_F(1.0), np.arange(-_POW2_OFFSET, 130).clip(-149, 127)).astype(_F)
 
-# --------------------------------------------------------------------------- numpy
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser on a uint64 array, in place."""
-    x ^= x >> _U64(30)
-    x *= _U64(_M1)
-    x ^= x >> _U64(27)
-    x *= _U64(_M2)
-    x ^= x >> _U64(31)
-    return x
-
-
-def bits(base: np.uint64, ids: np.ndarray) -> np.ndarray:
-    """The 64 random bits of each customer in `ids` (numpy path)."""
-    x = ids.astype(np.uint64)
-    x += _U64(1)
-    x *= _U64(GOLDEN)
-    x += base
-    return _mix(x)
-
-
-def uniform(base: np.uint64, ids: np.ndarray) -> np.ndarray:
-    """Float32 uniforms in [0, 1) for the customers `ids`."""
-    u = (bits(base, ids) >> _U64(40)).astype(np.float32)
-    u *= np.float32(_FRAC)
-    return u
-
-
-def normal(base: np.uint64, ids: np.ndarray) -> np.ndarray:
-    """Float32 standard normal deviates for the customers `ids`."""
-    h = bits(base, ids)
-    k = (h >> _U64(64 - TABLE_BITS)).astype(np.intp)
-    f = ((h >> _U64(64 - TABLE_BITS - 24)) & _U64(0xFFFFFF)).astype(np.float64)
-    f *= _FRAC
-    lo = NORMAL_TABLE[k]
-    z = NORMAL_TABLE[k + 1] - lo
-    z *= f
-    z += lo
-    return z.astype(np.float32)
-
-
 def _exp32_clamped(x):
-    """e^x in float32 from additions and multiplications, for x in [-87, 88] (scalar or array).
-
-    The one polynomial of `exp32` (arrays, numpy) and `exp32_at` (scalars, compiled), which
-    differ only in how they clamp.
-    """
+    """e^x in float32 from additions and multiplications, for x in [-87, 88]."""
     k = np.floor(x * _LOG2E + _F(0.5))
     r = x - k * _LN2_HI - k * _LN2_LO
     p = _P0 * r + _P1
@@ -139,11 +93,6 @@ def _exp32_clamped(x):
     return y * POW2[np.intp(k) + _POW2_OFFSET]
 
 
-def exp32(x: np.ndarray) -> np.ndarray:
-    """e^x of a float32 array, as `exp32_at` computes it (clamped to [-87, 88])."""
-    return _exp32_clamped(np.minimum(np.maximum(np.asarray(x, dtype=_F), _EXP_LO), _EXP_HI))
-
-
 # --------------------------------------------------------------------------- compiled
 
 
@@ -152,12 +101,11 @@ _exp32_clamped_at = njit(_exp32_clamped)
 
 @njit
 def exp32_at(x):  # pragma: no cover - compiled
-    """e^x of a float32 scalar: `exp32` (no libm call, so loops around it vectorise).
+    """e^x of a float32 scalar, within 2 ulp, clamped to [-87, 88] (no libm call: loops around it vectorise).
 
     The clamp is written with the builtin `min`/`max` (equal to `np.minimum`/`np.maximum`
     but for NaN, which never reaches it): numba's scalar `np.minimum` keeps `react`'s loop
     from vectorising (about 4x slower; tests/test_jit.py checks the loop is vector code).
-    tests/test_streams.py checks that `exp32` and `exp32_at` agree bit for bit.
     """
     return _exp32_clamped_at(min(max(x, _EXP_LO), _EXP_HI))
 
@@ -190,3 +138,14 @@ def normal_at(base, i, table):  # pragma: no cover - compiled
     f = np.float64((h >> _U64(64 - TABLE_BITS - 24)) & _U64(0xFFFFFF)) * _FRAC
     lo = table[k]
     return np.float32((table[k + 1] - lo) * f + lo)
+
+
+@njit
+def draws(base, ids, table):  # pragma: no cover - compiled
+    """The uniform and the normal deviate of each customer in `ids` for one counter base (tests, notebooks)."""
+    u = np.empty(ids.size, np.float32)
+    z = np.empty(ids.size, np.float32)
+    for j in range(ids.size):
+        u[j] = uniform_at(base, ids[j])
+        z[j] = normal_at(base, ids[j], table)
+    return u, z

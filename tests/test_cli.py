@@ -115,17 +115,6 @@ def test_workers_do_not_change_outputs(run1, small: Path, tmp_path: Path) -> Non
         assert (out1 / name).read_bytes() == (out2 / name).read_bytes(), name
 
 
-def test_numpy_fallback_writes_the_same_outputs(run1, small: Path, tmp_path: Path) -> None:
-    # Without the compiled kernels (as on a machine without numba) the run is the same.
-    _, out1 = run1
-    out = tmp_path / "numpy"
-    proc = cli("run", str(small), "--out", str(out), "--workers", "2",
-               env={**os.environ, "PYTHONUNBUFFERED": "1", "RETENTION_LAB_JIT": "0"})
-    assert proc.returncode == 0, proc.stderr
-    for name in CSVS:
-        assert (out1 / name).read_bytes() == (out / name).read_bytes(), name
-
-
 def test_resolved_scenario_reproduces_the_run(run1, small: Path, tmp_path: Path) -> None:
     _, out1 = run1
     resolved = out1 / "scenario.resolved.yaml"

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from sim import jit
-
 ROOT = Path(__file__).resolve().parents[1]
 
 # Steps a small model, then prints how many packed float32 instructions on 256- or 512-bit
@@ -35,13 +33,12 @@ print(json.dumps(counts))
 
 
 def _vector_instructions(cache: Path) -> dict[str, int]:
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "RETENTION_LAB_JIT": "1"}
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
     out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True,
                          text=True, check=True, timeout=600)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.skipif(not jit.AVAILABLE, reason="numba is not installed: there are no compiled kernels")
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"),
                     reason="counts x86 vector instructions")
 @pytest.mark.skipif("avx2" not in Path("/proc/cpuinfo").read_text(errors="replace")

@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from sim import jit, memory
+from sim import memory
 from sim.crm import build_view
 from sim.loader import load_scenario
 from sim.model import RetentionModel
@@ -38,17 +38,15 @@ def test_a_layout_gives_each_column_its_own_line_and_keeps_values():
     assert np.array_equal(cols[0], x.astype(np.float32)) and np.isnan(cols[2]).all()
 
 
-def test_the_population_and_its_views_spread_over_distinct_lines(monkeypatch):
-    monkeypatch.setattr(jit, "ENABLED", jit.AVAILABLE)  # the compiled view places its arrays
+def test_the_population_and_its_views_spread_over_distinct_lines():
     sc = load_scenario("default").model_copy(deep=True)
     sc = sc.model_copy(update={"population": sc.population.model_copy(update={"size": 2000})})
     model = RetentionModel(sc, rng=3)
     pop = model.customers
-    cols = {k: v for k, v in vars(pop).items() if isinstance(v, np.ndarray) and v.shape == (pop.n,)}
+    cols = pop._cols
     lines = [v.ctypes.data % memory.PAGE // memory.LINE for v in cols.values()]
     assert len(cols) > 30 and len(set(lines)) == len(lines)
     view = build_view(pop, 0, 1.0)
     view_lines = {a.ctypes.data % memory.PAGE // memory.LINE
                   for a in (view.known, view.recency, view.frequency, view.survey_nps, view.tenure)}
-    if jit.ENABLED:
-        assert len(view_lines) == 5 and not view_lines & set(lines)
+    assert len(view_lines) == 5 and not view_lines & set(lines)

@@ -1,11 +1,12 @@
-"""What people hear: the compiled push and gather against the numpy twin, on built networks."""
+"""What people hear over the network [W1, W2] and who joins [A1]: the kernels against plain definitions."""
 
 from __future__ import annotations
+
+from collections import namedtuple
 
 import numpy as np
 import pytest
 
-from sim import jit
 from sim.agents import kernels
 from sim.network import build_network
 
@@ -42,7 +43,6 @@ def test_the_network_is_the_ring_lattice_rewired_as_the_model_describes(n, degre
     assert nw.indptr.dtype == np.int32 and nw.indices.dtype == np.int32
 
 
-@pytest.mark.skipif(not jit.AVAILABLE, reason="numba is not installed: only the numpy path exists")
 @pytest.mark.parametrize("unhappy", [0.002, 0.1, 0.9])  # few speakers (push) … most (gather)
 @pytest.mark.parametrize("for_potential", [False, True])
 def test_compiled_hearing_equals_the_sparse_matrix_product(unhappy, for_potential):
@@ -58,11 +58,14 @@ def test_compiled_hearing_equals_the_sparse_matrix_product(unhappy, for_potentia
     sociability = rng.gamma(2.0, 0.5, n).astype(np.float32)  # or one customer's own
     # A segment trait passed as its table (with the segments) or as a column (kernels.trait_at).
     runs = []
+    # The kernels read columns, traits and constants by name: small named tuples stand in for the model's.
+    c = namedtuple("C", "status satisfaction complaint_open grudge")(
+        status, satisfaction, complaint_open, grudge)
+    p = namedtuple("P", "detractor_threshold wom_unresolved")(np.float32(0.5), np.float32(0.3))
     for trait in ((sociability, None), (table, segment), (table[segment], None)):
         emit, heard = np.empty(n, np.float32), np.empty(n, np.float32)
-        kernels.word_of_mouth(status, satisfaction, complaint_open, grudge, *trait, nw.indptr,
-                              nw.indices, nw.weights, emit, heard, True, for_potential,
-                              np.float32(0.5), np.float32(0.3))
+        tr = namedtuple("T", "sociability")(trait)
+        kernels.word_of_mouth(c, tr, nw.indptr, nw.indices, nw.weights, emit, heard, True, for_potential, p)
         runs.append((emit, heard))
     assert np.array_equal(runs[1][0], runs[2][0]) and np.array_equal(runs[1][1], runs[2][1])
     emit, heard = runs[0]
@@ -75,7 +78,6 @@ def test_compiled_hearing_equals_the_sparse_matrix_product(unhappy, for_potentia
     assert np.count_nonzero(heard) > speakers  # words reach neighbours
 
 
-@pytest.mark.skipif(not jit.AVAILABLE, reason="numba is not installed: only the numpy path exists")
 @pytest.mark.parametrize("deterrence", [0.0, 2.0])
 def test_adoption_skips_only_those_who_cannot_join(deterrence):
     """The share of promoters is not computed where the draw rules joining out: same result."""
@@ -88,9 +90,10 @@ def test_adoption_skips_only_those_who_cannot_join(deterrence):
     runs = []
     for bound in (np.inf, float(promote.max()) * 1.001):
         won, referred = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        per = namedtuple("Per", "adopt source")(np.uint64(123), np.uint64(456))
+        p = namedtuple("P", "referral_rate wom_deterrence")(0.3, float(deterrence))
         n_won = kernels.adoption(status, nw.indptr, nw.indices, nw.weights, promote, promote, True,
-                                 heard, np.uint64(123), np.uint64(456), 0.01, 0.3, deterrence, bound,
-                                 won, referred)
+                                 heard, per, 0.01, p, bound, won, referred)
         runs.append((n_won, won, referred))
     (n_a, won_a, ref_a), (n_b, won_b, ref_b) = runs
     assert n_a == n_b > 20

@@ -1,37 +1,90 @@
-"""Compiled kernels of the customer step (numba); `customers.py` holds the numpy twin.
+"""The passes of the customer step: loops that load a customer, apply the rules, store.
 
-Each kernel is one pass over the rows of the market and applies the
-equations of docs/model.md in float32 (transcendental functions in float64,
-rounded to float32; counts and money sums in float64), in the same order of
-operations as the numpy fallback in `CustomerPopulation`, so the two paths
-agree to the bit but for the rare rounding of a float64 transcendental that
-numpy and the C library compute differently in the last place.
+Each kernel is one pass over the rows of the market (`c`, the `State` of
+`sim.agents.state`), calling the rules of `sim.agents.rules`, which hold the
+equations. Loops compute every row and keep the result only where it applies
+(selects, not branches), so they vectorise (`sim.jit`). Random numbers come
+from `sim.streams` (counter-based): a customer's draw does not depend on which
+other customers are drawn for.
 
-Random numbers come from `sim.streams` (counter-based): a customer's draw does
-not depend on which other customers are drawn for.
+`Period` carries what a pass needs of the period: its counter bases (one per
+mechanism), the market's terms and the manager's promise.
+
+What keeps a loop vectorised when it reads columns by name (`c.satisfaction[i]`
+from the named tuple `c`): numba counts references to an array taken from a
+tuple, and a count it cannot cancel within one block of code is a call in the
+loop, which then stays scalar (about five times slower). So inside a loop no
+column is read in only one arm of a choice: load first, then choose between
+values (`x = c.needs[i]; c.needs[i] = new if live else x`); combine conditions
+with `|` and `&` (which do not branch), never `or` and `and`; compute a
+value, then choose it (the arms of a choice hold values, not work); and unpack
+a segment trait's pair before the loop, not with `*` inside it. A function that
+indexes columns for a row (`_react_row`) is a plain `njit` function, which
+LLVM inlines: numba's own inlining (`rule`) of such a function leaves the loop
+scalar, so `rule` is kept for the scalar rules.
+tests/test_jit.py checks that the passes compile to vector code.
 """
 
 from __future__ import annotations
 
-import math
+from collections import namedtuple
 
 import numpy as np
 
-from sim.jit import njit
-from sim.streams import exp32_at, normal_at, uniform_at
+from sim.agents.rules import (
+    COUNT_CAP,
+    adapted_expectation,
+    after_hearing,
+    answers_survey,
+    churn_hazard,
+    csat_answer,
+    drifted_needs,
+    files_complaint,
+    fit,
+    grown,
+    joining_probability,
+    locked_in,
+    loyalty_target,
+    negative_word,
+    nps_answer,
+    nurture,
+    perceived_quality,
+    poisson_capped,
+    poisson_count,
+    purchase_rate,
+    purchases_until_dropout,
+    recommend,
+    recovered,
+    revealed_needs,
+    revenue,
+    satisfaction_target,
+    service_lift,
+    smoothed_frequency,
+    smoothed_monetary,
+    towards,
+)
+from sim.agents.state import ACTIVE, CHURNED, POTENTIAL
+from sim.jit import njit, rule
+from sim.streams import normal_at, uniform_at
 
-POTENTIAL, ACTIVE, CHURNED = 0, 1, 2
 F32 = np.float32
+
+#: The period as the passes see it: counter bases per mechanism (`sim.streams.period_base`),
+#: the market's terms and the manager's promise.
+Period = namedtuple("Period", [
+    "t", "needs", "quality", "complain", "purchase", "dropout", "churn", "signal",
+    "survey_pick", "survey_answer", "survey_nps", "survey_csat", "adopt", "source",
+    "promise_term", "spend_drop", "pull_term", "cover_keep", "survey_rate", "has_dropout"])
+#: What `react` writes per row for the metrics and the next passes.
+Reaction = namedtuple("Reaction", ["purchases", "revenue", "churned", "scores", "promote", "asked"])
 
 
 @njit
 def trait_at(values, index, i):  # pragma: no cover - compiled
-    """Row i's value of a segment trait (`CustomerPopulation.SEGMENT_TRAITS`).
+    """Row i's value of a segment trait: `values` per segment and `index` the segments, or a column and None.
 
-    `values` is the per-segment table and `index` the segments, or `values` is
-    a per-customer column and `index` is None. The test is made when the kernel
-    compiles (numba prunes a branch on an argument that is None), so each kind
-    compiles to its own straight-line load.
+    numba prunes the branch on an argument that is None when it compiles, so
+    each kind is its own straight-line load.
     """
     if index is None:
         return values[i]
@@ -39,105 +92,85 @@ def trait_at(values, index, i):  # pragma: no cover - compiled
 
 
 @njit(simd=True)
-def experience(status, segment, needs, service, points, offer, sens, sens_at, expectation, satisfaction,
-               relationship, lock, growth, growth_max, service_total, complaint_open, grudge,
-               propensity, propensity_at, filed, b_needs, b_quality, b_complain, prm, neg_scale, neg_pscale,
-               neg_fit_den, promise_term, table):  # pragma: no cover - compiled
-    """Needs drift; what active customers experience and how they respond to it.
+def experience(c, tr, service, points, offer, filed, per, p, table):  # pragma: no cover - compiled
+    """Needs drift; what active customers experience and how they respond: [N1]–[G1] of docs/model.md.
 
-    Perceived quality, disconfirmation, satisfaction, complaints filed,
-    expectations, relationship, lock-in and growth. One vectorised pass: every
-    row is computed and only live (needs) or active rows keep the result.
-
-    Returns the number of complaints filed.
+    Returns the number of complaints filed (`filed` marks who).
     """
-    (drift, quality, eff, fitw, noise, la, ew, base, dw, speed, cthr, cprob, keep_lift, ea,
-     lock_keep, plock, gspeed) = prm
-    one, zero = F32(1.0), F32(0.0)
     n_filed = 0
-    for i in range(status.size):
-        s = status[i]
+    sens, sens_at = tr.service_sensitivity  # unpacked before the loop (see the module's docstring)
+    prop, prop_at = tr.complaint_propensity
+    for i in range(c.status.size):
+        s = c.status[i]
         act = s == ACTIVE
-        nd0 = needs[i]
-        nd = nd0 + drift * normal_at(b_needs, i, table)
-        needs[i] = nd if s != CHURNED else nd0
-        sv = service[i]
-        nurture = one - exp32_at(sv / neg_scale)
-        lift = trait_at(sens, sens_at, i) * eff * nurture
-        d = nd - offer[segment[i]]
-        fit = exp32_at(d * d / neg_fit_den)
-        perceived = lift + quality + (fit - one) * fitw + noise * normal_at(b_quality, i, table)
-        exp_i = expectation[i]
-        gap = perceived - exp_i
-        felt = gap * la if gap < zero else gap
-        x = (exp_i - quality) * ew + base + felt * dw
-        target = one / (one + exp32_at(-x))
-        sat = satisfaction[i]
-        satisfaction[i] = sat + (target - sat) * speed if act else sat
-        f = (act & (gap < -cthr) & (not (complaint_open[i] or grudge[i]))
-             & (uniform_at(b_complain, i) < cprob * trait_at(propensity, propensity_at, i)))
+        needs = c.needs[i]
+        nd = drifted_needs(needs, normal_at(per.needs, i, table), p)
+        c.needs[i] = nd if s != CHURNED else needs
+        nurtured = nurture(service[i], p)
+        lift = service_lift(trait_at(sens, sens_at, i), nurtured, p)
+        fitted = fit(nd, offer[c.segment[i]], p)
+        perceived = perceived_quality(lift, fitted, normal_at(per.quality, i, table), p)
+        expected = c.expectation[i]
+        gap = perceived - expected
+        sat = c.satisfaction[i]
+        target = satisfaction_target(expected, gap, p)
+        c.satisfaction[i] = towards(sat, target, p.satisfaction_speed) if act else sat
+        f = act & files_complaint(gap, c.complaint_open[i] | c.grudge[i], uniform_at(per.complain, i),
+                                  trait_at(prop, prop_at, i), p)
         filed[i] = f
         n_filed += np.int64(f)
-        exp_new = exp_i + ((perceived - lift * keep_lift - exp_i) * ea + promise_term)
-        expectation[i] = exp_new if act else exp_i
-        rel = relationship[i]
-        relationship[i] = rel + (nurture - rel) * F32(0.1) if act else rel
-        lk0 = lock[i]
-        lk = lk0 * lock_keep + (one - exp32_at(points[i] / neg_pscale)) * plock
-        lock[i] = min(max(lk, zero), one) if act else lk0
-        g = growth[i]
-        growth[i] = g + (growth_max[i] - g) * (nurture * gspeed) if act else g
-        st = service_total[i]
-        service_total[i] = st + sv if act else st
+        e = adapted_expectation(expected, perceived, lift, per.promise_term, p)
+        c.expectation[i] = e if act else expected
+        rel = c.relationship[i]
+        c.relationship[i] = towards(rel, nurtured, F32(0.1)) if act else rel
+        lk = c.lock[i]
+        c.lock[i] = locked_in(lk, points[i], p) if act else lk
+        g = c.growth[i]
+        c.growth[i] = grown(g, c.growth_max[i], nurtured, p) if act else g
+        st = c.service_total[i]
+        c.service_total[i] = st + service[i] if act else st
     return n_filed
 
 
-#: Largest purchase count `react` finds without branches; larger counts are left to numpy.
-COUNT_CAP = 5
-
-
 @njit
-def recommend_at(sat, loy, shift):  # pragma: no cover - compiled
-    """Likelihood to recommend, 0–10, unrounded (`CustomerPopulation.recommend`; builtin clamps vectorise)."""
-    return min(max((sat * F32(0.5) + loy * F32(0.5) + shift) * F32(10.0), F32(0.0)), F32(10.0))
+def handle_complaints(c, open_ids, handled, p):  # pragma: no cover - compiled
+    """The open complaints `open_ids`: those `handled` recover [C2]; the others wait, and give up [C3].
 
-
-@njit
-def poisson_capped(lam, u):  # pragma: no cover - compiled
-    """Poisson count by inversion of `u`, without branches, for counts up to COUNT_CAP.
-
-    The same terms as `customers._poisson` (p_0 = exp32(−λ), p_k = p_(k−1) ·
-    (λ / k) in float64, stopping once u ≤ the cumulative sum or a term ≤ 1e-12).
-    Returns (k, tail): k = min(count, COUNT_CAP), and tail is True when the
-    count is larger (the caller then finds it with `customers._poisson`).
+    Returns the number that became grudges.
     """
-    tiny = 1e-12
-    lam64 = np.float64(lam)
-    p = np.float64(exp32_at(-lam))
-    cdf = p
-    go = u > cdf  # the count is above j (j = 0 here)
-    k = np.int32(go)
-    for j in range(1, COUNT_CAP + 1):  # unrolled by the compiler
-        p *= lam64 / j
-        cdf += p
-        go = go & (u > cdf) & (p > tiny)
-        k += np.int32(go) if j < COUNT_CAP else np.int32(0)
-    return k, go
+    gave_up = 0
+    for j in range(open_ids.size):
+        i = open_ids[j]
+        if handled[j]:
+            c.satisfaction[i] = recovered(c.satisfaction[i], c.complaint_age[i], p)
+            c.complaint_open[i] = False
+            c.complaint_age[i] = 0
+        else:
+            c.complaint_age[i] += 1
+            c.satisfaction[i] -= p.complaint_wait_penalty
+            if c.complaint_age[i] >= p.complaint_give_up:
+                c.grudge[i] = True
+                c.complaint_open[i] = False
+                gave_up += 1
+    return gave_up
 
 
-@njit
-def neighbour_mean_at(indptr, indices, weights, values, i):  # pragma: no cover - compiled
-    """Mean of `values` over node i's neighbours: the float32 sum of weight × value, in order."""
-    acc = F32(0.0)
-    w = weights[i]
-    for j in range(indptr[i], indptr[i + 1]):
-        acc += w * values[indices[j]]
-    return acc
+@njit(simd=True)
+def speak(c, tr, emit, p):  # pragma: no cover - compiled
+    """What each active customer says against the firm [W1] (0 for everyone else); returns how many speak."""
+    speakers = 0
+    soc, soc_at = tr.sociability
+    for i in range(c.status.size):
+        unresolved = c.complaint_open[i] | c.grudge[i]
+        e = negative_word(c.satisfaction[i], unresolved, trait_at(soc, soc_at, i), p)
+        e = e if c.status[i] == ACTIVE else F32(0.0)
+        emit[i] = e
+        speakers += np.int64(e != F32(0.0))
+    return speakers
 
 
-def word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, sociability_at, indptr, indices,
-                  weights, emit, heard, gather, for_potential, detractor, wom_unresolved):
-    """What each active customer says (negative word of mouth) and what each person hears.
+def word_of_mouth(c, tr, indptr, indices, weights, emit, heard, gather, for_potential, p):
+    """What each active customer says (`emit`) and what each person hears (`heard`) [W1, W2].
 
     With `gather` (a small-world network in CSR form), `heard` is computed for
     active rows, and for potential rows if `for_potential`; otherwise only
@@ -151,31 +184,24 @@ def word_of_mouth(status, satisfaction, complaint_open, grudge, sociability, soc
     gathering over every tie (a silent neighbour adds exactly 0), because ties
     are symmetric and each row's neighbours are sorted (`build_network`).
     """
-    speakers = _emit(status, satisfaction, complaint_open, grudge, sociability, sociability_at, emit, detractor,
-                     wom_unresolved)
+    speakers = speak(c, tr, emit, p)
     if not gather:
         return
-    if speakers * 4 < status.size:
+    if speakers * 4 < emit.size:
         _push(emit, indptr, indices, weights, heard)
-        _listeners(status, for_potential, heard)
+        _listeners(c.status, for_potential, heard)
     else:
-        _gather(status, for_potential, emit, indptr, indices, weights, heard)
+        _gather(c.status, for_potential, emit, indptr, indices, weights, heard)
 
 
-@njit(simd=True)
-def _emit(status, satisfaction, complaint_open, grudge, sociability, sociability_at, emit, detractor,
-          wom_unresolved):  # pragma: no cover - compiled
-    """What each active customer says (0 for everyone else); returns how many say something."""
-    zero = F32(0.0)
-    speakers = 0
-    for i in range(status.size):
-        e = max(zero, detractor - satisfaction[i]) / detractor
-        e = e + wom_unresolved if (complaint_open[i] or grudge[i]) else e
-        e *= trait_at(sociability, sociability_at, i)
-        e = e if status[i] == ACTIVE else zero
-        emit[i] = e
-        speakers += np.int64(e != zero)
-    return speakers
+@njit
+def neighbour_mean_at(indptr, indices, weights, values, i):  # pragma: no cover - compiled
+    """Mean of `values` over node i's neighbours: the float32 sum of weight × value, in order."""
+    acc = F32(0.0)
+    w = weights[i]
+    for j in range(indptr[i], indptr[i + 1]):
+        acc += w * values[indices[j]]
+    return acc
 
 
 @njit
@@ -191,135 +217,129 @@ def _push(emit, indptr, indices, weights, heard):  # pragma: no cover - compiled
                 heard[r] += weights[r] * e
 
 
+@rule
+def _listens(s, for_potential):  # pragma: no cover - compiled
+    """Who hears word of mouth: the active, and potential customers if it deters them."""
+    return (s == ACTIVE) | ((s == POTENTIAL) & for_potential)
+
+
 @njit
 def _gather(status, for_potential, emit, indptr, indices, weights, heard):  # pragma: no cover - compiled
     """`heard` by gathering over each listener's ties (0 for rows that do not listen, as `_listeners`)."""
-    zero = F32(0.0)
     for i in range(emit.size):
-        s = status[i]
-        listens = (s == ACTIVE) | ((s == POTENTIAL) & for_potential)
-        heard[i] = neighbour_mean_at(indptr, indices, weights, emit, i) if listens else zero
+        listens = _listens(status[i], for_potential)
+        heard[i] = neighbour_mean_at(indptr, indices, weights, emit, i) if listens else F32(0.0)
 
 
 @njit(simd=True)
 def _listeners(status, for_potential, heard):  # pragma: no cover - compiled
     """Zero what is heard by rows that do not listen: the churned, and potential rows unless `for_potential`."""
-    zero = F32(0.0)
     for i in range(status.size):
-        s = status[i]
-        listens = (s == ACTIVE) | ((s == POTENTIAL) & for_potential)
-        heard[i] = heard[i] if listens else zero
+        heard[i] = heard[i] if _listens(status[i], for_potential) else F32(0.0)
+
+
+@njit
+def _react_row(i, ok, none_count, k, until, c, prices, prices_at, soc, soc_at, heard, o, per, p,
+               table):  # pragma: no cover - compiled
+    """Row i's reaction given its purchase count `k` and drop-out point `until` (stored where `ok`).
+
+    Word of mouth felt [W2], loyalty [L2, L3], purchases and drop-out [P2, P3],
+    churn [H1], what the CRM records [P4, D1], likelihood to recommend [V1],
+    promoters and who is asked to take the survey [V2].
+    """
+    zero = F32(0.0)
+    sat0, loy0 = c.satisfaction[i], c.loyalty[i]
+    sat = after_hearing(sat0, heard[i], p)
+    loy = towards(loy0, loyalty_target(c.relationship[i], sat, c.lock[i], p), p.loyalty_speed)
+    drop = per.has_dropout & (k > 0) & (until <= k)
+    k = until if drop else k
+    o.purchases[i] = k if ok else none_count
+    c.satisfaction[i] = sat if ok else sat0
+    c.loyalty[i] = loy if ok else loy0
+    price = trait_at(prices, prices_at, i)
+    unresolved = c.complaint_open[i] | c.grudge[i]
+    h = churn_hazard(sat, loy, unresolved, c.base_churn[i], price, c.lock[i], per.pull_term, per.cover_keep, p)
+    gone = ok & (drop | (uniform_at(per.churn, i) < h))
+    o.churned[i] = gone
+    freq = c.frequency[i]
+    smoothed = smoothed_frequency(freq, k)
+    c.frequency[i] = smoothed if ok else freq
+    buy = ok & (k > 0)
+    r = revenue(k, c.spend[i], c.growth[i], per.spend_drop, price)
+    o.revenue[i] = r if buy else zero
+    last = c.last_purchase[i]
+    c.last_purchase[i] = per.t if buy else last
+    mon = c.monetary[i]
+    smoothed_m = smoothed_monetary(mon, r, k)
+    c.monetary[i] = smoothed_m if buy else mon
+    c.purchases_total[i] += k if buy else np.int32(0)
+    rt = c.revenue_total[i]
+    c.revenue_total[i] = rt + r if buy else rt
+    sig0 = c.needs_signal[i]
+    sig = revealed_needs(c.needs[i], normal_at(per.signal, i, table), p)
+    c.needs_signal[i] = sig if buy else sig0
+    score = np.round(recommend(sat, loy, p))
+    o.scores[i] = score if ok else zero
+    status, churned_at = c.status[i], c.churned_at[i]
+    c.status[i] = CHURNED if gone else status
+    c.churned_at[i] = per.t if gone else churned_at
+    c.complaint_open[i] = c.complaint_open[i] & (not gone)
+    stay = ok & (not gone)
+    sociability = trait_at(soc, soc_at, i)
+    o.promote[i] = sociability if stay & (score >= F32(9.0)) else zero
+    o.asked[i] = stay & (uniform_at(per.survey_pick, i) < per.survey_rate)
 
 
 @njit(simd=True)
-def react(t, status, satisfaction, loyalty, relationship, lock, growth, purchase_rate, spend,
-          price_sensitivity, price_sensitivity_at, base_churn, dropout, complaint_open, grudge, needs,
-          needs_signal, last_purchase, frequency, monetary, purchases_total, revenue_total,
-          churned_at, sociability, sociability_at, heard,
-          purchases, revenue, churned, scores, promote, asked,
-          b_purchase, b_dropout, b_churn, b_signal, s_pick,
-          prm, spend_drop, pull_term, cover_keep, survey_rate, has_dropout, table
-          ):  # pragma: no cover - compiled
-    """What the customers active at the start do, in one vectorised pass.
+def react(c, tr, heard, o, per, p, table):  # pragma: no cover - compiled
+    """What the customers active at the start do, in one vectorised pass (`_react_row`).
 
-    Word of mouth felt, loyalty, purchases, churn, CRM records, who is asked
-    to take the survey (`asked`; `survey` records the answers of these few)
-    and their likelihood to recommend. Straight-line code: every row is
-    computed and only the rows concerned keep the result. A customer who buys more than
-    COUNT_CAP times in the period (rare) is left untouched and marked purchases = −1,
-    for the numpy step (`CustomerPopulation._react`) to finish.
-
-    Returns the number of customers left so.
+    A customer who buys more than COUNT_CAP times in the period (rare) is left
+    untouched and marked purchases = −1 for `react_rest`. Returns how many.
     """
-    (wneg, rw, crowd, lspeed, ref_s, ps, cs, ref_l, cl, cu, lprot, crm_noise, _resp, _anger,
-     shift) = prm
-    one, zero = F32(1.0), F32(0.0)
-    n_tail = 0
-    for i in range(status.size):
-        act = status[i] == ACTIVE
-        sat0, loy0 = satisfaction[i], loyalty[i]
-        sat = min(max(sat0 - heard[i] * wneg, zero), one)
-        lt = min(max(relationship[i] * rw + sat - lock[i] * crowd, zero), one)
-        loy = loy0 + (lt - loy0) * lspeed
-        lam = exp32_at((sat - ref_s) * ps) * purchase_rate[i]
-        k, tail = poisson_capped(lam, np.float64(uniform_at(b_purchase, i)))
-        # BG/NBD: after each purchase the customer drops out with probability p; the
-        # j-th purchase is the last if 1 − u ≥ (1 − p)^j (the inverse geometric CDF).
-        q = 1.0 - min(max(np.float64(dropout[i]), 1e-9), 1.0)
-        v = 1.0 - np.float64(uniform_at(b_dropout, i))
-        qj = q
-        until = np.int32(1)
-        for _ in range(COUNT_CAP):  # until = the first j with v >= q^j (COUNT_CAP + 1 if none)
-            until += np.int32(v < qj)
-            qj *= q
-        drop = has_dropout & (k > 0) & (until <= k)
-        k = until if drop else k
-        ok = act & (not tail)
-        late = act & tail
-        n_tail += np.int64(late)
-        purchases[i] = k if ok else (np.int32(-1) if late else np.int32(0))
-        satisfaction[i] = sat if ok else sat0
-        loyalty[i] = loy if ok else loy0
-        # Churn.
-        x = (ref_s - sat) * cs + (ref_l - loy) * cl
-        x = x + cu if (complaint_open[i] or grudge[i]) else x
-        h = exp32_at(x) * base_churn[i]
-        price = trait_at(price_sensitivity, price_sensitivity_at, i)
-        h += (one - loy) * price * pull_term
-        h *= one - lock[i] * lprot * cover_keep
-        h = min(max(h, zero), one)
-        c = ok & (drop | (uniform_at(b_churn, i) < h))
-        churned[i] = c
-        # What the CRM records.
-        f = np.float64(frequency[i])
-        kf = np.float64(k)
-        frequency[i] = F32(f + (kf - f) * 0.1) if ok else frequency[i]
-        buy = ok & (k > 0)
-        sf = 1.0 - min(1.0, np.float64(spend_drop * price))
-        r = F32(kf * np.float64(spend[i]) * np.float64(growth[i]) * sf)
-        revenue[i] = r if buy else zero
-        last_purchase[i] = t if buy else last_purchase[i]
-        m = np.float64(monetary[i])
-        monetary[i] = F32(m + 0.2 * (np.float64(r) / kf - m)) if buy else monetary[i]
-        purchases_total[i] += k if buy else np.int32(0)
-        rt = revenue_total[i]
-        revenue_total[i] = rt + r if buy else rt
-        sig = needs[i] + crm_noise * normal_at(b_signal, i, table)
-        needs_signal[i] = sig if buy else needs_signal[i]
-        # Likelihood to recommend, leaving or staying, promoting, surveys.
-        rec = recommend_at(sat, loy, shift)
-        score = np.round(rec)
-        scores[i] = score if ok else zero
-        status[i] = CHURNED if c else status[i]
-        churned_at[i] = t if c else churned_at[i]
-        complaint_open[i] = complaint_open[i] and not c
-        stay = ok & (not c)
-        promote[i] = trait_at(sociability, sociability_at, i) if stay & (score >= F32(9.0)) else zero
-        asked[i] = stay & (uniform_at(s_pick, i) < survey_rate)
-    return n_tail
+    n_rest = 0
+    price, price_at = tr.price_sensitivity
+    soc, soc_at = tr.sociability
+    for i in range(c.status.size):
+        act = c.status[i] == ACTIVE
+        lam = purchase_rate(after_hearing(c.satisfaction[i], heard[i], p), c.purchase_rate[i], p)
+        k, more = poisson_capped(lam, np.float64(uniform_at(per.purchase, i)))
+        until = purchases_until_dropout(c.dropout[i], uniform_at(per.dropout, i), COUNT_CAP)
+        late = act & more
+        n_rest += np.int64(late)
+        none_count = np.int32(-1) if late else np.int32(0)  # -1 marks the customers left for react_rest
+        _react_row(i, act & (not more), none_count, k, until, c, price, price_at, soc, soc_at, heard, o, per, p,
+                   table)
+    return n_rest
 
 
 @njit
-def survey(t, ids, satisfaction, loyalty, survey_nps, survey_csat, survey_at, s_answer, s_nps, s_csat,
-           resp, anger, shift, table):  # pragma: no cover - compiled
-    """The answers of the customers `ids` whom `react` asked (after it updated their state)."""
-    one, zero, ten = F32(1.0), F32(0.0), F32(10.0)
+def react_rest(ids, c, tr, heard, o, per, p, table):  # pragma: no cover - compiled
+    """`react` for the customers `ids` it left (more than COUNT_CAP purchases): whole counts."""
+    price, price_at = tr.price_sensitivity
+    soc, soc_at = tr.sociability
     for i in ids:
-        sat = satisfaction[i]
-        if uniform_at(s_answer, i) < resp * (one + anger * (one - sat)):
-            rec = recommend_at(sat, loyalty[i], shift)
-            # Whole numbers in range: exact as int8.
-            survey_nps[i] = np.int8(min(max(np.round(rec + normal_at(s_nps, i, table)), zero), ten))
-            csat = np.round(one + F32(4.0) * sat + F32(0.5) * normal_at(s_csat, i, table))
-            survey_csat[i] = np.int8(min(max(csat, one), F32(5.0)))
-            survey_at[i] = t
+        lam = purchase_rate(after_hearing(c.satisfaction[i], heard[i], p), c.purchase_rate[i], p)
+        k = poisson_count(lam, np.float64(uniform_at(per.purchase, i)))
+        until = purchases_until_dropout(c.dropout[i], uniform_at(per.dropout, i), k)
+        _react_row(i, True, np.int32(0), k, until, c, price, price_at, soc, soc_at, heard, o, per, p, table)
 
 
 @njit
-def adoption(status, indptr, indices, weights, promote, share_given, gather, heard, u_base,
-             src_base, paid, referral_rate, deterrence, share_bound, won, referred
-             ):  # pragma: no cover - compiled
-    """Potential customers won by paid acquisition and referrals (promoters they hear from).
+def survey(ids, c, per, p, table):  # pragma: no cover - compiled
+    """The answers of the customers `ids` whom `react` asked (after it updated their state) [V2]."""
+    for i in ids:
+        sat = c.satisfaction[i]
+        if answers_survey(sat, uniform_at(per.survey_answer, i), p):
+            c.survey_nps[i] = nps_answer(recommend(sat, c.loyalty[i], p), normal_at(per.survey_nps, i, table))
+            c.survey_csat[i] = csat_answer(sat, normal_at(per.survey_csat, i, table))
+            c.survey_at[i] = per.t
+
+
+@njit
+def adoption(status, indptr, indices, weights, promote, share_given, gather, heard, per, paid, p, share_bound,
+             won, referred):  # pragma: no cover - compiled
+    """Potential customers won by paid acquisition and referrals (promoters they hear from) [A1].
 
     With `gather` the share of promoters among each potential customer's
     neighbours is computed here from `promote`; otherwise it is `share_given`.
@@ -329,23 +349,36 @@ def adoption(status, indptr, indices, weights, promote, share_given, gather, hea
     is the same as computing it). Returns the number won.
     """
     # Rounding margin on top of `share_bound`'s: the probability only grows with the share.
-    p_upper = -math.expm1(-(paid + referral_rate * share_bound)) * (1.0 + 1e-9)
+    p_upper = joining_probability(paid, p.referral_rate, share_bound, 0.0, F32(0.0))[0] * (1.0 + 1e-9)
     n_won = 0
     for i in range(status.size):
         if status[i] != POTENTIAL:
             continue
-        u = np.float64(uniform_at(u_base, i))
+        u = np.float64(uniform_at(per.adopt, i))
         if u >= p_upper:
             continue
         share = neighbour_mean_at(indptr, indices, weights, promote, i) if gather else share_given[i]
-        referral = referral_rate * np.float64(share)
-        pd = paid
-        if deterrence > 0.0:
-            deter = math.exp(-deterrence * np.float64(heard[i]))
-            pd, referral = pd * deter, referral * deter
-        rate = pd + referral
-        if u < -math.expm1(-rate):
+        prob, rate, referral = joining_probability(paid, p.referral_rate, share, p.wom_deterrence, heard[i])
+        if u < prob:
             won[i] = True
             n_won += 1
-            referred[i] = np.float64(uniform_at(src_base, i)) * max(rate, 1e-12) < referral
+            referred[i] = np.float64(uniform_at(per.source, i)) * max(rate, 1e-12) < referral
     return n_won
+
+
+@njit
+def hazards(c, tr, pull_term, cover_keep, p, out):  # pragma: no cover - compiled
+    """Each active customer's churn hazard at the current state [H1] (0 for the other rows)."""
+    price, price_at = tr.price_sensitivity
+    for i in range(c.status.size):
+        h = churn_hazard(c.satisfaction[i], c.loyalty[i], c.complaint_open[i] | c.grudge[i], c.base_churn[i],
+                         trait_at(price, price_at, i), c.lock[i], pull_term, cover_keep, p)
+        out[i] = h if c.status[i] == ACTIVE else F32(0.0)
+
+
+@njit
+def recommendations(c, rows, p, out):  # pragma: no cover - compiled
+    """True likelihood to recommend [V1] of the customers `rows`."""
+    for j in range(rows.size):
+        i = rows[j]
+        out[j] = recommend(c.satisfaction[i], c.loyalty[i], p)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sim import crm_kernels, jit
+from sim import crm_kernels
 from sim.allocation import Decision
 from sim.crm import CRMView
 
@@ -22,26 +22,20 @@ BLOCK = 1 << 16
 
 
 def zscore(x: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
-    """Standardise `x` over `mask` (missing values become 0, the mean)."""
+    """Standardise `x` over `mask` (missing values become 0, the mean).
+
+    The kernel gathers the finite values of `x` under `mask` as float64; their
+    mean and deviation are numpy's (pairwise sums).
+    """
+    mask = np.asarray(mask, dtype=bool)
     if x is None:
         return np.zeros(mask.shape, dtype=F32)
-    if (jit.ENABLED and isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype in crm_kernels.KERNEL_DTYPES
-            and isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and mask.shape == x.shape):
-        # The kernel gathers x[ok] as float64; its mean and deviation stay numpy's (pairwise sums).
-        have = crm_kernels.finite_where(x, mask)
-        if have.size == 0:
-            return np.zeros(mask.shape, dtype=F32)
-        m = have.mean()
-        s = have.std()
-        return crm_kernels.standardise(x, mask, m, s if s > 0 else 1.0)
-    x = np.asarray(x, dtype=np.float64)
-    ok = mask & np.isfinite(x)
-    if not ok.any():
+    x = crm_kernels.values(x)
+    have = crm_kernels.finite_where(x, mask)
+    if have.size == 0:
         return np.zeros(mask.shape, dtype=F32)
-    m = x[ok].mean()
-    s = x[ok].std()
-    z = (x - m) / (s if s > 0 else 1.0)
-    return np.where(ok, z, 0.0).astype(F32)
+    s = have.std()
+    return crm_kernels.standardise(x, mask, have.mean(), s if s > 0 else 1.0)
 
 
 def _rank_key(score: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from sim import crm_kernels, jit
+from sim import crm_kernels
 from sim.crm import CRMView
 from sim.policies.base import BLOCK, Policy, zscore
 
@@ -74,26 +74,7 @@ def churn_features(view: CRMView, rows: np.ndarray | None = None) -> np.ndarray:
 
 def linear_predictor(view: CRMView, coef: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
     """`churn_features(view) @ coef` without building the matrix (float64), of all rows or a block of rows."""
-    if jit.ENABLED and _compiled_ok(view, coef):
-        return _compiled_eta(view, coef, negate_clipped=False, rows=rows)
-    cols = _columns(view, rows)
-    eta = np.full(cols[0].size, coef[0], dtype=np.float64)
-    term = np.empty_like(eta)
-    for j, c in enumerate(cols, start=1):
-        eta += np.multiply(coef[j], c, out=term)
-    seg_coef = np.concatenate([[0.0], coef[1 + len(cols):]])
-    eta += seg_coef[view.segment[rows]]
-    return eta
-
-
-def _compiled_ok(view: CRMView, coef: np.ndarray) -> bool:
-    """Whether the kernel computes `linear_predictor` of this view exactly as numpy does."""
-    floats = (view.recency, view.frequency, view.monetary, view.complaints_total, view.survey_nps,
-              view.tenure, view.lock)
-    return (isinstance(coef, np.ndarray) and coef.dtype == np.float64 and coef.shape == (9 + view.n_segments,)
-            and view.n_segments <= crm_kernels.LANES and view._kernels_take(*floats)
-            and all(a.dtype.kind == "f" for a in floats) and view.complaint_open.dtype == np.bool_
-            and view.complaint_open.shape == view.known.shape)
+    return _compiled_eta(view, coef, negate_clipped=False, rows=rows)
 
 
 def _compiled_eta(view: CRMView, coef: np.ndarray, negate_clipped: bool,
@@ -111,9 +92,12 @@ def _compiled_eta(view: CRMView, coef: np.ndarray, negate_clipped: bool,
     np.log1p(buf[:2], out=buf[:2])
     tenure = view.tenure[rows]
     log_tenure = np.log1p(tenure, out=buf[2]) if tenure.dtype == F32 else np.log1p(tenure)
-    return crm_kernels.churn_eta(buf[0], view.frequency[rows], frequency, buf[1], view.complaint_open[rows],
-                                 view.complaints_total[rows], complaints, view.survey_nps[rows], log_tenure,
-                                 view.lock[rows], seg, coef, negate_clipped)
+    return crm_kernels.churn_eta(buf[0], crm_kernels.values(view.frequency[rows]), frequency, buf[1],
+                                 np.asarray(view.complaint_open[rows], dtype=bool),
+                                 crm_kernels.values(view.complaints_total[rows]), complaints,
+                                 crm_kernels.values(view.survey_nps[rows]), log_tenure,
+                                 crm_kernels.values(view.lock[rows]), seg, np.asarray(coef, dtype=np.float64),
+                                 negate_clipped)
 
 
 class ChurnModel:
@@ -167,22 +151,15 @@ class ChurnModel:
     def predict(self, view: CRMView) -> np.ndarray:
         """Predicted churn probability next period per customer slot."""
         if self.coef is None:
-            if jit.ENABLED and view.recency.dtype in (F32, np.float64) and view._kernels_take(view.recency):
-                return crm_kernels.recency_risk(view.recency, view.known)
-            return np.where(view.known, np.nan_to_num(view.recency, nan=0.0), 0.0).astype(F32)
+            return crm_kernels.recency_risk(crm_kernels.values(view.recency), view.known)
         # Block by block (every step is per row): the float64 scratch is a block's, not a column's.
-        compiled = jit.ENABLED and _compiled_ok(view, self.coef)
         n = view.known.size
         risk = np.empty(n, dtype=F32)
         for a in range(0, n, BLOCK):
             rows = slice(a, min(a + BLOCK, n))
-            if compiled:
-                # The exponential stays numpy's, computed in place on -clip(eta, -30, 30).
-                x = _compiled_eta(view, self.coef, negate_clipped=True, rows=rows)
-                crm_kernels.logistic32(np.exp(x, out=x), out=risk[rows])
-            else:
-                eta = linear_predictor(view, self.coef, rows)
-                risk[rows] = 1 / (1 + np.exp(-np.clip(eta, -30, 30)))  # cast to float32 as astype does
+            # The exponential stays numpy's, computed in place on -clip(eta, -30, 30).
+            x = _compiled_eta(view, self.coef, negate_clipped=True, rows=rows)
+            crm_kernels.logistic32(np.exp(x, out=x), out=risk[rows])
         return risk
 
 
@@ -210,7 +187,7 @@ class ChurnRiskPolicy(Policy):
 
     def observe(self, view: CRMView, rng: np.random.Generator) -> None:
         """Record data; refit on schedule."""
-        if jit.ENABLED and self.observed_means:
+        if self.observed_means:
             view.field_segment_means(*self.observed_means)  # in one pass
         self.model.record(view, rng)
         if view.t > 0 and view.t % self.refit_every == 0:

@@ -6,17 +6,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from sim import crm_kernels, jit
+from sim import crm_kernels
 from sim.crm import CRMView
 from sim.policies.churn_risk import FILLED, ChurnRiskPolicy
 
 _NO_RISK = np.zeros(0, dtype=np.float32)
-
-
-def _float32_value(view: CRMView) -> bool:
-    """Whether `view.value` is a float32 product, what the kernels compute."""
-    return (view.frequency.dtype == np.float32 and view.monetary.dtype == np.float32
-            and view._kernels_take(view.frequency, view.monetary))
 
 
 class CLVPolicy(ChurnRiskPolicy):
@@ -36,28 +30,16 @@ class CLVPolicy(ChurnRiskPolicy):
 
     def score(self, view: CRMView, rng: np.random.Generator) -> np.ndarray:
         """Value at risk."""
-        if jit.ENABLED and _float32_value(view) and view.n_segments <= crm_kernels.LANES:
-            fixed = self.model.coef is None
-            view.field_segment_means(*(("value",) if fixed else self.means_used))  # in one pass
-            means = view.field_segment_mean("value")
-            # Before the first fit the prediction is not used (every risk is 0.01).
-            risk = _NO_RISK if fixed else self.model.predict(view)
-            if fixed or (risk.dtype == np.float32 and risk.shape == view.known.shape):
-                return crm_kernels.clv_score(risk, fixed, view.frequency, view.monetary, view.segment, means,
-                                             float(self.options.get("discount", 0.002)),
-                                             float(self.options.get("horizon", 104)))
-        risk = np.clip(self.model.predict(view), 1e-4, 1.0)
-        if self.model.coef is None:
-            risk = np.full(view.known.size, 0.01, dtype=np.float32)
-        margin = np.nan_to_num(view.fill_by_segment(view.value), nan=0.0)
-        discount = float(self.options.get("discount", 0.002))
-        horizon = float(self.options.get("horizon", 104))
-        clv = margin * np.minimum(1.0 / (risk + discount), horizon)
-        return clv * risk
+        fixed = self.model.coef is None
+        view.field_segment_means(*(("value",) if fixed else self.means_used))  # in one pass
+        # Before the first fit the prediction is not used (every risk is 0.01).
+        risk = _NO_RISK if fixed else self.model.predict(view)
+        discount, horizon = float(self.options.get("discount", 0.002)), float(self.options.get("horizon", 104))
+        return crm_kernels.clv_score(risk, fixed, np.asarray(view.frequency, dtype=np.float32),
+                                     np.asarray(view.monetary, dtype=np.float32), view.segment,
+                                     view.field_segment_mean("value"), discount, horizon)
 
     def complaint_priority(self, view: CRMView) -> np.ndarray:
         """Complaints of the customers with most value at stake first."""
-        if (jit.ENABLED and _float32_value(view) and view._kernels_take(view.complaint_age)
-                and np.result_type(np.float32, view.complaint_age.dtype) == np.float32):
-            return crm_kernels.value_priority(view.frequency, view.monetary, view.complaint_age)
-        return np.nan_to_num(view.value, nan=0.0) + view.complaint_age
+        return crm_kernels.value_priority(np.asarray(view.frequency, dtype=np.float32),
+                                          np.asarray(view.monetary, dtype=np.float32), view.complaint_age)

@@ -1,0 +1,308 @@
+"""The customer mechanisms, each one scalar rule in the words of the model.
+
+Every rule is the equation of docs/model.md it names in brackets, for one
+customer, in float32 (float64 where noted). The kernels of `sim.agents.kernels`
+are loops that load a customer's columns, call these rules and store the
+results; the oracle and the views call the same rules. Rules are compiled
+inline into the loops that call them (`sim.jit.rule`), so a loop of rules
+vectorises as the hand-written loop did; with `NUMBA_DISABLE_JIT=1` they run
+as plain Python, for debugging.
+
+Constants come from `Params` (`sim.agents.state`) by name: `p.loss_aversion`.
+The order of every operation is part of the rule: the golden digests of the
+built-in scenarios (tests/golden.py) pin it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.jit import njit, rule
+from sim.streams import exp32_at
+
+F32 = np.float32
+ONE, ZERO = F32(1.0), F32(0.0)
+
+
+@rule
+def clamp01(x):  # pragma: no cover - compiled
+    """The value limited to [0, 1] (builtin min/max: they vectorise)."""
+    return min(max(x, ZERO), ONE)
+
+
+@rule
+def towards(x, target, speed):  # pragma: no cover - compiled
+    """Partial adjustment: x moves a share `speed` of the way to `target` [S2, R1, L3, G1]."""
+    return x + (target - x) * speed
+
+
+# --------------------------------------------------------------------------- experience
+
+
+@rule
+def drifted_needs(needs, z, p):  # pragma: no cover - compiled
+    """Needs drift by a normal step each period [N1]."""
+    return needs + p.needs_drift * z
+
+
+@rule
+def nurture(service, p):  # pragma: no cover - compiled
+    """How much of the full effect a period's service money buys, 0–1, with diminishing returns [Q1]."""
+    return ONE - exp32_at(-(service / p.service_scale))
+
+
+@rule
+def service_lift(sensitivity, nurtured, p):  # pragma: no cover - compiled
+    """Quality added by service attention [Q2]."""
+    return sensitivity * p.service_effect * nurtured
+
+
+@rule
+def fit(needs, offer, p):  # pragma: no cover - compiled
+    """How well the offer meets the customer's needs, 0–1 [Q3]."""
+    d = needs - offer
+    return exp32_at(-(d * d / p.fit_den))
+
+
+@rule
+def perceived_quality(lift, fitted, z, p):  # pragma: no cover - compiled
+    """Product quality plus service, less the misfit, plus noise [Q4]."""
+    return lift + p.quality + (fitted - ONE) * p.fit_weight + p.perception_noise * z
+
+
+@rule
+def felt_gap(gap, p):  # pragma: no cover - compiled
+    """Disconfirmation as felt: losses weigh `loss_aversion` times more than gains [S1]."""
+    return gap * p.loss_aversion if gap < ZERO else gap
+
+
+@rule
+def satisfaction_target(expectation, gap, p):  # pragma: no cover - compiled
+    """Where satisfaction heads: expectation level and felt disconfirmation [S1]."""
+    x = ((expectation - p.quality) * p.expectation_weight + p.satisfaction_base
+         + felt_gap(gap, p) * p.disconfirmation_weight)
+    return ONE / (ONE + exp32_at(-x))
+
+
+@rule
+def files_complaint(gap, unresolved, u, propensity, p):  # pragma: no cover - compiled
+    """A disappointed customer without an open complaint or grudge complains, by chance [C1]."""
+    return (gap < -p.complaint_threshold) & (not unresolved) & (u < p.complaint_probability * propensity)
+
+
+@rule
+def adapted_expectation(expectation, perceived, lift, promise_term, p):  # pragma: no cover - compiled
+    """Expectations adapt to experience, less the service lift that keeps delighting, plus promises [E1]."""
+    return expectation + ((perceived - lift * p.keep_lift - expectation) * p.expectation_adaptation
+                          + promise_term)
+
+
+@rule
+def locked_in(lock, points, p):  # pragma: no cover - compiled
+    """Lock-in decays and is bought with points, with diminishing returns [L1]."""
+    return clamp01(lock * p.lock_keep + (ONE - exp32_at(-(points / p.points_scale))) * p.points_lock)
+
+
+@rule
+def grown(growth, growth_max, nurtured, p):  # pragma: no cover - compiled
+    """A nurtured grower's spend multiplier moves toward its maximum [G1]."""
+    return towards(growth, growth_max, nurtured * p.growth_speed)
+
+
+# --------------------------------------------------------------------------- complaints handled
+
+
+@rule
+def recovered(satisfaction, waited, p):  # pragma: no cover - compiled
+    """Satisfaction after a complaint is handled: recovery fades with the wait (float64) [C2]."""
+    return F32(np.float64(satisfaction) + p.complaint_recovery * math.exp(
+        -p.complaint_recovery_decay * np.float64(waited)))
+
+
+# --------------------------------------------------------------------------- word of mouth
+
+
+@rule
+def negative_word(satisfaction, unresolved, sociability, p):  # pragma: no cover - compiled
+    """What a customer says against the firm: dissatisfaction, more with a complaint unresolved [W1]."""
+    e = max(ZERO, p.detractor_threshold - satisfaction) / p.detractor_threshold
+    e = e + p.wom_unresolved if unresolved else e
+    return e * sociability
+
+
+@rule
+def after_hearing(satisfaction, heard, p):  # pragma: no cover - compiled
+    """Satisfaction lowered by the negative word of mouth heard [W2]."""
+    return clamp01(satisfaction - heard * p.wom_negative)
+
+
+# --------------------------------------------------------------------------- loyalty, purchases, churn
+
+
+@rule
+def loyalty_target(relationship, satisfaction, lock, p):  # pragma: no cover - compiled
+    """Loyalty follows satisfaction and relationship; lock-in crowds it out [L2]."""
+    return clamp01(relationship * p.relationship_weight + satisfaction - lock * p.lockin_crowding)
+
+
+@rule
+def purchase_rate(satisfaction, rate, p):  # pragma: no cover - compiled
+    """Purchases per period rise with satisfaction [P1]."""
+    return exp32_at((satisfaction - p.reference_satisfaction) * p.purchase_satisfaction) * rate
+
+
+#: Largest purchase count `poisson_capped` finds without branches (`kernels.react` finishes the rest).
+COUNT_CAP = 5
+#: A Poisson term this small ends the count.
+TINY = 1e-12
+
+
+@rule
+def poisson_capped(lam, u):  # pragma: no cover - compiled
+    """Poisson count by inversion of `u`, without branches, for counts up to COUNT_CAP [P2].
+
+    p_0 = exp32(−λ), p_k = p_(k−1) · (λ / k) in float64, stopping once u ≤ the
+    cumulative sum or a term ≤ TINY. Returns (k, tail): k = min(count,
+    COUNT_CAP), tail is True when the count is larger (`poisson_from`).
+    """
+    lam64 = np.float64(lam)
+    p = np.float64(exp32_at(-lam))
+    cdf = p
+    go = u > cdf
+    k = np.int32(go)
+    for j in range(1, COUNT_CAP + 1):  # unrolled by the compiler
+        p *= lam64 / j
+        cdf += p
+        go = go & (u > cdf) & (p > TINY)
+        k += np.int32(go) if j < COUNT_CAP else np.int32(0)
+    return k, go
+
+
+@njit
+def poisson_count(lam, u):  # pragma: no cover - compiled
+    """The whole Poisson count of `poisson_capped` (a loop: for the rare counts above COUNT_CAP) [P2]."""
+    lam64 = np.float64(lam)
+    p = np.float64(exp32_at(-lam))
+    cdf = p
+    k = np.int32(0)
+    while u > cdf and (k == 0 or p > TINY):
+        k += 1
+        p *= lam64 / k
+        cdf += p
+    return k
+
+
+@rule
+def purchases_until_dropout(dropout, u, cap):  # pragma: no cover - compiled
+    """BG/NBD: the purchase after which the customer drops out, the first j ≥ 1 with 1 − u ≥ (1 − p)^j [P3].
+
+    Counted up to `cap` (returns cap + 1 when later).
+    """
+    q = 1.0 - min(max(np.float64(dropout), 1e-9), 1.0)
+    v = 1.0 - np.float64(u)
+    qj = q
+    until = np.int32(1)
+    for _ in range(cap):
+        until += np.int32(v < qj)
+        qj *= q
+    return until
+
+
+@rule
+def churn_hazard(satisfaction, loyalty, unresolved, base, price, lock, pull_term, cover_keep,
+                 p):  # pragma: no cover - compiled
+    """Probability of leaving this period [H1]."""
+    x = (p.reference_satisfaction - satisfaction) * p.churn_satisfaction + (
+        p.reference_loyalty - loyalty) * p.churn_loyalty
+    x = x + p.churn_unresolved if unresolved else x
+    h = exp32_at(x) * base
+    h += (ONE - loyalty) * price * pull_term
+    h *= ONE - lock * p.lock_protection * cover_keep
+    return clamp01(h)
+
+
+@rule
+def revenue(count, spend, growth, spend_drop, price):  # pragma: no cover - compiled
+    """Money from `count` purchases, less what a recession takes from the price-sensitive [P4]."""
+    kept = 1.0 - min(1.0, np.float64(spend_drop * price))
+    return F32(np.float64(count) * np.float64(spend) * np.float64(growth) * kept)
+
+
+@rule
+def smoothed_frequency(frequency, count):  # pragma: no cover - compiled
+    """The CRM's purchase frequency: exponentially smoothed counts (float64) [D1]."""
+    f = np.float64(frequency)
+    return F32(f + (np.float64(count) - f) * 0.1)
+
+
+@rule
+def smoothed_monetary(monetary, money, count):  # pragma: no cover - compiled
+    """The CRM's spend per purchase: exponentially smoothed (float64) [D1]."""
+    m = np.float64(monetary)
+    return F32(m + 0.2 * (np.float64(money) / np.float64(count) - m))
+
+
+@rule
+def revealed_needs(needs, z, p):  # pragma: no cover - compiled
+    """Needs as a purchase reveals them to the CRM, with noise [D1]."""
+    return needs + p.crm_noise * z
+
+
+# --------------------------------------------------------------------------- recommendation, surveys
+
+
+@rule
+def recommend(satisfaction, loyalty, p):  # pragma: no cover - compiled
+    """True likelihood to recommend, 0–10, unrounded [V1]."""
+    return min(max((satisfaction * F32(0.5) + loyalty * F32(0.5) + p.recommend_shift) * F32(10.0), ZERO),
+               F32(10.0))
+
+
+@rule
+def answers_survey(satisfaction, u, p):  # pragma: no cover - compiled
+    """An asked customer answers, the angrier the likelier [V2]."""
+    return u < p.survey_response * (ONE + p.survey_anger_bias * (ONE - satisfaction))
+
+
+@rule
+def nps_answer(recommendation, z):  # pragma: no cover - compiled
+    """The 0–10 answer: likelihood to recommend with noise, rounded [V2]."""
+    return np.int8(min(max(np.round(recommendation + z), ZERO), F32(10.0)))
+
+
+@rule
+def csat_answer(satisfaction, z):  # pragma: no cover - compiled
+    """The 1–5 satisfaction answer, with noise, rounded [V2]."""
+    return np.int8(min(max(np.round(ONE + F32(4.0) * satisfaction + F32(0.5) * z), ONE), F32(5.0)))
+
+
+# --------------------------------------------------------------------------- acquisition
+
+
+@rule
+def joining_probability(paid, referral_rate, share, deterrence, heard):  # pragma: no cover - compiled
+    """A potential customer's chance to join: paid acquisition plus referrals, deterred by bad word [A1].
+
+    In float64: `paid` is the acquisition hazard, `share` the promoters' share of
+    their ties, `heard` the negative word of mouth they hear.
+    """
+    referral = referral_rate * np.float64(share)
+    pd = paid
+    if deterrence > 0.0:
+        deter = math.exp(-deterrence * np.float64(heard))
+        pd, referral = pd * deter, referral * deter
+    return -math.expm1(-(pd + referral)), pd + referral, referral
+
+
+# --------------------------------------------------------------------------- newcomers (once per period, numpy)
+
+
+def steady_satisfaction(expectation: np.float32, p: object) -> np.float32:
+    """Satisfaction at rest, expectation met (no disconfirmation): where customers start [J1].
+
+    numpy's float32 exponential, on one value per period (the newcomers' expectation).
+    """
+    x = p.satisfaction_base + p.expectation_weight * (expectation - p.quality)
+    return (1.0 / (1.0 + np.exp(-x))).astype(F32)

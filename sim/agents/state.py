@@ -1,0 +1,149 @@
+"""The customers' state, declared once.
+
+`COLUMNS` lists every per-customer column: its name, dtype, what it means and
+how it is shown. From it come the column store of `CustomerPopulation` (one
+array per column, each on its own cache line, `sim.memory`), the attributes of
+`Customer` views, the frame of `to_frame`, and `State`, the named tuple the
+compiled kernels receive, so a kernel reads `c.satisfaction[i]`, never the
+15th positional argument.
+
+`SEGMENT_TRAITS` are the constants a scenario sets per segment: stored once per
+segment until a notebook makes one a per-customer column. `Params` holds the
+behavioural constants (`population.behaviour` and the market's) by name, as
+the rules of `sim.agents.rules` read them.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from dataclasses import dataclass
+
+import numpy as np
+
+POTENTIAL, ACTIVE, CHURNED = 0, 1, 2
+F32 = np.float32
+#: Survey answers (0–10 and 1–5) are whole numbers, stored as int8; this marks "never answered".
+NO_ANSWER = -1
+
+
+@dataclass(frozen=True)
+class Column:
+    """One per-customer column.
+
+    Attributes:
+        name: Attribute name (`pop.<name>`, `customer.<name>`, the frame's column).
+        dtype: Storage dtype.
+        doc: What it holds.
+        shown: How views and frames show it: "value" (as stored), "answer"
+            (an int8 survey answer shown as float32, NaN for `NO_ANSWER`) or
+            "trait" (a segment constant, `SEGMENT_TRAITS`).
+        public: Shown by `Customer` views and `to_frame`.
+        kernel: Passed to the kernels in `State`.
+    """
+
+    name: str
+    dtype: type
+    doc: str
+    shown: str = "value"
+    public: bool = True
+    kernel: bool = True
+
+
+def _c(name: str, dtype: type, doc: str, **kw: object) -> Column:
+    return Column(name, dtype, doc, **kw)
+
+
+#: Every column of a customer, in the order views and frames show them.
+COLUMNS: tuple[Column, ...] = (
+    _c("status", np.int8, "0 potential, 1 active, 2 churned."),
+    _c("segment", np.int16, "Segment index."),
+    _c("joined", np.int16, "Period the customer joined (-1: not yet)."),
+    _c("churned_at", np.int16, "Period the customer left (-1: not left)."),
+    _c("spend", F32, "Spend per purchase."),
+    _c("purchase_rate", F32, "Purchases per period at reference satisfaction (λ)."),
+    _c("base_churn", F32, "Baseline churn probability per period (θ)."),
+    _c("dropout", F32, "Probability of dropping out after a purchase (BG/NBD p)."),
+    _c("growth", F32, "Spend multiplier reached so far."),
+    _c("growth_max", F32, "Spend multiplier a grower can reach (1: not a grower)."),
+    _c("price_sensitivity", F32, "How strongly competitor pull and recessions act.", shown="trait"),
+    _c("complaint_propensity", F32, "Relative chance to complain when disappointed.", shown="trait"),
+    _c("sociability", F32, "Weight of the customer's word of mouth.", shown="trait"),
+    _c("service_sensitivity", F32, "How much service lifts perceived quality.", shown="trait"),
+    _c("likability", F32, "How much managers like the customer (unrelated to value)."),
+    _c("cost_to_serve", F32, "Cost of serving the customer per period.", shown="trait"),
+    _c("needs", F32, "Position of the customer's needs."),
+    _c("expectation", F32, "Expected quality."),
+    _c("satisfaction", F32, "Satisfaction, 0–1."),
+    _c("loyalty", F32, "Attitudinal loyalty, 0–1."),
+    _c("lock", F32, "Lock-in from points and contracts, 0–1."),
+    _c("relationship", F32, "Relationship built by sustained service, 0–1."),
+    _c("complaint_open", np.bool_, "An unhandled complaint is waiting."),
+    _c("complaint_age", np.int16, "Periods the open complaint has waited."),
+    _c("grudge", np.bool_, "A complaint was never handled."),
+    _c("complaints_total", np.int16, "Complaints filed so far."),
+    _c("consent", np.bool_, "The customer's data may be used."),
+    _c("last_purchase", np.int16, "Period of the last purchase (-1: never)."),
+    _c("frequency", F32, "Purchases per period as the CRM smooths them."),
+    _c("monetary", F32, "Spend per purchase as the CRM smooths it."),
+    _c("purchases_total", np.int32, "Purchases so far."),
+    _c("revenue_total", F32, "Revenue so far."),
+    _c("survey_nps", np.int8, "Last likelihood-to-recommend answer, 0–10.", shown="answer"),
+    _c("survey_csat", np.int8, "Last satisfaction answer, 1–5.", shown="answer"),
+    _c("survey_at", np.int16, "Period of the last answer (-1: never)."),
+    _c("needs_signal", F32, "Needs as revealed by the last purchases."),
+    _c("service_total", F32, "Service money received so far."),
+    _c("consent_draw", F32, "Uniform draw deciding consent under a regulation.", public=False,
+       kernel=False),
+)
+
+BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
+#: Columns shown by `Customer` views and `to_frame`.
+PUBLIC_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.public)
+#: Traits set per segment, stored per segment (`CustomerPopulation.trait`).
+SEGMENT_TRAITS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.shown == "trait")
+#: Survey answers, shown as floats with NaN for none.
+SURVEY_ANSWERS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.shown == "answer")
+#: Columns held per customer (the traits are not, until made columns).
+STORED: tuple[Column, ...] = tuple(c for c in COLUMNS if c.shown != "trait")
+
+#: What the kernels receive: every stored column by name.
+State = namedtuple("State", [c.name for c in STORED if c.kernel])
+#: The segment traits as the kernels receive them: each a pair (values, segments) —
+#: the per-segment table and the segment of each row, or a per-customer column and None.
+Traits = namedtuple("Traits", SEGMENT_TRAITS)
+
+#: Behavioural constants the rules read, as float32 (`population.behaviour` unless noted).
+PARAMS_F32 = (
+    "needs_drift", "service_effect", "fit_weight", "perception_noise", "loss_aversion",
+    "expectation_weight", "satisfaction_base", "disconfirmation_weight", "satisfaction_speed",
+    "complaint_threshold", "complaint_probability", "expectation_adaptation", "points_lock",
+    "growth_speed", "service_scale", "points_scale", "wom_negative", "relationship_weight",
+    "lockin_crowding", "loyalty_speed", "reference_satisfaction", "purchase_satisfaction",
+    "churn_satisfaction", "reference_loyalty", "churn_loyalty", "churn_unresolved", "lock_protection",
+    "survey_response", "survey_anger_bias", "recommend_shift", "detractor_threshold", "wom_unresolved",
+    "complaint_wait_penalty",
+)
+#: Constants the rules read in float64 (the adoption hazard, complaint recovery).
+PARAMS_F64 = ("referral_rate", "wom_deterrence", "complaint_recovery", "complaint_recovery_decay")
+#: Constants derived from others (computed in float64, then rounded to float32) and the market's.
+PARAMS_DERIVED = ("quality", "crm_noise", "keep_lift", "lock_keep", "fit_den")
+
+Params = namedtuple("Params", [*PARAMS_F32, *PARAMS_F64, *PARAMS_DERIVED, "complaint_give_up"])
+
+
+def make_params(behaviour: object, quality: float, crm_noise: float) -> Params:
+    """The constants of the customer rules, by name.
+
+    Args:
+        behaviour: The scenario's `population.behaviour`.
+        quality: The product's base quality (`market.quality`).
+        crm_noise: Noise of the needs the CRM records (`market.crm_noise`).
+    """
+    b = behaviour
+    values = {name: F32(getattr(b, name)) for name in PARAMS_F32}
+    values.update({name: np.float64(getattr(b, name)) for name in PARAMS_F64})
+    values.update(
+        quality=F32(quality), crm_noise=F32(crm_noise),
+        keep_lift=F32(1.0 - b.service_adaptation), lock_keep=F32(1.0 - b.lock_decay),
+        fit_den=F32(2.0 * float(b.fit_width) ** 2), complaint_give_up=np.int16(b.complaint_give_up))
+    return Params(**values)
