@@ -67,6 +67,12 @@ def checks(bgnbd: BGNBDValidation, sbg: dict[str, SBGValidation], bass: BassVali
     Returns:
         The checks, in the order of docs/validation.md.
     """
+    return [*_bgnbd_checks(bgnbd), *_sbg_checks(sbg), *_bass_checks(bass),
+            *_negative_wom_checks(nwom), *_telco_checks(telco)]
+
+
+def _bgnbd_checks(bgnbd: BGNBDValidation) -> list[Check]:
+    """The BG/NBD figures: parameter recovery, the real fit, histogram and cumulative purchases."""
     tol = TOLERANCES
     out = [Check("BG/NBD", f"recovered {k} (mean of {bgnbd.cohorts} cohorts: "
                            f"{bgnbd.recovered[k]:.3f} vs {v})",
@@ -90,6 +96,13 @@ def checks(bgnbd: BGNBDValidation, sbg: dict[str, SBGValidation], bass: BassVali
                         f"(BG/NBD's own error: {bgnbd.holdout_model_error:.1%})",
               bgnbd.holdout_error, tol["bgnbd_holdout"], unit="%"),
     ]
+    return out
+
+
+def _sbg_checks(sbg: dict[str, SBGValidation]) -> list[Check]:
+    """The sBG figures of each cohort kind: survival against published and closed form, rising retention."""
+    tol = TOLERANCES
+    out: list[Check] = []
     for kind, res in sbg.items():
         out += [
             Check("sBG", f"{kind}: survival years 1–7, largest |simulated − published|",
@@ -99,8 +112,14 @@ def checks(bgnbd: BGNBDValidation, sbg: dict[str, SBGValidation], bass: BassVali
             Check("sBG", f"{kind}: retention rate rises every year (1 = yes)",
                   float(res.retention_rising), 1.0, kind="min"),
         ]
+    return out
+
+
+def _bass_checks(bass: BassValidation) -> list[Check]:
+    """The Bass figures: mean field, closed form, fitted p and q, and the small world's slowdown."""
+    tol = TOLERANCES
     sw = bass.half_time["small_world"] / bass.half_time["complete"]
-    out += [
+    return [
         Check("Bass", "complete network vs the model's mean-field recursion (largest gap)",
               bass.max_error_recursion, tol["bass_recursion"], unit="pp"),
         Check("Bass", "complete network vs Bass closed form with the model's p, q (largest gap)",
@@ -114,6 +133,12 @@ def checks(bgnbd: BGNBDValidation, sbg: dict[str, SBGValidation], bass: BassVali
         Check("Bass", "small world: time to 50 % adoption ÷ complete network's",
               sw, tol["bass_small_world_slowdown"], kind="min"),
     ]
+
+
+def _negative_wom_checks(nwom: NegativeWOMValidation) -> list[Check]:
+    """The negative word-of-mouth figures: the cost multiplier per rewiring and the faster spread."""
+    tol = TOLERANCES
+    out: list[Check] = []
     for rw, row in nwom.runs.iterrows():
         out.append(Check("Negative WOM", f"rewire {rw:g}: revenue lost ÷ the dissatisfied's own "
                                           f"revenue share ({row['loss_share']:.1%} vs "
@@ -127,7 +152,13 @@ def checks(bgnbd: BGNBDValidation, sbg: dict[str, SBGValidation], bass: BassVali
                                      f"({', '.join(f'{x:.1%}' for x in nwom.runs['early_spread'])};"
                                      " 1 = yes)",
                      float(nwom.faster_with_rewiring), 1.0, kind="min"))
-    out += [
+    return out
+
+
+def _telco_checks(telco: TelcoCalibration) -> list[Check]:
+    """The telco figures: the calibrated survival against Kaplan–Meier and the sBG closed form."""
+    tol = TOLERANCES
+    return [
         Check("Telco", f"calibrated sBG α = {telco.alpha:.3f}, β = {telco.beta:.2f}: RMSE of "
                        "survival, months 0–72", telco.rmse, tol["telco_rmse"], unit="pp"),
         Check("Telco", "largest |simulated − Kaplan–Meier|, months 0–60", telco.max_error_5y,
@@ -138,7 +169,6 @@ def checks(bgnbd: BGNBDValidation, sbg: dict[str, SBGValidation], bass: BassVali
               float((telco.survival["simulated"] - telco.survival["sbg"]).abs().max()),
               tol["telco_closed_form"], unit="pp"),
     ]
-    return out
 
 
 def _fmt(value: float, unit: str) -> str:
