@@ -246,7 +246,8 @@ def run_command(
         _usage("--resume needs --out DIR (the folder of the earlier run)")
     try:
         from sim.experiment import STORE_DIR, StoreMismatchError, run
-        from sim.output import default_out_dir, is_complete, resolved_yaml, write_result
+        from sim.files import resolved_yaml
+        from sim.output import default_out_dir, is_complete, write_result
         from sim.rng import replication_seeds
 
         sc = _override(_load(scenario), replications, seed)

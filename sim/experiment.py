@@ -39,10 +39,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.files import atomic_write, resolved_yaml
 from sim.loader import load_scenario
 from sim.metrics import HEADLINE, METRICS
 from sim.model import RetentionModel
-from sim.output import atomic_write, resolved_yaml
 from sim.rng import replication_seeds
 from sim.scenario import Scenario
 

@@ -1,39 +1,36 @@
 """Writing a comparison's outputs to a folder (SPEC.md, "Outputs of run").
 
-Every file is written atomically: to a temporary file in the same folder, then
-renamed over its final name, so an interruption never leaves a half-written
-file. Floats are formatted with a fixed format, so the same scenario and root
-seed give byte-identical CSV files whatever the number of workers or the
-backend. `scenario.resolved.yaml` is written last; its presence means the
+Every file is written atomically (`sim.files`): to a temporary file in the same
+folder, then renamed over its final name, so an interruption never leaves a
+half-written file. Floats are formatted with a fixed format, so the same
+scenario and root seed give byte-identical CSV files whatever the number of
+workers or the backend. `scenario.resolved.yaml` is written last; its presence means the
 folder is complete.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import yaml
 
+from sim.files import RESOLVED, atomic_open, atomic_write, resolved_yaml
 from sim.metrics import METRICS
 from sim.scenario import Scenario
 
 if TYPE_CHECKING:
-    from sim.experiment import Result
+    from sim.result import Result
 
 #: How floats are written in every CSV file.
 FLOAT_FORMAT = "%.10g"
 
 SUMMARY_COLUMNS = ("policy", "metric", "mean", "ci_low", "ci_high", "n")
 COMPARISON_COLUMNS = ("policy", "metric", "diff_mean", "diff_ci_low", "diff_ci_high", "p_value")
-RESOLVED = "scenario.resolved.yaml"
 #: The files of a complete run (PNG names are in `sim.report.FIGURES`).
 CSV_FILES = ("summary.csv", "comparison.csv", "timeseries.csv", "segments.csv")
 
@@ -60,92 +57,9 @@ def default_out_dir(scenario: Scenario, root: Path | str = "results", suffix: st
     return path
 
 
-def _mode() -> int:
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-@contextlib.contextmanager
-def atomic_open(path: Path | str) -> Iterator[BinaryIO]:
-    """Open `path` for writing in binary, atomically: a temporary file renamed on success.
-
-    Used to write a large file piece by piece (e.g. `timeseries.csv`, streamed from
-    the replication files) without holding it in memory. If the block raises
-    (Ctrl-C included), the temporary file is removed and `path` is untouched.
-
-    Args:
-        path: The destination; its folder is created if needed.
-
-    Yields:
-        The open temporary file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _mode())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write(path: Path | str, data: bytes | str) -> Path:
-    """Write `data` to `path` atomically (temporary file in the same folder, then rename).
-
-    Args:
-        path: The destination; its folder is created if needed.
-        data: Bytes, or text written as UTF-8.
-
-    Returns:
-        The path written.
-    """
-    path = Path(path)
-    with atomic_open(path) as f:
-        f.write(data.encode("utf-8") if isinstance(data, str) else data)
-    return path
-
-
 def csv_text(df: pd.DataFrame) -> str:
     """A DataFrame as CSV text: no index, `FLOAT_FORMAT`, LF line ends, NaN as empty."""
     return df.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
-
-
-def resolved_yaml(scenario: Scenario, seeds: list[int], version: str | None = None) -> str:
-    """The scenario with every default filled in, its seeds and the version as comments.
-
-    The YAML part is `scenario.model_dump(mode="json")`, so `load_scenario`
-    reads it back to an equal scenario; the replication seeds and the version
-    are comments because unknown keys are errors. Rerunning the file reproduces
-    the run bit for bit.
-
-    Args:
-        scenario: The scenario as run (replications and root seed filled in).
-        seeds: The replication seeds.
-        version: The package version (default `sim.__version__`).
-
-    Returns:
-        The file's text.
-    """
-    if version is None:
-        from sim import __version__ as version
-    head = [
-        "# Retention Lab scenario, resolved: every default filled in.",
-        f"# retention-lab version: {version}",
-        f"# root seed: {scenario.seed}",
-        f"# replication seeds (numpy SeedSequence({scenario.seed}).spawn({len(seeds)})):",
-        *(f"#   {i}: {s}" for i, s in enumerate(seeds)),
-        f"# Rerun: retention-lab run {RESOLVED}",
-    ]
-    body = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False,
-                          allow_unicode=True, width=100)
-    return "\n".join(head) + "\n" + body
 
 
 def read_resolved(text: str) -> dict[str, Any]:

@@ -35,16 +35,10 @@ import yaml
 from matplotlib.figure import Figure
 from pydantic import ValidationError
 
+from sim.files import atomic_write, resolved_yaml
 from sim.loader import Problem, ScenarioError, _message
 from sim.metrics import HEADLINE
-from sim.output import (
-    COMPARISON_COLUMNS,
-    SUMMARY_COLUMNS,
-    atomic_write,
-    csv_text,
-    resolved_yaml,
-    write_result,
-)
+from sim.output import COMPARISON_COLUMNS, SUMMARY_COLUMNS, csv_text, write_result
 from sim.rng import replication_seeds
 from sim.scenario import Scenario
 
