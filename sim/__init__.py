@@ -21,7 +21,7 @@ _EXPORTS = {
     "Scenario": "sim.scenario",
     "RetentionModel": "sim.model",
     "run": "sim.experiment",
-    "Result": "sim.experiment",
+    "Result": "sim.result",
     "register_policy": "sim.policies",
     "register_bias": "sim.biases",
     "Policy": "sim.policies",

@@ -245,10 +245,11 @@ def run_command(
     if resume and out is None:
         _usage("--resume needs --out DIR (the folder of the earlier run)")
     try:
-        from sim.experiment import STORE_DIR, StoreMismatchError, run
+        from sim.experiment import run
         from sim.files import resolved_yaml
         from sim.output import default_out_dir, is_complete, write_result
         from sim.rng import replication_seeds
+        from sim.store import STORE_DIR, StoreMismatchError
 
         sc = _override(_load(scenario), replications, seed)
         out_dir = out if out is not None else default_out_dir(sc)

@@ -27,7 +27,7 @@ from matplotlib.ticker import MaxNLocator
 from sim.metrics import HEADLINE, METRICS
 
 if TYPE_CHECKING:
-    from sim.experiment import Result
+    from sim.result import Result
 
 #: File names of the figures written beside the report, in report order.
 FIGURES = ("churn_curve.png", "revenue_curve.png", "satisfaction_loyalty.png", "comparison.png")

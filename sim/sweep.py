@@ -381,7 +381,8 @@ def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
     Raises:
         ScenarioError: If a path or value is bad (before anything runs).
     """
-    from sim.experiment import ReplicationStore, resolve, run
+    from sim.experiment import resolve, run
+    from sim.store import ReplicationStore
 
     overrides: dict[str, Any] = {}
     if replications is not None:

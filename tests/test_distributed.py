@@ -11,8 +11,9 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from sim.experiment import _task, assemble, run
+from sim.experiment import _task, run
 from sim.loader import load_scenario
+from sim.result import assemble
 from sim.rng import replication_seeds
 from sim.scenario import Scenario
 

@@ -17,7 +17,6 @@ from scenario_text import two_arm_yaml
 
 import sim.experiment as experiment
 from sim.experiment import (
-    HASH_FILE,
     STORE_DIR,
     ReplicationStore,
     StoreMismatchError,
@@ -29,6 +28,7 @@ from sim.loader import parse_text
 from sim.metrics import METRICS
 from sim.output import CSV_FILES, csv_text, write_result
 from sim.scenario import Scenario
+from sim.store import HASH_FILE
 
 TINY = two_arm_yaml("store-tiny", horizon=20, replications=6, seed=13, size=1000, shift_at=8,
                     description="Two arms, a needs shift; small enough to run many replications.")
