@@ -34,9 +34,10 @@ import numpy as np
 
 from sim.agents.customers import ACTIVE, CHURNED, POTENTIAL, CustomerPopulation, segment_value
 from sim.allocation import Allocation
+from sim.events import NeedsShift
 from sim.market import MarketModel, MarketState
 from sim.rng import make_rng, spawn_streams
-from sim.scenario import NeedsShift, Scenario, Segment
+from sim.scenario import Scenario, Segment
 
 #: Budget split of the fixed manager (the policy base class defaults).
 SHARES = {"service": 0.65, "complaints": 0.15, "points": 0.0, "acquisition": 0.2}
@@ -394,8 +395,9 @@ class PlainMesaMarket(mesa.Model):
         return _sigmoid(b.satisfaction_base + b.expectation_weight * (expectation - self.quality))
 
     def _events(self, t: int) -> None:
-        for ev in self.market.needs_shifts(t):
-            self._shift_needs(ev)
+        for ev in self.market.starting(t):
+            if isinstance(ev, NeedsShift):
+                self._shift_needs(ev)
 
     def _shift_needs(self, ev: NeedsShift) -> None:
         names = [s.name for s in self.scenario_spec.population.segments]
@@ -500,8 +502,9 @@ class VectorisedMarket:
         """One period, exactly as `RetentionModel.step` but with the fixed manager."""
         t, pop = self.period, self.customers
         state = self.market.state(t)
-        for ev in self.market.needs_shifts(t):
-            pop.shift_needs(ev, self.streams["init"])
+        for ev in self.market.starting(t):
+            if isinstance(ev, NeedsShift):
+                pop.shift_needs(ev, self.streams["init"])
         active = pop.status == ACTIVE
         alloc = to_allocation(uniform_allocation(self.scenario, state, int(active.sum())), active)
         out = pop.step(t, alloc, state, self.streams["customers"], self.streams["surveys"],

@@ -164,3 +164,18 @@ def build_view(pop: CustomerPopulation, t: int, budget: float,
         service_total=pop.service_total, consent=pop.consent, budget=budget,
         truth=pop if with_truth else None,
     )
+
+
+def feedback_risk(view: CRMView) -> np.ndarray:
+    """Risk as customers tell it: low recommendation scores and open complaints.
+
+    Customers never surveyed get their segment's mean answer; answers count
+    less as they age.
+    """
+    nps = view.fill_by_segment(view.survey_nps)
+    nps = np.where(np.isfinite(nps), nps, 7.0)
+    age = np.nan_to_num(view.survey_age, nan=52.0)
+    weight = np.exp(-age / 26.0)
+    return ((10.0 - nps) / 10.0 * (0.5 + 0.5 * weight)
+            + view.complaint_open.astype(F32) + 0.3 * np.minimum(
+                np.nan_to_num(view.complaints_total, nan=0.0), 3)).astype(F32)

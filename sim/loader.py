@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from sim.scenario import BUILTIN_BIASES, Scenario
+from sim.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Where the built-in scenarios live (the repository's `scenarios/` folder).
@@ -85,10 +85,7 @@ class _Lines:
                         node, line = v, k.start_mark.line + 1
                         clean.append(part)
                         break
-                else:
-                    # A field that is missing, unknown, or a union tag (skipped).
-                    if part in _TAGS:
-                        continue
+                else:  # a field that is missing or unknown
                     clean.append(part)
                     node = None
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
@@ -97,16 +94,9 @@ class _Lines:
                     line = node.start_mark.line + 1
                 clean.append(part)
             else:
-                if isinstance(part, str) and part in _TAGS:
-                    continue
                 clean.append(part)
                 node = None
         return line, tuple(clean)
-
-
-_TAGS = {*BUILTIN_BIASES, "custom", "needs_shift", "competitor_promotion", "recession",
-         "regulation", "diverse_team", "feedback_loop", "training", "data_refresh",
-         "function-after[_even(), int]"}
 
 
 def _found(value: Any) -> str:
@@ -116,6 +106,8 @@ def _found(value: Any) -> str:
 
 def _message(err: dict[str, Any]) -> str:
     typ, msg = err["type"], err["msg"]
+    if typ in ("unknown_kind", "kind_mapping"):  # the registries' own words (sim.registry)
+        return msg
     if typ == "missing":
         return "expected a value, found nothing (this field is required)"
     if typ == "extra_forbidden":
@@ -146,22 +138,6 @@ def cross_checks(data: Any) -> list[tuple[tuple[Any, ...], str]]:
         if n in seen:
             out.append((("policies", i, "name"), f"expected a unique policy name, found {n!r} twice"))
         seen.add(n)
-    if isinstance(pols, list):
-        from sim.biases import BIASES
-        from sim.policies import POLICIES
-
-        for i, p in enumerate(pols):
-            if not isinstance(p, dict):
-                continue
-            kind = p.get("kind")
-            if isinstance(kind, str) and kind not in POLICIES:
-                out.append((("policies", i, "kind"),
-                            f"expected one of {', '.join(POLICIES)}, found {kind!r}"))
-            for j, b in enumerate(p.get("biases") or []):
-                if isinstance(b, dict) and isinstance(b.get("kind"), str) \
-                        and b["kind"] not in BIASES:
-                    out.append((("policies", i, "biases", j, "kind"),
-                                f"expected one of {', '.join(BIASES)}, found {b['kind']!r}"))
     horizon = data.get("horizon", 104)
     market = data.get("market")
     events = market.get("events") if isinstance(market, dict) else None

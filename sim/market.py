@@ -1,14 +1,29 @@
 """The market: competitors' pull, promotions, recessions, needs shifts and regulation.
 
 The market is fixed by the scenario and does not react to the manager, so every
-policy compared in a replication meets exactly the same market.
+policy compared in a replication meets exactly the same market. What each
+event does is its own (`sim.events`); this module adds them up per period.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from sim.scenario import CompetitorPromotion, NeedsShift, Recession, Regulation, Scenario
+from sim.scenario import Scenario
+
+
+@dataclass
+class MarketTerms:
+    """The market of one period, while the running events change it (`Event.affect`)."""
+
+    pull: float
+    switching_cover: float = 0.0
+    spend_drop: float = 0.0
+    budget_factor: float = 1.0
+    consent_share: float = 1.0
+    promotion: bool = False
+    recession: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,31 +62,13 @@ class MarketModel:
         self.horizon = scenario.horizon
 
     def state(self, t: int) -> MarketState:
-        """The market in period `t` (0-based)."""
-        pull, cover, drop, budget, consent = self.base_pull, 0.0, 0.0, 1.0, 1.0
-        promo = rec = False
+        """The market in period `t` (0-based): every running event applied, in order of start."""
+        terms = MarketTerms(pull=self.base_pull)
         for ev in self.events:
-            if ev.at > t:
-                break
-            if isinstance(ev, CompetitorPromotion) and t < ev.at + ev.duration:
-                pull += ev.size
-                cover = max(cover, ev.switching_cost_cover)
-                promo = True
-            elif isinstance(ev, Recession) and (ev.duration is None or t < ev.at + ev.duration):
-                drop = 1 - (1 - drop) * (1 - ev.spend_drop)
-                budget *= 1 - ev.budget_cut
-                rec = True
-            elif isinstance(ev, Regulation):
-                consent = ev.consent_share
-        return MarketState(pull, cover, drop, budget, consent, promo, rec)
+            if ev.running(t):
+                ev.affect(terms, t)
+        return MarketState(**asdict(terms))
 
-    def needs_shifts(self, t: int) -> list[NeedsShift]:
-        """The needs shifts that happen at the start of period `t`."""
-        return [e for e in self.events if isinstance(e, NeedsShift) and e.at == t]
-
-    def regulation_starts(self, t: int) -> Regulation | None:
-        """The regulation that comes into force at period `t`, if any."""
-        for e in self.events:
-            if isinstance(e, Regulation) and e.at == t:
-                return e
-        return None
+    def starting(self, t: int) -> list[Any]:
+        """The events that start at period `t`, in scenario order."""
+        return [e for e in self.events if e.at == t]

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import mesa
+import numpy as np
 import pandas as pd
 
 from sim.agents.customers import Customer, CustomerPopulation
 from sim.agents.managers import Manager
-from sim.allocation import Allocation, allocate
+from sim.allocation import Allocation, Decision, allocate
 from sim.biases import Bias
 from sim.crm import build_view
 from sim.market import MarketModel, MarketState
@@ -72,12 +73,11 @@ class RetentionModel(mesa.Model):
         self.market = MarketModel(scenario)
         spec = scenario.policy(policy) if policy is not None else scenario.policies[0]
         self.manager = Manager(self, spec, streams["manager"], policy=policy_object,
-                               biases=biases)
+                               biases=biases, keep_last=keep_last)
         self.recorder = MetricsRecorder(self.customers, scenario.market.margin, spec.cost)
         self.metrics: dict[str, float] = {}
         self.period = 0
         self.horizon = scenario.horizon
-        self.keep_last = keep_last
         self.last_allocation: Allocation | None = None
         self.last_market: MarketState | None = None
         self.datacollector = mesa.DataCollector(
@@ -94,41 +94,42 @@ class RetentionModel(mesa.Model):
         return m.budget * self.customers.initial_size * state.budget_factor
 
     def step(self) -> None:
-        """One period: events, the manager decides, customers react, metrics are collected."""
+        """One period: events, the manager decides, money is spent, customers experience and react, metrics.
+
+        The customers' part (experience, complaints, word of mouth, loyalty,
+        purchases, churn, surveys, newcomers) is `CustomerPopulation.step`.
+        """
         t = self.period
-        # What the last period left for inspection is dropped before this one is built
-        # (two periods' views and allocations are never held at once).
-        self.manager.last_view = self.manager.last_decision = None
-        self.last_allocation = None
-        state = self.market.state(t)
-        self._events(t)
-        view = build_view(self.customers, t, self.budget(state), self.manager.needs_truth)
-        decision = self.manager.decide(view)
-        budget, known = view.budget, view.known
-        if not self.keep_last:  # nobody will look at them: let the view go before the allocation,
-            self.manager.last_view = None  # the decision before the customers step
-            del view
-        alloc = allocate(decision, budget, known, self.scenario_spec.market.complaint_cost)
-        if not self.keep_last:
-            self.manager.last_decision = None
-            del decision
-        del known
-        rate = self.manager.survey_rate(t, self.scenario_spec.market.survey_rate)
-        outcome = self.customers.step(t, alloc, state, self.customers_rng,
-                                      self.streams["surveys"], self.streams["acquisition"], rate)
-        self.metrics = self.recorder.record(t, outcome, alloc)
-        self.last_allocation, self.last_market = alloc, state
+        self._forget()
+        market = self.market.state(t)
+        for event in self.market.starting(t):
+            event.start(self)
+        allocation = self._spend(*self._decide(t, market))
+        outcome = self.customers.step(t, allocation, market, self.customers_rng, self.streams["surveys"],
+                                      self.streams["acquisition"], self.survey_rate(t))
+        self.metrics = self.recorder.record(t, outcome, allocation)
+        self.last_allocation, self.last_market = allocation, market
         self.datacollector.collect(self)
         self.period += 1
-        if self.period >= self.horizon:
-            self.running = False
+        self.running = self.period < self.horizon
 
-    def _events(self, t: int) -> None:
-        for ev in self.market.needs_shifts(t):
-            self.customers.shift_needs(ev, self.streams["init"])
-        reg = self.market.regulation_starts(t)
-        if reg is not None:
-            self.customers.apply_consent(reg.consent_share)
+    def _forget(self) -> None:
+        """What the last period left for inspection goes before this one is built (never two at once)."""
+        self.manager.last_view = self.manager.last_decision = None
+        self.last_allocation = None
+
+    def _decide(self, t: int, market: MarketState) -> tuple[Decision, float, np.ndarray]:
+        """The manager looks at the CRM and decides; the view goes when this returns (unless kept)."""
+        view = build_view(self.customers, t, self.budget(market), self.manager.needs_truth)
+        return self.manager.decide(view), view.budget, view.known
+
+    def _spend(self, decision: Decision, budget: float, known: np.ndarray) -> Allocation:
+        """The decision turned into money per customer within the budget."""
+        return allocate(decision, budget, known, self.scenario_spec.market.complaint_cost)
+
+    def survey_rate(self, t: int) -> float:
+        """Share of active customers surveyed in period `t` (remedies may raise it)."""
+        return self.manager.survey_rate(t, self.scenario_spec.market.survey_rate)
 
     def run(self, periods: int | None = None) -> RetentionModel:
         """Step to the horizon (or `periods` more periods); returns self."""

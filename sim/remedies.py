@@ -1,5 +1,8 @@
 """Remedies: interventions on the manager's information or judgement, never on outcomes.
 
+Each kind is one class with its parameters (`Params`) and the words the
+workshop's debrief uses for it (`advice`), registered in one line:
+
 - `training`: each bias's strength decays exponentially from `start`;
 - `data_refresh`: remembered snapshots and segment beliefs are renewed every
   `every` periods (data analysis and market research);
@@ -13,24 +16,33 @@
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
 from sim.allocation import Decision
-from sim.crm import CRMView
+from sim.crm import CRMView, feedback_risk
 from sim.policies.base import zscore
-from sim.policies.feedback import feedback_risk
-from sim.scenario import DataRefresh, DiverseTeam, FeedbackLoop, Training
+from sim.registry import REMEDIES
+from sim.scenario import RemedyParams
 
 F32 = np.float32
 
 
 class Remedy:
-    """Base remedy: active from period `start`."""
+    """Base remedy: active from period `start`, changing nothing.
 
-    kind = "none"
+    Args:
+        spec: Its parameters from the scenario (`Params`).
+    """
 
-    def __init__(self, spec) -> None:
+    kind: ClassVar[str] = "none"
+    #: What a trainee is advised to do, in plain words (the workshop's debrief).
+    advice: ClassVar[str] = ""
+    Params: ClassVar[type[RemedyParams]] = RemedyParams
+
+    def __init__(self, spec: Any) -> None:
         self.spec = spec
         self.start = spec.start
 
@@ -59,30 +71,55 @@ class Remedy:
         return decision
 
 
-class TrainingRemedy(Remedy):
-    """Bias strength decays at `rate` per period once training starts."""
+@REMEDIES.register
+class Training(Remedy):
+    """Bias strength decays once training starts."""
 
-    kind = "training"
+    kind: ClassVar[str] = "training"
+    advice: ClassVar[str] = ("Name the bias before each decision (training): ask 'would I decide the same "
+                             "if I did not like / hear / know this customer?'.")
+
+    class Params(RemedyParams):
+        """Bias strength decays once training starts."""
+
+        rate: float = Field(0.05, ge=0, description="Exponential decay rate of strength per period.")
 
     def strength_factor(self, t: int) -> float:
         """exp(-rate × periods since start)."""
         return math.exp(-self.spec.rate * max(0, t - self.start)) if self.on(t) else 1.0
 
 
-class DataRefreshRemedy(Remedy):
-    """Snapshots and beliefs renewed every `every` periods."""
+@REMEDIES.register
+class DataRefresh(Remedy):
+    """Fresh data and market research: snapshots and segment beliefs are renewed."""
 
-    kind = "data_refresh"
+    kind: ClassVar[str] = "data_refresh"
+    advice: ClassVar[str] = ("Refresh the data (market research): retune to this quarter's purchases "
+                             "and re-read the segment table instead of last year's report.")
+
+    class Params(RemedyParams):
+        """Fresh data and market research: snapshots and segment beliefs are renewed."""
+
+        every: int = Field(4, ge=1, description="Periods between refreshes.")
 
     def refresh_due(self, t: int) -> bool:
         """Every `every` periods from `start`."""
         return self.on(t) and (t - self.start) % self.spec.every == 0
 
 
-class FeedbackLoopRemedy(Remedy):
-    """Feedback that reveals true satisfaction steers decisions with weight `weight`."""
+@REMEDIES.register
+class FeedbackLoop(Remedy):
+    """Surveys and complaint channels reveal true satisfaction and steer decisions."""
 
-    kind = "feedback_loop"
+    kind: ClassVar[str] = "feedback_loop"
+    advice: ClassVar[str] = ("Build a feedback loop: read survey results and complaint data every "
+                             "round and let them steer whom you serve and what you promise.")
+
+    class Params(RemedyParams):
+        """Surveys and complaint channels reveal true satisfaction and steer decisions."""
+
+        weight: float = Field(0.5, ge=0, le=1, description="Weight of the feedback signal in decisions.")
+        survey_rate: float = Field(0.1, ge=0, le=1, description="Share surveyed per period while on.")
 
     def survey_rate(self, t: int, rate: float) -> float:
         """More customers are asked."""
@@ -112,10 +149,18 @@ class FeedbackLoopRemedy(Remedy):
         return decision
 
 
-class DiverseTeamRemedy(Remedy):
-    """A team of `size` managers; the others do not share this manager's biases."""
+@REMEDIES.register
+class DiverseTeam(Remedy):
+    """Decisions pooled with colleagues who do not share the manager's biases."""
 
-    kind = "diverse_team"
+    kind: ClassVar[str] = "diverse_team"
+    advice: ClassVar[str] = ("Decide with colleagues who see customers differently (diverse team): "
+                             "pool your allocation with theirs before you submit.")
+
+    class Params(RemedyParams):
+        """Decisions pooled with colleagues who do not share the manager's biases."""
+
+        size: int = Field(3, ge=2, le=20, description="Managers in the team, the biased one included.")
 
     @property
     def size(self) -> int:
@@ -123,14 +168,6 @@ class DiverseTeamRemedy(Remedy):
         return self.spec.size
 
 
-REMEDIES: dict[type, type[Remedy]] = {
-    Training: TrainingRemedy,
-    DataRefresh: DataRefreshRemedy,
-    FeedbackLoop: FeedbackLoopRemedy,
-    DiverseTeam: DiverseTeamRemedy,
-}
-
-
-def make_remedy(spec) -> Remedy:
-    """Build a remedy from its scenario spec."""
-    return REMEDIES[type(spec)](spec)
+def make_remedy(spec: Any) -> Remedy:
+    """Build a remedy from its scenario entry."""
+    return REMEDIES[spec.kind](spec)

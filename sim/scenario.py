@@ -5,11 +5,12 @@ but `name` and `policies` has a documented default. Rates are per period; the
 defaults are given per week and converted when `period` is longer (see
 `Scenario.per_period`).
 
-Biases, remedies, events and policies are discriminated unions on `kind`.
-Adding a built-in kind is one class here plus one registry line in
-`sim.policies` / `sim.agents.managers`. Kinds registered at run time from a
-notebook (`sim.register_policy`, `sim.register_bias`) are accepted through
-the `Custom*` specs, which check the kind against the registry.
+Policies, biases, remedies and events are chosen by `kind` among the kinds
+registered in `sim.registry`: each kind is one class, with its parameters as a
+pydantic model (`Params`, based on `BiasParams`, `RemedyParams` or `Event`
+here), registered in one line. This module reads the registries and imports
+nothing above them; a kind registered from a notebook is validated and
+documented like a built-in one.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
-    Tag,
     field_validator,
     model_validator,
 )
+
+from sim.registry import BIASES, EVENTS, POLICIES, REMEDIES
 
 PERIODS_PER_YEAR = {"week": 52.0, "month": 12.0, "quarter": 4.0, "year": 1.0}
 #: Longest horizon (periods): customers' periods are stored as int16 (630 years of weeks).
@@ -32,9 +33,13 @@ MAX_HORIZON = 32_000
 
 
 class Spec(BaseModel):
-    """Base of every scenario model: frozen, unknown keys forbidden."""
+    """Base of every scenario model: frozen, unknown keys forbidden.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Schemas are built on first use (`defer_build`): the fields that name a
+    registered kind read the registries, which load the built-in kinds then.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 # --------------------------------------------------------------------------- population
@@ -253,51 +258,28 @@ class Population(Spec):
 # --------------------------------------------------------------------------- market
 
 
-class EventBase(Spec):
-    """An event in the market at period `at`."""
+class Event(Spec):
+    """An event in the market at period `at`; the kinds are in `sim.events` (`EVENTS`).
+
+    An event is its own parameters: a kind subclasses this model, declares
+    `kind: Literal["..."]` and its fields, and says what it does to the market
+    each period it runs (`affect`) and, once, to the customers when it starts
+    (`start`).
+    """
 
     at: int = Field(ge=0, description="Period at which it starts.")
+    kind: str = Field(description="The event kind.")
 
+    def running(self, t: int) -> bool:
+        """Whether the event acts in period `t` (from `at` on; kinds with a duration end)."""
+        duration = getattr(self, "duration", None)
+        return self.at <= t and (duration is None or t < self.at + duration)
 
-class NeedsShift(EventBase):
-    """Customers' needs move at once; service tuned to old needs loses fit."""
+    def affect(self, market: Any, t: int) -> None:
+        """Change the market of a period it runs in (`sim.market.MarketTerms`)."""
 
-    kind: Literal["needs_shift"]
-    size: float = Field(0.5, description="Shift of needs (in needs units; fit width is 0.5).")
-    spread: float = Field(0.1, ge=0, description="Sd of the shift across customers.")
-    segments: tuple[str, ...] | None = Field(None, description="Segments affected; null = all.")
-
-
-class CompetitorPromotion(EventBase):
-    """A competitor's promotion: pull rises, and it covers customers' switching costs."""
-
-    kind: Literal["competitor_promotion"]
-    duration: int = Field(8, ge=1, description="Periods it lasts.")
-    size: float = Field(0.3, ge=0, description="Added competitor pull.")
-    switching_cost_cover: float = Field(
-        1.0, ge=0, le=1, description="Share of lock-in (points, contracts) the offer buys out."
-    )
-
-
-class Recession(EventBase):
-    """Customers spend less and the firm's budget is cut."""
-
-    kind: Literal["recession"]
-    duration: int | None = Field(None, ge=1, description="Periods it lasts; null = to the end.")
-    spend_drop: float = Field(0.2, ge=0, le=1, description="Share of spend lost.")
-    budget_cut: float = Field(0.3, ge=0, le=1, description="Share of the manager's budget cut.")
-
-
-class Regulation(EventBase):
-    """Data protection: only consenting customers' data may be used."""
-
-    kind: Literal["regulation"]
-    consent_share: float = Field(0.6, ge=0, le=1, description="Share of customers who consent.")
-
-
-Event = Annotated[
-    NeedsShift | CompetitorPromotion | Recession | Regulation, Field(discriminator="kind")
-]
+    def start(self, model: Any) -> None:
+        """What happens once, at the start of period `at` (to the model's customers)."""
 
 
 class Market(Spec):
@@ -313,151 +295,31 @@ class Market(Spec):
     competitor_pull: float = Field(0.2, ge=0, description="Baseline pull of competitors.")
     survey_rate: float = Field(0.02, ge=0, le=1, description="Share of customers surveyed per period.")
     crm_noise: float = Field(0.1, ge=0, description="Noise of needs revealed through purchases.")
-    events: tuple[Event, ...] = Field((), description="Market events, in any order.")
+    events: tuple[Annotated[Any, EVENTS.field()], ...] = Field(
+        (), description="Market events, in any order (kinds: `sim.events`).")
 
 
 # --------------------------------------------------------------------------- managers
 
 
-class BiasBase(Spec):
-    """A bias: a distortion of what the manager sees, believes or decides."""
+class BiasParams(Spec):
+    """A bias: a distortion of what the manager sees, believes or decides (kinds: `sim.biases`)."""
 
+    kind: str = Field(description="The bias kind.")
     strength: float = Field(0.8, ge=0, le=1, description="0 = none, 1 = full.")
 
 
-class StereotypeBias(BiasBase):
-    """Judges customers by fixed beliefs about their segment; beliefs never update."""
+class RemedyParams(Spec):
+    """A remedy: changes the manager's information or judgement from period `start` (kinds: `sim.remedies`)."""
 
-    kind: Literal["stereotype"]
-
-
-class AffinityBias(BiasBase):
-    """Favours customers the manager likes (likability is unrelated to value)."""
-
-    kind: Literal["affinity"]
-
-
-class StaleDataBias(BiasBase):
-    """Keeps steering by an old snapshot of the data."""
-
-    kind: Literal["stale_data"]
-    snapshot_at: int = Field(0, ge=0, description="Period the snapshot is taken.")
-
-
-class AcquisitionFocusBias(BiasBase):
-    """Moves budget from keeping customers to winning new ones."""
-
-    kind: Literal["acquisition_focus"]
-
-
-class BigAccountBias(BiasBase):
-    """Serves the largest accounts, neglects small ones with growth potential."""
-
-    kind: Literal["big_account"]
-
-
-class OverpromiseBias(BiasBase):
-    """Promises more than is delivered."""
-
-    kind: Literal["overpromise"]
-
-
-class PointsLockinBias(BiasBase):
-    """Buys retention with points and contracts instead of satisfaction."""
-
-    kind: Literal["points_lockin"]
-
-
-class SalienceBias(BiasBase):
-    """Reacts to the loudest recent complainers, ignores silent at-risk customers."""
-
-    kind: Literal["salience"]
-
-
-class CustomBias(BiasBase):
-    """A bias kind registered at run time with `sim.register_bias`."""
-
-    kind: str
-    options: dict[str, Any] = Field(default_factory=dict, description="Passed to the bias.")
-
-    @field_validator("kind")
-    @classmethod
-    def _registered(cls, v: str) -> str:
-        from sim.biases import BIASES
-
-        if v not in BIASES:
-            raise ValueError(f"expected one of {', '.join(BIASES)}, found {v!r}")
-        return v
-
-
-BUILTIN_BIASES = (
-    "stereotype", "affinity", "stale_data", "acquisition_focus", "big_account", "overpromise",
-    "points_lockin", "salience",
-)
-
-
-def _kind_tag(builtins: tuple[str, ...]) -> Any:
-    def tag(v: Any) -> str:
-        kind = v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None)
-        return kind if kind in builtins else "custom"
-
-    return tag
-
-
-Bias = Annotated[
-    Annotated[StereotypeBias, Tag("stereotype")]
-    | Annotated[AffinityBias, Tag("affinity")]
-    | Annotated[StaleDataBias, Tag("stale_data")]
-    | Annotated[AcquisitionFocusBias, Tag("acquisition_focus")]
-    | Annotated[BigAccountBias, Tag("big_account")]
-    | Annotated[OverpromiseBias, Tag("overpromise")]
-    | Annotated[PointsLockinBias, Tag("points_lockin")]
-    | Annotated[SalienceBias, Tag("salience")]
-    | Annotated[CustomBias, Tag("custom")],
-    Discriminator(_kind_tag(BUILTIN_BIASES)),
-]
-
-
-class RemedyBase(Spec):
-    """A remedy: changes the manager's information or judgement from period `start`."""
-
+    kind: str = Field(description="The remedy kind.")
     start: int = Field(0, ge=0, description="Period from which it acts.")
 
 
-class DiverseTeam(RemedyBase):
-    """Decisions pooled with colleagues who do not share the manager's biases."""
+class PolicyOptions(Spec):
+    """Kind-specific settings of a policy (`policies[].options`); each kind adds its own."""
 
-    kind: Literal["diverse_team"]
-    size: int = Field(3, ge=2, le=20, description="Managers in the team, the biased one included.")
-
-
-class FeedbackLoop(RemedyBase):
-    """Surveys and complaint channels reveal true satisfaction and steer decisions."""
-
-    kind: Literal["feedback_loop"]
-    weight: float = Field(0.5, ge=0, le=1, description="Weight of the feedback signal in decisions.")
-    survey_rate: float = Field(0.1, ge=0, le=1, description="Share surveyed per period while on.")
-
-
-class Training(RemedyBase):
-    """Bias strength decays once training starts."""
-
-    kind: Literal["training"]
-    rate: float = Field(0.05, ge=0, description="Exponential decay rate of strength per period.")
-
-
-class DataRefresh(RemedyBase):
-    """Fresh data and market research: snapshots and segment beliefs are renewed."""
-
-    kind: Literal["data_refresh"]
-    every: int = Field(4, ge=1, description="Periods between refreshes.")
-
-
-Remedy = Annotated[
-    DiverseTeam | FeedbackLoop | Training | DataRefresh, Field(discriminator="kind")
-]
-
-BUILTIN_POLICIES = ("uniform", "random", "value", "churn_risk", "clv", "feedback", "oracle", "human")
+    retarget_every: int = Field(13, ge=1, description="Periods a targeted customer stays enrolled.")
 
 
 class BudgetShares(Spec):
@@ -480,7 +342,8 @@ class PolicySpec(Spec):
     """One arm of the comparison: a manager with a policy, biases and remedies."""
 
     name: str = Field(min_length=1, description="Arm name used in outputs.")
-    kind: str = Field(description=f"Policy kind: one of {', '.join(BUILTIN_POLICIES)}.")
+    kind: str = Field(description="Policy kind: one of uniform, random, value, churn_risk, clv, feedback, "
+                                  "oracle, human, or a kind registered with `sim.register_policy`.")
     budget_shares: BudgetShares | None = Field(
         None, description="Budget split; null = the policy kind's default."
     )
@@ -493,18 +356,30 @@ class PolicySpec(Spec):
     cost: float = Field(
         0.0, ge=0, description="Running cost of the approach per period (e.g. CRM system)."
     )
-    options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific settings.")
-    biases: tuple[Bias, ...] = Field((), description="Biases laid over the policy.")
-    remedies: tuple[Remedy, ...] = Field((), description="Remedies against the biases.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific settings "
+                                    "(`PolicyOptions` and the kind's own; see docs/policies-and-biases.md).")
+    biases: tuple[Annotated[Any, BIASES.field()], ...] = Field((), description="Biases laid over the policy.")
+    remedies: tuple[Annotated[Any, REMEDIES.field()], ...] = Field(
+        (), description="Remedies against the biases.")
 
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, v: str) -> str:
-        from sim.policies import POLICIES
-
         if v not in POLICIES:
-            raise ValueError(f"expected one of {', '.join(POLICIES)}, found {v!r}")
+            raise POLICIES.unknown(v)
         return v
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, v: dict[str, Any], info: Any) -> dict[str, Any]:
+        kind = info.data.get("kind")
+        if kind in POLICIES:
+            getattr(POLICIES[kind], "Options", PolicyOptions).model_validate(v)
+        return v
+
+    def settings(self) -> BaseModel:
+        """The options with every default filled in (the kind's `Options` model)."""
+        return getattr(POLICIES[self.kind], "Options", PolicyOptions).model_validate(self.options)
 
 
 # --------------------------------------------------------------------------- scenario
@@ -571,3 +446,13 @@ class Scenario(Spec):
     def per_period(self) -> float:
         """How many weeks one period lasts (1 for weeks)."""
         return 52.0 / PERIODS_PER_YEAR[self.period]
+
+
+def _rebuild() -> None:
+    """A kind registered after the built-ins: rebuild the schemas that list the kinds."""
+    for model in (PolicySpec, Market, Scenario):
+        model.model_rebuild(force=True)
+
+
+for _registry in (POLICIES, BIASES, REMEDIES, EVENTS):
+    _registry.on_register(_rebuild)

@@ -1,4 +1,4 @@
-"""The import graph of `sim`: no cycle among the runner and its interfaces; a runner without interfaces.
+"""The shape of `sim`: no import cycle, layers that point one way, short functions, one compiled path.
 
 Imports are read from the source with `ast`, at module level and inside
 functions alike (a lazy import still runs, so it still closes a cycle); those
@@ -180,8 +180,47 @@ def test_the_layer_modules_exist() -> None:
     assert set(LAYERS) <= set(files), set(LAYERS) - set(files)
 
 
+def test_no_import_cycle_in_the_package() -> None:
+    cycles = import_cycles()
+    assert not cycles, "import cycles:\n" + _show(cycles)
+
+
+def test_the_scenario_depends_on_nothing_above_it() -> None:
+    """Config imports only the registries (which load the built-in kinds by name, on first use)."""
+    assert imports_of("sim.scenario") & set(module_files()) == {"sim.registry"}
+    assert not imports_of("sim.registry") & set(module_files())
+
+
+def _functions() -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    for module, path in module_files().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                yield module, node
+
+
+def test_no_function_is_longer_than_80_lines() -> None:
+    long = [f"{m}.{f.name}: {f.end_lineno - f.lineno + 1}" for m, f in _functions()
+            if f.end_lineno - f.lineno + 1 > 80]
+    assert not long, long
+
+
+def test_the_model_step_reads_as_the_story_of_a_period() -> None:
+    step = next(f for m, f in _functions() if m == "sim.model" and f.name == "step")
+    assert step.end_lineno - step.lineno + 1 <= 20
+
+
+def test_only_sim_jit_chooses_how_code_is_compiled() -> None:
+    """No numpy twin of a kernel, no switch between them: numba is imported in `sim.jit` alone."""
+    users = sorted(m for m in module_files() if m != "sim.jit" and any(
+        d == "numba" or d.startswith("numba.") or d == "llvmlite" for d in imports_of(m)))
+    assert not users, users
+    twins = sorted(m for m, path in module_files().items()
+                   if m != "sim.jit" and ("jit.ENABLED" in path.read_text(encoding="utf-8")
+                                          or "RETENTION_LAB_JIT" in path.read_text(encoding="utf-8")))
+    assert not twins, twins
+
+
 def test_no_import_cycle_among_the_runner_and_its_interfaces() -> None:
-    # Other cycles of sim/ are being removed separately; then assert import_cycles() == [] here.
     cycles = import_cycles(LAYERS)
     assert not cycles, "import cycles:\n" + _show(cycles)
     # Nor one that leaves these modules and comes back through another part of the package.

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim.loader import load_scenario
-from sim.scenario import BUILTIN_BIASES
+from sim.registry import BIASES
 from sim.workshop.bots import BotSpec, play_bot
 from sim.workshop.engine import AccessError, RoundConflict, WorkshopEngine, play_script
 from sim.workshop.game import Game, Plan, PlanError, Setup
@@ -123,7 +123,7 @@ def test_debrief_compares_with_the_bots_and_explains_the_profile(engine, worksho
     engine.submit(sid, 2, {**GOOD, **liked})
     d = engine.debrief(sid)
     keys = [r["key"] for r in d["outcomes"]]
-    assert keys == ["you", "data_driven", *BUILTIN_BIASES]
+    assert keys == ["you", "data_driven", *BIASES.builtin()]
     for r in d["outcomes"]:
         for m in ("churn_rate", "revenue", "profit", "satisfaction", "loyalty"):
             assert np.isfinite(r[m])
@@ -166,7 +166,7 @@ def test_bias_profile_identifies_single_bias_bots(tmp_path):
         scores = eng.profile(sid)
         assert all(s.score < FLAG for s in scores), [(s.kind, s.score) for s in scores]
         hits, total = hits + 1, total + 1
-        for kind in BUILTIN_BIASES:
+        for kind in BIASES.builtin():
             for strength in STRENGTHS:
                 spec = BotSpec(kind, biases=((kind, strength),))
                 sid = play_script(eng, ws.id, f"{kind}-{strength}", spec)

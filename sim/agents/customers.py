@@ -17,7 +17,7 @@ identical random numbers (common random numbers).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -43,8 +43,11 @@ from sim.allocation import Allocation
 from sim.market import MarketState
 from sim.memory import Layout
 from sim.network import SocialNetwork, build_network
-from sim.scenario import NeedsShift, Scenario, Segment
+from sim.scenario import Scenario, Segment
 from sim.streams import NORMAL_TABLE, period_base, stream_key
+
+if TYPE_CHECKING:
+    from sim.events import NeedsShift
 
 __all__ = ["ACTIVE", "CHURNED", "NO_ANSWER", "POTENTIAL", "PUBLIC_COLUMNS", "SEGMENT_TRAITS", "SURVEY_ANSWERS",
            "Customer", "CustomerPopulation", "PeriodOutcome", "segment_value", "weekly_to_period"]

@@ -10,9 +10,10 @@ import numpy as np
 from sim.allocation import CHANNELS, Decision
 from sim.biases import Bias, make_bias
 from sim.crm import CRMView
-from sim.policies import POLICIES, Policy
+from sim.policies import Policy
 from sim.policies.base import zscore
-from sim.remedies import DiverseTeamRemedy, Remedy, make_remedy
+from sim.registry import POLICIES
+from sim.remedies import DiverseTeam, Remedy, make_remedy
 from sim.scenario import PolicySpec
 
 F32 = np.float32
@@ -20,10 +21,9 @@ F32 = np.float32
 
 def make_policy(spec: PolicySpec) -> Policy:
     """Build the policy object of an arm."""
-    try:
-        cls = POLICIES[spec.kind]
-    except KeyError:
-        raise ValueError(f"unknown policy kind {spec.kind!r}; known: {sorted(POLICIES)}") from None
+    cls = POLICIES.get(spec.kind)
+    if cls is None:
+        raise ValueError(f"unknown policy kind {spec.kind!r}; known: {sorted(POLICIES)}")
     shares = spec.budget_shares.model_dump() if spec.budget_shares is not None else None
     promise = spec.promise if spec.promise is not None else 0.5
     return cls(shares=shares, target_share=spec.target_share, promise=promise,
@@ -44,10 +44,13 @@ class Manager(mesa.Agent):
         rng: The manager's own random stream (for `random` and sampling).
         policy: A policy object to use instead of building one from `spec`.
         biases: Bias objects to use instead of building them from `spec`.
+        keep_last: Keep each period's view and decision (`last_view`, `last_decision`)
+            for inspection until the next period starts.
     """
 
     def __init__(self, model: mesa.Model, spec: PolicySpec, rng: np.random.Generator,
-                 policy: Policy | None = None, biases: list[Bias] | None = None) -> None:
+                 policy: Policy | None = None, biases: list[Bias] | None = None,
+                 keep_last: bool = True) -> None:
         super().__init__(model)
         self.spec = spec
         self.name = spec.name
@@ -59,6 +62,7 @@ class Manager(mesa.Agent):
         self.decisions: list[Decision] = []
         self.last_decision: Decision | None = None
         self.last_view: CRMView | None = None
+        self.keep_last = keep_last
 
     @property
     def needs_truth(self) -> bool:
@@ -107,7 +111,7 @@ class Manager(mesa.Agent):
         for b, s in zip(self.biases, strengths, strict=True):
             score = b.judge(score, seen, s)
         team = next((r for r in self.remedies
-                     if isinstance(r, DiverseTeamRemedy) and r.on(t)), None)
+                     if isinstance(r, DiverseTeam) and r.on(t)), None)
         if team is not None and self.biases and score is not None:
             fair = self.policy.score(view, self.stream)
             k = float(team.size)
@@ -121,7 +125,8 @@ class Manager(mesa.Agent):
             decision = self._pool(view, decision, team.size)
         for r in self.remedies:
             decision = r.correct(decision, view)
-        self.last_view, self.last_decision = view, decision
+        if self.keep_last:
+            self.last_view, self.last_decision = view, decision
         return decision
 
     def _pool(self, view: CRMView, decision: Decision, size: int) -> Decision:

@@ -1,47 +1,45 @@
 """Policies: how a manager turns what they see into a decision.
 
-`POLICIES` maps each kind to its class. Register your own kind from a notebook
-with `register_policy` — no need to edit the package.
+Each kind is one class in its own module, registered in one line
+(`@POLICIES.register`). Register your own kind from a notebook with
+`register_policy` — no need to edit the package.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from sim.crm import feedback_risk
 from sim.policies.base import Policy, top_mask, top_share, zscore
+from sim.registry import POLICIES
+
+# isort: off
+# The built-in kinds (each registers itself).
+from sim.policies.uniform import UniformPolicy
+from sim.policies.randomised import RandomPolicy
+from sim.policies.value import ValuePolicy, rfm_score
 from sim.policies.churn_risk import ChurnModel, ChurnRiskPolicy
 from sim.policies.clv import CLVPolicy
-from sim.policies.feedback import FeedbackPolicy, feedback_risk
-from sim.policies.human import HumanPolicy, Instruction
+from sim.policies.feedback import FeedbackPolicy
 from sim.policies.oracle import OraclePolicy
-from sim.policies.randomised import RandomPolicy
-from sim.policies.uniform import UniformPolicy
-from sim.policies.value import ValuePolicy, rfm_score
-
-POLICIES: dict[str, type[Policy]] = {
-    "uniform": UniformPolicy,
-    "random": RandomPolicy,
-    "value": ValuePolicy,
-    "churn_risk": ChurnRiskPolicy,
-    "clv": CLVPolicy,
-    "feedback": FeedbackPolicy,
-    "oracle": OraclePolicy,
-    "human": HumanPolicy,
-}
+from sim.policies.human import HumanPolicy, Instruction
+# isort: on
 
 
-def register_policy(kind: str, cls: type[Policy]) -> type[Policy]:
-    """Make a policy class available under `kind` in scenario files.
+def register_policy(kind: str | type[Policy], cls: type[Policy] | None = None) -> Any:
+    """Make a policy class available under `kind` in scenario files (also a decorator).
 
     Args:
-        kind: The name used in `policies[].kind`.
+        kind: The name used in `policies[].kind` (or the class, whose `kind` is used).
         cls: A subclass of `Policy`.
 
     Returns:
-        The class, so this can be used as a decorator's body.
+        The class.
     """
-    if not (isinstance(cls, type) and issubclass(cls, Policy)):
+    target = kind if isinstance(kind, type) else cls
+    if target is not None and not (isinstance(target, type) and issubclass(target, Policy)):
         raise TypeError("a policy must be a subclass of sim.policies.Policy")
-    POLICIES[kind] = cls
-    return cls
+    return POLICIES.register(kind, cls)
 
 
 __all__ = [

@@ -15,6 +15,7 @@ import numpy as np
 from sim import crm_kernels
 from sim.allocation import Decision
 from sim.crm import CRMView
+from sim.scenario import PolicyOptions
 
 F32 = np.float32
 #: Rows per block where a pass over every customer works block by block (its scratch memory stays small).
@@ -104,6 +105,8 @@ class Policy:
     """
 
     kind: ClassVar[str] = "base"
+    #: The settings a scenario may give under `options` (validated when the scenario is read).
+    Options: ClassVar[type[PolicyOptions]] = PolicyOptions
     #: Defaults of the kind, used when the scenario leaves them unset.
     default_shares: ClassVar[dict[str, float]] = {
         "service": 0.65, "complaints": 0.15, "points": 0.0, "acquisition": 0.2}

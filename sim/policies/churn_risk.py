@@ -12,10 +12,13 @@ import weakref
 from typing import ClassVar
 
 import numpy as np
+from pydantic import Field
 
 from sim import crm_kernels
 from sim.crm import CRMView
 from sim.policies.base import BLOCK, Policy, zscore
+from sim.registry import POLICIES
+from sim.scenario import PolicyOptions
 
 F32 = np.float32
 #: The fields whose missing values the churn model fills with their segment's mean.
@@ -163,6 +166,7 @@ class ChurnModel:
         return risk
 
 
+@POLICIES.register
 class ChurnRiskPolicy(Policy):
     """Serve the customers most likely to leave, by a model learned from observed churn.
 
@@ -173,6 +177,13 @@ class ChurnRiskPolicy(Policy):
 
     kind: ClassVar[str] = "churn_risk"
     pure_score: ClassVar[bool] = True
+
+    class Options(PolicyOptions):
+        """Settings of the learned churn model."""
+
+        refit_every: int = Field(4, ge=1, description="Periods between refits of the churn model.")
+        sample: int = Field(1000, ge=10, description="Customers recorded per period for the churn model.")
+
     #: Fields whose per-segment means the policy uses in a period: the churn model's fills
     #: (for the prediction every customer's complaint is ranked by) and the offer.
     means_used: ClassVar[tuple[str, ...]] = (*FILLED, "needs_signal")

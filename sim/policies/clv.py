@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+from pydantic import Field
 
 from sim import crm_kernels
 from sim.crm import CRMView
 from sim.policies.churn_risk import FILLED, ChurnRiskPolicy
+from sim.registry import POLICIES
 
 _NO_RISK = np.zeros(0, dtype=np.float32)
 
 
+@POLICIES.register
 class CLVPolicy(ChurnRiskPolicy):
     """Serve where the most customer lifetime value is at risk.
 
@@ -23,6 +26,13 @@ class CLVPolicy(ChurnRiskPolicy):
     """
 
     kind: ClassVar[str] = "clv"
+
+    class Options(ChurnRiskPolicy.Options):
+        """Settings of the churn model and of lifetime value."""
+
+        discount: float = Field(0.002, ge=0, description="Discount rate per period.")
+        horizon: float = Field(104, gt=0, description="Cap on lifetime value, in periods of margin.")
+
     means_used: ClassVar[tuple[str, ...]] = (*FILLED, "needs_signal", "value")
     #: Only the periods it scores in (re-targetings) use the churn model's fills and the
     #: value's mean: `score` computes them then, in one pass.

@@ -15,6 +15,7 @@ import numpy as np
 from sim.allocation import CHANNELS, Decision
 from sim.crm import CRMView
 from sim.policies.base import Policy
+from sim.registry import POLICIES
 
 F32 = np.float32
 ComplaintOrder = Literal["oldest", "value", "loudest", "liked"]
@@ -101,6 +102,7 @@ def _segment_weights(view: CRMView, split: dict[str, float]) -> np.ndarray:
     return np.where(known, per[view.segment], 0.0).astype(F32)
 
 
+@POLICIES.register
 class HumanPolicy(Policy):
     """Takes its decisions from `submit` (a trainee or a script)."""
 

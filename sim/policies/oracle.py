@@ -9,10 +9,12 @@ import numpy as np
 
 from sim.crm import CRMView
 from sim.policies.base import Policy
+from sim.registry import POLICIES
 
 F32 = np.float32
 
 
+@POLICIES.register
 class OraclePolicy(Policy):
     """Serve where service saves the most value, knowing true hazards and needs."""
 

@@ -8,8 +8,10 @@ import numpy as np
 
 from sim.crm import CRMView
 from sim.policies.base import Policy
+from sim.registry import POLICIES
 
 
+@POLICIES.register
 class RandomPolicy(Policy):
     """Serve a random `target_share` of known customers, drawn anew each period."""
 

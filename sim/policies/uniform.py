@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 from sim.policies.base import Policy
+from sim.registry import POLICIES
 
 
+@POLICIES.register
 class UniformPolicy(Policy):
     """Serve everyone alike; no targeting."""
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from sim.crm import CRMView
 from sim.policies.base import Policy, zscore
+from sim.registry import POLICIES
 
 
 def rfm_score(view: CRMView) -> np.ndarray:
@@ -17,6 +18,7 @@ def rfm_score(view: CRMView) -> np.ndarray:
             + zscore(np.log1p(view.monetary), m))
 
 
+@POLICIES.register
 class ValuePolicy(Policy):
     """Serve the customers with the highest RFM score."""
 

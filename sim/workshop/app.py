@@ -36,7 +36,7 @@ from sim.loader import ScenarioError, builtin_names
 from sim.workshop import charts
 from sim.workshop.engine import AccessError, RoundConflict, WorkshopEngine
 from sim.workshop.game import COMPLAINT_ORDERS, LISTS, Plan, PlanError
-from sim.workshop.profile import FLAG, LABELS
+from sim.workshop.profile import FLAG, labels
 
 TEMPLATES = Path(__file__).parent / "templates"
 SESSION_COOKIE = "rl_session"
@@ -71,7 +71,7 @@ def make_env() -> Environment:
     env.filters["num"] = _num
     env.filters["svg"] = lambda s: Markup(s)
     env.globals.update(CHANNELS=CHANNELS, CHANNEL_LABELS=CHANNEL_LABELS, LISTS=LISTS,
-                       COMPLAINT_ORDERS=COMPLAINT_ORDERS, LABELS=LABELS, FLAG=FLAG)
+                       COMPLAINT_ORDERS=COMPLAINT_ORDERS, labels=labels, FLAG=FLAG)
     return env
 
 
@@ -412,7 +412,7 @@ def debrief_charts(b: dict[str, Any]) -> dict[str, str]:
 
     def short(r: dict[str, Any]) -> str:
         return "You" if r["key"] == "you" else (
-            "data-driven" if r["key"] == "data_driven" else LABELS[r["key"]].split(" (")[0])
+            "data-driven" if r["key"] == "data_driven" else labels()[r["key"]].split(" (")[0])
 
     profit = charts.bar_chart([(short(r), r["profit"]) for r in rows], "Profit over your rounds",
                               fmt="{:,.0f}", highlight="You")

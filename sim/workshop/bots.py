@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.allocation import Decision
-from sim.biases import BIASES, Bias
+from sim.biases import Bias
 from sim.crm import CRMView
-from sim.policies import POLICIES, Policy
+from sim.policies import Policy
+from sim.registry import BIASES, POLICIES
 from sim.workshop.game import Game, Plan, Setup
 
 F32 = np.float32
@@ -171,8 +172,8 @@ def debrief_bots() -> list[BotSpec]:
     that earns most, so that every biased bot is compared with the best
     data-driven practice.
     """
-    from sim.scenario import BUILTIN_BIASES
+    from sim.workshop.profile import profiled
 
     return [BotSpec("data_driven", policy=DEBRIEF_POLICY)] + [
         BotSpec(kind, policy=DEBRIEF_POLICY, biases=((kind, DEBRIEF_STRENGTH),))
-        for kind in BUILTIN_BIASES]
+        for kind, _ in profiled()]

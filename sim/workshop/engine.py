@@ -33,7 +33,7 @@ from sim.loader import load_scenario
 from sim.scenario import Scenario
 from sim.workshop.bots import BotSpec, debrief_bots, play_bot
 from sim.workshop.game import STORY_TEXT, STORY_TRUTH, Game, Plan, PlanError, Setup
-from sim.workshop.profile import LABELS, BiasScore, profile, top_bias
+from sim.workshop.profile import BiasScore, labels, profile, top_bias
 from sim.workshop.store import Store, TraineeRow, WorkshopRow
 
 #: Bump when bots or the profile change, so cached bot results are recomputed.
@@ -387,15 +387,15 @@ class WorkshopEngine:
             trainees.append(row)
         finished = [r for r in trainees if r["finished"]]
         class_profile = {k: float(np.mean([r["profile"][k] for r in finished])) if finished
-                         else 0.0 for k in LABELS}
-        flagged = {k: sum(1 for r in finished if r["profile"][k] >= 0.35) for k in LABELS}
+                         else 0.0 for k in labels()}
+        flagged = {k: sum(1 for r in finished if r["profile"][k] >= 0.35) for k in labels()}
         bots = self.bots(workshop_id) if with_bots else {}
         return {
             "workshop": w.__dict__,
             "trainees": trainees,
             "class_profile": class_profile,
             "flagged": flagged,
-            "labels": LABELS,
+            "labels": labels(),
             "outcome_labels": OUTCOME_LABELS,
             "bots": {k: {"label": b["label"], "outcomes": b["outcomes"]} for k, b in bots.items()},
         }
@@ -406,7 +406,7 @@ def bot_label(spec: BotSpec) -> str:
     if not spec.biases:
         return f"Data-driven bot ({spec.policy.replace('_', ' ')}, no bias)"
     kind, s = spec.biases[0]
-    return f"Bot with {LABELS[kind].split(' (')[0].lower()} ({s:.1f})"
+    return f"Bot with {labels()[kind].split(' (')[0].lower()} ({s:.1f})"
 
 
 def play_script(engine: WorkshopEngine, workshop_id: str, name: str, spec: BotSpec
