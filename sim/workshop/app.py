@@ -34,8 +34,9 @@ from starlette.routing import Route
 from sim.allocation import CHANNELS
 from sim.loader import ScenarioError, builtin_names
 from sim.workshop import charts
+from sim.workshop.customer_lists import LISTS
 from sim.workshop.engine import AccessError, RoundConflict, WorkshopEngine
-from sim.workshop.game import COMPLAINT_ORDERS, LISTS, Plan, PlanError
+from sim.workshop.game import COMPLAINT_ORDERS, Plan, PlanError
 from sim.workshop.profile import FLAG, labels
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -20,28 +20,16 @@ from typing import Any
 import numpy as np
 
 from sim.allocation import CHANNELS
-from sim.biases import loudness
 from sim.crm import CRMView, build_view
 from sim.metrics import nps_of
 from sim.model import RetentionModel
 from sim.policies.churn_risk import ChurnRiskPolicy
 from sim.policies.human import HumanPolicy, Instruction
 from sim.scenario import PolicySpec, Scenario
+from sim.workshop.customer_lists import LISTS, customer_lists
+from sim.workshop.profile import round_features
 
 F32 = np.float32
-#: Share of the base each customer list holds.
-LIST_SHARE = 0.10
-#: The customer lists a trainee can direct service money to.
-LISTS: dict[str, tuple[str, str]] = {
-    "liked": ("Customers you like",
-              "The customers you know personally and enjoy dealing with (your own impression)."),
-    "loud": ("The loudest customers",
-             "Customers who complained most, have a complaint waiting, or answered a survey "
-             "angrily."),
-    "big": ("The biggest accounts", "The customers who spend the most per week."),
-    "slowing": ("Customers who stopped buying",
-                "The customers with the longest time since their last purchase."),
-}
 COMPLAINT_ORDERS: dict[str, str] = {
     "oldest": "Oldest first (first come, first served)",
     "value": "Most valuable customers first",
@@ -253,18 +241,6 @@ def periods_per_round(scenario: Scenario) -> int:
     return max(1, round(13.0 / scenario.per_period))
 
 
-def top_k(score: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
-    """Mask of the `k` customers in `mask` with the highest score (ties by id)."""
-    out = np.zeros(mask.shape, dtype=bool)
-    ids = np.flatnonzero(mask)
-    if ids.size == 0 or k <= 0:
-        return out
-    s = np.nan_to_num(np.asarray(score, dtype=np.float64)[ids], nan=-np.inf)
-    order = np.lexsort((ids, -s))
-    out[ids[order[:k]]] = True
-    return out
-
-
 # --------------------------------------------------------------------------- stories
 
 STORY_TEXT: dict[str, tuple[str, str, str]] = {
@@ -454,19 +430,8 @@ class Game:
     # ---------------------------------------------------------------- controls
 
     def lists(self, view: CRMView) -> dict[str, np.ndarray]:
-        """Members of each customer list (masks over customer slots)."""
-        known = view.known
-        k = max(1, round(LIST_SHARE * int(known.sum())))
-        value = np.nan_to_num(view.fill_by_segment(view.value), nan=0.0)
-        loud = loudness(view)
-        recency = np.nan_to_num(view.recency, nan=0.0)
-        out = {
-            "liked": top_k(view.likability, known, k),
-            "loud": top_k(loud, known & (loud > 0), k),
-            "big": top_k(value, known, k),
-            "slowing": top_k(recency, known, k),
-        }
-        return out
+        """Members of each customer list (masks over customer slots; `customer_lists`)."""
+        return customer_lists(view)
 
     def instruction(self, plan: Plan, view: CRMView) -> Instruction:
         """Turn a plan into the `human` policy's instruction on this view."""
@@ -506,8 +471,6 @@ class Game:
         Raises:
             PlanError: If the plan is not valid; the game is then unchanged.
         """
-        from sim.workshop.profile import round_features
-
         self.check(plan)
         view = self.view()
         inst = self.instruction(plan, view)

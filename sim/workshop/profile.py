@@ -21,7 +21,7 @@ import numpy as np
 from sim.biases import Bias, Rounds
 from sim.policies.human import HumanPolicy, Instruction
 from sim.registry import BIASES, REMEDIES
-from sim.workshop.game import top_k
+from sim.workshop.customer_lists import top_k
 
 if TYPE_CHECKING:
     from sim.crm import CRMView
