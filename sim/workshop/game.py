@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,11 @@ from sim.policies.human import HumanPolicy, Instruction
 from sim.scenario import PolicySpec, Scenario
 from sim.workshop.customer_lists import LISTS, customer_lists
 from sim.workshop.profile import round_features
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sim.agents.customers import CustomerPopulation
 
 F32 = np.float32
 COMPLAINT_ORDERS: dict[str, str] = {
@@ -583,57 +588,10 @@ class Game:
         """Everything the CRM dashboard shows at the start of the coming round."""
         view = self.view()
         t, w = self.t, self.per_round
-        pop = self.model.customers
         known = view.known
         value = np.nan_to_num(view.fill_by_segment(view.value), nan=0.0)
-        ts = self.model.timeseries()
         lists = self.lists(view)
         avg_value = float(value[known].mean()) if known.any() else 0.0
-        list_rows = []
-        for key, (label, desc) in LISTS.items():
-            m = lists[key] & known
-            list_rows.append({
-                "key": key, "label": label, "description": desc, "size": int(m.sum()),
-                "share_of_base": float(m.sum() / max(known.sum(), 1)),
-                "avg_value": float(value[m].mean()) if m.any() else 0.0,
-                "avg_value_all": avg_value,
-            })
-        open_ids = np.flatnonzero(view.complaint_open & known)
-        order = open_ids[np.argsort(-view.complaint_age[open_ids], kind="stable")]
-        names = view.segment_names
-        queue = [{
-            "id": int(i), "segment": names[int(view.segment[i])],
-            "waiting": int(view.complaint_age[i]),
-            "complaints_total": int(np.nan_to_num(view.complaints_total[i], nan=0)),
-            "value": float(value[i]),
-            "liked": bool(lists["liked"][i]),
-        } for i in order[:10]]
-        recent = np.flatnonzero(known & (pop.survey_at >= t - w) & pop.consent)
-        recent = recent[np.argsort(-pop.survey_at[recent], kind="stable")][:8]
-        answers = [{
-            "id": int(i), "segment": names[int(view.segment[i])],
-            "nps": int(view.survey_nps[i]), "csat": int(view.survey_csat[i]),
-            "weeks_ago": int(t - pop.survey_at[i]),
-        } for i in recent]
-        stories = []
-        for key, cid in self.setup.stories.items():
-            name, head, text = STORY_TEXT[key]
-            c = int(cid)
-            stories.append({
-                "key": key, "id": c, "name": name, "headline": head, "text": text,
-                "segment": names[int(view.segment[c])],
-                "active": bool(known[c]),
-                "spend": float(np.nan_to_num(view.monetary[c], nan=0.0)),
-                "purchases": float(np.nan_to_num(view.frequency[c], nan=0.0)),
-                "value": float(value[c]),
-                "weeks_since_purchase": float(np.nan_to_num(view.recency[c], nan=0.0)),
-                "complaints": int(np.nan_to_num(view.complaints_total[c], nan=0)),
-                "complaint_open": bool(view.complaint_open[c]),
-                "last_nps": (None if not np.isfinite(view.survey_nps[c])
-                             else int(view.survey_nps[c])),
-                "liked": bool(lists["liked"][c]),
-            })
-        last = self.quarter_results(max(t - w, 0), t) if t > 0 else {}
         return {
             "round": self.rounds_done + 1,
             "rounds": self.setup.rounds,
@@ -643,20 +601,111 @@ class Game:
             "budget_per_period": float(view.budget),
             "budget_round": float(view.budget) * w,
             "avg_value": avg_value,
-            "quarter": last,
+            "quarter": self.quarter_results(max(t - w, 0), t) if t > 0 else {},
             "segments": self.segment_figures(max(t - w, 0), t),
             "last_year": self.setup.last_year,
-            "trends": {
-                "active_customers": [float(x) for x in ts["active_customers"]],
-                "revenue": [float(x) for x in ts["revenue"]],
-                "churned": [float(x) for x in ts["churned"]],
-                "complaints": [float(x) for x in ts["complaints"]],
-                "csat_surveyed": [float(x) for x in ts["csat_surveyed"]],
-            },
-            "complaints_open": int(open_ids.size),
-            "queue": queue,
-            "answers": answers,
-            "stories": stories,
-            "lists": list_rows,
-            "segment_names": list(names),
+            "trends": trend_series(self.model.timeseries()),
+            "complaints_open": int(np.count_nonzero(view.complaint_open & known)),
+            "queue": complaint_queue(view, value, lists["liked"]),
+            "answers": survey_answers(view, self.model.customers, t, w),
+            "stories": [story_card(view, key, int(cid), value, lists["liked"])
+                        for key, cid in self.setup.stories.items()],
+            "lists": list_rows(view, lists, value, avg_value),
+            "segment_names": list(view.segment_names),
         }
+
+
+# --------------------------------------------------------------------------- the dashboard's parts
+
+#: The per-period series the dashboard's trend charts show.
+TREND_COLUMNS = ("active_customers", "revenue", "churned", "complaints", "csat_surveyed")
+
+
+def trend_series(ts: pd.DataFrame) -> dict[str, list[float]]:
+    """The trend charts' series (`TREND_COLUMNS`) from the model's time series."""
+    return {c: [float(x) for x in ts[c]] for c in TREND_COLUMNS}
+
+
+def list_rows(view: CRMView, lists: dict[str, np.ndarray], value: np.ndarray,
+              avg_value: float) -> list[dict[str, Any]]:
+    """Each customer list (`LISTS`) as the dashboard shows it: its size and its members' value.
+
+    Args:
+        view: The CRM now.
+        lists: The members of each list (`Game.lists`).
+        value: Each customer's value as the CRM estimates it (segment mean where unknown).
+        avg_value: The average value of the customers the CRM knows.
+
+    Returns:
+        One row per list, in the order of `LISTS`.
+    """
+    known = view.known
+    rows = []
+    for key, (label, desc) in LISTS.items():
+        m = lists[key] & known
+        rows.append({
+            "key": key, "label": label, "description": desc, "size": int(m.sum()),
+            "share_of_base": float(m.sum() / max(known.sum(), 1)),
+            "avg_value": float(value[m].mean()) if m.any() else 0.0,
+            "avg_value_all": avg_value,
+        })
+    return rows
+
+
+def complaint_queue(view: CRMView, value: np.ndarray, liked: np.ndarray,
+                    size: int = 10) -> list[dict[str, Any]]:
+    """The open complaints that have waited longest (the first `size`), longest first."""
+    open_ids = np.flatnonzero(view.complaint_open & view.known)
+    order = open_ids[np.argsort(-view.complaint_age[open_ids], kind="stable")]
+    names = view.segment_names
+    return [{
+        "id": int(i), "segment": names[int(view.segment[i])],
+        "waiting": int(view.complaint_age[i]),
+        "complaints_total": int(np.nan_to_num(view.complaints_total[i], nan=0)),
+        "value": float(value[i]),
+        "liked": bool(liked[i]),
+    } for i in order[:size]]
+
+
+def survey_answers(view: CRMView, pop: CustomerPopulation, t: int, weeks: int,
+                   size: int = 8) -> list[dict[str, Any]]:
+    """The latest survey answers of the past `weeks` (consenting customers, newest first)."""
+    recent = np.flatnonzero(view.known & (pop.survey_at >= t - weeks) & pop.consent)
+    recent = recent[np.argsort(-pop.survey_at[recent], kind="stable")][:size]
+    names = view.segment_names
+    return [{
+        "id": int(i), "segment": names[int(view.segment[i])],
+        "nps": int(view.survey_nps[i]), "csat": int(view.survey_csat[i]),
+        "weeks_ago": int(t - pop.survey_at[i]),
+    } for i in recent]
+
+
+def story_card(view: CRMView, key: str, c: int, value: np.ndarray,
+               liked: np.ndarray) -> dict[str, Any]:
+    """A named customer of the stories (`STORY_TEXT`) with what the CRM shows of them.
+
+    Args:
+        view: The CRM now.
+        key: The story's key.
+        c: The customer's id.
+        value: Each customer's value as the CRM estimates it.
+        liked: Members of the "liked" list.
+
+    Returns:
+        The story's card (JSON-ready).
+    """
+    name, head, text = STORY_TEXT[key]
+    return {
+        "key": key, "id": c, "name": name, "headline": head, "text": text,
+        "segment": view.segment_names[int(view.segment[c])],
+        "active": bool(view.known[c]),
+        "spend": float(np.nan_to_num(view.monetary[c], nan=0.0)),
+        "purchases": float(np.nan_to_num(view.frequency[c], nan=0.0)),
+        "value": float(value[c]),
+        "weeks_since_purchase": float(np.nan_to_num(view.recency[c], nan=0.0)),
+        "complaints": int(np.nan_to_num(view.complaints_total[c], nan=0)),
+        "complaint_open": bool(view.complaint_open[c]),
+        "last_nps": (None if not np.isfinite(view.survey_nps[c])
+                     else int(view.survey_nps[c])),
+        "liked": bool(liked[c]),
+    }
