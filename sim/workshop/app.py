@@ -20,6 +20,7 @@ import io
 import json
 import math
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,66 @@ def form_from_plan(plan: dict[str, Any]) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- the app
 
+#: How long a trainee's session cookie lasts (seconds).
+SESSION_MAX_AGE = 14 * 24 * 3600
+#: Why a facilitator page is refused without the token.
+NEED_TOKEN = "The facilitator pages need the facilitator link (with its token)."
+
+
+@dataclass
+class Site:
+    """What every page shares: the engine, the templates, the facilitator's token, the base URL.
+
+    The app keeps it in `app.state.site`; each route reads it from its request.
+
+    Attributes:
+        engine: The workshop engine served.
+        env: The Jinja2 environment (`make_env`).
+        token: The facilitator's token.
+        public_url: Base URL shown in links ('' = the request's).
+    """
+
+    engine: WorkshopEngine
+    env: Environment
+    token: str
+    public_url: str = ""
+
+    def page(self, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        """A rendered template."""
+        return HTMLResponse(self.env.get_template(template).render(**ctx), status_code=status)
+
+    def refuse(self, status: int, message: str) -> HTMLResponse:
+        """The error page with `message`."""
+        return self.page("error.html", status=status, message=message)
+
+    def base(self, request: Request) -> str:
+        """The base URL for links shown on a page (no trailing slash)."""
+        return self.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+
+    def authorised(self, request: Request) -> bool:
+        """The request carries the facilitator's token (in ``?token=`` or its cookie)."""
+        given = request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE) or ""
+        return secrets.compare_digest(given.encode(), self.token.encode())
+
+    def with_token_cookie(self, request: Request, resp: Response) -> Response:
+        """`resp`, setting the token cookie when the token came in the query."""
+        if request.query_params.get("token"):
+            resp.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
+        return resp
+
+    def session_of(self, request: Request) -> str | None:
+        """The trainee's session id from the cookie, if it opens a session."""
+        sid = request.cookies.get(SESSION_COOKIE, "")
+        try:
+            self.engine.trainee(sid)
+        except AccessError:
+            return None
+        return sid
+
+
+def _site(request: Request) -> Site:
+    return request.app.state.site
+
 
 def create_app(db: str | Path = "workshop.sqlite", engine: WorkshopEngine | None = None,
                public_url: str = "") -> Starlette:
@@ -155,242 +216,262 @@ def create_app(db: str | Path = "workshop.sqlite", engine: WorkshopEngine | None
         public_url: Base URL shown in links (default: the request's).
 
     Returns:
-        The Starlette application; `app.state.engine` is the engine.
+        The Starlette application; `app.state.engine` is the engine, `app.state.token` the
+        facilitator's token and `app.state.site` what its pages share (`Site`).
     """
     eng = engine or WorkshopEngine(db)
-    env = make_env()
-    token = eng.store.facilitator_token()
-
-    def page(template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-        return HTMLResponse(env.get_template(template).render(**ctx), status_code=status)
-
-    def refuse(status: int, message: str) -> HTMLResponse:
-        return page("error.html", status=status, message=message)
-
-    def base(request: Request) -> str:
-        return public_url.rstrip("/") or str(request.base_url).rstrip("/")
-
-    def authorised(request: Request) -> bool:
-        given = request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE) or ""
-        return secrets.compare_digest(given.encode(), token.encode())
-
-    def with_token_cookie(request: Request, resp: Response) -> Response:
-        if request.query_params.get("token"):
-            resp.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
-        return resp
-
-    def session_of(request: Request) -> str | None:
-        sid = request.cookies.get(SESSION_COOKIE, "")
-        try:
-            eng.trainee(sid)
-        except AccessError:
-            return None
-        return sid
-
-    # ---------------------------------------------------------------- trainee pages
-
-    def index(request: Request) -> Response:
-        if session_of(request):
-            return RedirectResponse("/play", status_code=303)
-        return page("index.html")
-
-    async def join(request: Request) -> Response:
-        wid = request.path_params["wid"]
-        try:
-            ws = eng.workshop(wid)
-        except AccessError:
-            return refuse(404, "There is no workshop at this link. Ask your facilitator "
-                               "for the join link.")
-        if request.method == "GET":
-            return page("join.html", workshop=ws, error=None, name="")
-        form = await request.form()
-        name = str(form.get("name", ""))
-        try:
-            sid = await run_in_threadpool(eng.join, wid, name)
-        except PlanError as exc:
-            return page("join.html", status=400, workshop=ws, error=str(exc), name=name)
-        resp = RedirectResponse("/play", status_code=303)
-        resp.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax",
-                        max_age=14 * 24 * 3600)
-        return resp
-
-    def resume(request: Request) -> Response:
-        sid = request.path_params["sid"]
-        try:
-            eng.trainee(sid)
-        except AccessError:
-            return refuse(403, "This link does not open any session.")
-        resp = RedirectResponse("/play", status_code=303)
-        resp.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax",
-                        max_age=14 * 24 * 3600)
-        return resp
-
-    def dashboard_page(request: Request, sid: str, status: int = 200, error: str | None = None,
-                       values: dict[str, str] | None = None) -> Response:
-        d = eng.dashboard(sid)
-        if d["finished"]:
-            return RedirectResponse("/debrief", status_code=303)
-        if values is None:
-            values = form_from_plan(d["history"][-1]["plan"]) if d["history"] else \
-                form_from_plan(Plan().to_dict())
-        tr = d["trends"]
-        rounds_at = [d["per_round"] * (k + 1) for k in range(d["round"])]
-        trend_charts = [
-            charts.line_chart({"active customers": tr["active_customers"]}, "Active customers",
-                              marks=rounds_at),
-            charts.line_chart({"revenue": tr["revenue"]}, "Revenue per week", marks=rounds_at),
-            charts.line_chart({"churned": tr["churned"], "complaints": tr["complaints"]},
-                              "Customers lost and complaints per week", marks=rounds_at),
-            charts.line_chart({"CSAT": tr["csat_surveyed"]}, "Survey CSAT (1–5), last 13 weeks",
-                              marks=rounds_at),
-        ]
-        return page("dashboard.html", status=status, d=d, error=error, v=values,
-                    trend_charts=trend_charts, resume_url=f"{base(request)}/resume/{sid}")
-
-    async def play(request: Request) -> Response:
-        sid = session_of(request)
-        if sid is None:
-            return refuse(403, "You have no session here. Join with the link your facilitator "
-                               "gave you.")
-        if request.method == "GET":
-            return dashboard_page(request, sid)
-        form = {k: str(v) for k, v in (await request.form()).items()}
-        return await run_in_threadpool(submit_form, request, sid, form)
-
-    def submit_form(request: Request, sid: str, form: dict[str, str]) -> Response:
-        setup = eng.setup(eng.trainee(sid).workshop_id)
-        try:
-            round_no = int(form.get("round", "0"))
-        except ValueError:
-            round_no = -1
-        try:
-            plan = plan_from_form(form, list(setup.segment_names), list(setup.named_ids))
-            eng.submit(sid, round_no, plan)
-        except RoundConflict as exc:
-            return dashboard_page(request, sid, status=409, error=str(exc))
-        except PlanError as exc:
-            return dashboard_page(request, sid, status=400, error=str(exc), values=form)
-        return RedirectResponse("/play", status_code=303)
-
-    def debrief(request: Request) -> Response:
-        sid = session_of(request)
-        if sid is None:
-            return refuse(403, "You have no session here.")
-        try:
-            db = eng.debrief(sid)
-        except PlanError:
-            return RedirectResponse("/play", status_code=303)
-        return page("debrief.html", b=db, **debrief_charts(db))
-
-    # ---------------------------------------------------------------- JSON API (own session)
-
-    def api_session(request: Request) -> Response:
-        sid = session_of(request)
-        if sid is None:
-            return JSONResponse({"error": "no session"}, status_code=403)
-        d = eng.dashboard(sid)
-        return JSONResponse(_jsonable({k: d[k] for k in (
-            "trainee", "round", "rounds", "finished", "period", "history", "segments")}))
-
-    async def api_round(request: Request) -> Response:
-        sid = session_of(request)
-        if sid is None:
-            return JSONResponse({"error": "no session"}, status_code=403)
-        try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            return JSONResponse({"error": "the body must be JSON"}, status_code=400)
-        if not isinstance(body, dict) or "round" not in body or "plan" not in body:
-            return JSONResponse({"error": "send {\"round\": N, \"plan\": {...}}"},
-                                status_code=400)
-        try:
-            results = await run_in_threadpool(eng.submit, sid, body["round"], body["plan"])
-        except RoundConflict as exc:
-            return JSONResponse({"error": str(exc)}, status_code=409)
-        except (PlanError, TypeError, ValueError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(_jsonable({"results": results}))
-
-    # ---------------------------------------------------------------- facilitator
-
-    async def facilitator(request: Request) -> Response:
-        if not authorised(request):
-            return refuse(403, "The facilitator pages need the facilitator link (with its "
-                               "token).")
-        error = None
-        if request.method == "POST":
-            form = await request.form()
-            try:
-                rounds = int(str(form.get("rounds", "4")))
-                ws = await run_in_threadpool(
-                    eng.create_workshop, str(form.get("scenario", "default")), rounds,
-                    None, str(form.get("title", "")).strip()[:80])
-            except (ValueError, ScenarioError) as exc:
-                error = f"Could not start the workshop: {exc}"
-            else:
-                return RedirectResponse(f"/facilitator/w/{ws.id}", status_code=303)
-        resp = page("facilitator.html", status=400 if error else 200, error=error,
-                    workshops=eng.workshops(), scenarios=builtin_names(), base=base(request))
-        return with_token_cookie(request, resp)
-
-    def fac_workshop(request: Request) -> Response:
-        if not authorised(request):
-            return refuse(403, "The facilitator pages need the facilitator link (with its "
-                               "token).")
-        wid = request.path_params["wid"]
-        try:
-            eng.workshop(wid)
-        except AccessError:
-            return refuse(404, "No such workshop.")
-        rep = eng.class_report(wid, with_bots=False)
-        any_done = any(t["finished"] for t in rep["trainees"])
-        if any_done:
-            rep = eng.class_report(wid, with_bots=True)
-        resp = page("workshop.html", r=rep, progress=eng.progress(wid),
-                    join_url=f"{base(request)}/join/{wid}", **class_charts(rep))
-        return with_token_cookie(request, resp)
-
-    def fac_report(request: Request) -> Response:
-        if not authorised(request):
-            return refuse(403, "The report needs the facilitator's token.")
-        wid = request.path_params["wid"]
-        try:
-            rep = eng.class_report(wid)
-        except AccessError:
-            return refuse(404, "No such workshop.")
-        html = env.get_template("report.html").render(r=rep, **class_charts(rep))
-        return HTMLResponse(html, headers={
-            "Content-Disposition": f'attachment; filename="workshop-{wid}-report.html"'})
-
-    def fac_csv(request: Request) -> Response:
-        if not authorised(request):
-            return Response("forbidden: the facilitator token is needed\n", status_code=403,
-                            media_type="text/plain")
-        wid = request.path_params["wid"]
-        try:
-            rep = eng.class_report(wid)
-        except AccessError:
-            return Response("no such workshop\n", status_code=404, media_type="text/plain")
-        return Response(class_csv(rep), media_type="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="workshop-{wid}.csv"'})
-
-    routes = [
-        Route("/", index),
-        Route("/join/{wid}", join, methods=["GET", "POST"]),
-        Route("/resume/{sid}", resume),
-        Route("/play", play, methods=["GET", "POST"]),
-        Route("/debrief", debrief),
-        Route("/api/session", api_session),
-        Route("/api/round", api_round, methods=["POST"]),
-        Route("/facilitator", facilitator, methods=["GET", "POST"]),
-        Route("/facilitator/w/{wid}", fac_workshop),
-        Route("/facilitator/w/{wid}/report.html", fac_report),
-        Route("/facilitator/w/{wid}/report.csv", fac_csv),
-    ]
-    app = Starlette(routes=routes)
+    site = Site(eng, make_env(), eng.store.facilitator_token(), public_url)
+    app = Starlette(routes=ROUTES)
+    app.state.site = site
     app.state.engine = eng
-    app.state.token = token
+    app.state.token = site.token
     return app
+
+
+# --------------------------------------------------------------------------- trainee pages
+
+
+def _enter_session(sid: str) -> Response:
+    """To the dashboard, with the session's cookie set."""
+    resp = RedirectResponse("/play", status_code=303)
+    resp.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax", max_age=SESSION_MAX_AGE)
+    return resp
+
+
+def index(request: Request) -> Response:
+    """The start page, or the dashboard for a trainee with a session."""
+    site = _site(request)
+    if site.session_of(request):
+        return RedirectResponse("/play", status_code=303)
+    return site.page("index.html")
+
+
+async def join(request: Request) -> Response:
+    """Join a workshop under a display name (GET shows the form)."""
+    site = _site(request)
+    wid = request.path_params["wid"]
+    try:
+        ws = site.engine.workshop(wid)
+    except AccessError:
+        return site.refuse(404, "There is no workshop at this link. Ask your facilitator "
+                                "for the join link.")
+    if request.method == "GET":
+        return site.page("join.html", workshop=ws, error=None, name="")
+    form = await request.form()
+    name = str(form.get("name", ""))
+    try:
+        sid = await run_in_threadpool(site.engine.join, wid, name)
+    except PlanError as exc:
+        return site.page("join.html", status=400, workshop=ws, error=str(exc), name=name)
+    return _enter_session(sid)
+
+
+def resume(request: Request) -> Response:
+    """Continue a session on another device (the link sets the session cookie)."""
+    site = _site(request)
+    sid = request.path_params["sid"]
+    try:
+        site.engine.trainee(sid)
+    except AccessError:
+        return site.refuse(403, "This link does not open any session.")
+    return _enter_session(sid)
+
+
+def dashboard_page(request: Request, sid: str, status: int = 200, error: str | None = None,
+                   values: dict[str, str] | None = None) -> Response:
+    """The dashboard and controls of the coming round (the debrief once all are played).
+
+    Args:
+        request: The request.
+        sid: The trainee's session.
+        status: HTTP status of the page.
+        error: Why the last submission was refused, if it was.
+        values: The form's values (default: the last round's plan).
+
+    Returns:
+        The page, or a redirect to the debrief.
+    """
+    site = _site(request)
+    d = site.engine.dashboard(sid)
+    if d["finished"]:
+        return RedirectResponse("/debrief", status_code=303)
+    if values is None:
+        values = form_from_plan(d["history"][-1]["plan"]) if d["history"] else \
+            form_from_plan(Plan().to_dict())
+    return site.page("dashboard.html", status=status, d=d, error=error, v=values,
+                     trend_charts=trend_charts(d),
+                     resume_url=f"{site.base(request)}/resume/{sid}")
+
+
+async def play(request: Request) -> Response:
+    """GET: the dashboard; POST: play the round the form describes."""
+    site = _site(request)
+    sid = site.session_of(request)
+    if sid is None:
+        return site.refuse(403, "You have no session here. Join with the link your facilitator "
+                                "gave you.")
+    if request.method == "GET":
+        return dashboard_page(request, sid)
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    return await run_in_threadpool(submit_form, request, sid, form)
+
+
+def submit_form(request: Request, sid: str, form: dict[str, str]) -> Response:
+    """Play the round of the dashboard's form; on refusal, the dashboard with the reason."""
+    eng = _site(request).engine
+    setup = eng.setup(eng.trainee(sid).workshop_id)
+    try:
+        round_no = int(form.get("round", "0"))
+    except ValueError:
+        round_no = -1
+    try:
+        plan = plan_from_form(form, list(setup.segment_names), list(setup.named_ids))
+        eng.submit(sid, round_no, plan)
+    except RoundConflict as exc:
+        return dashboard_page(request, sid, status=409, error=str(exc))
+    except PlanError as exc:
+        return dashboard_page(request, sid, status=400, error=str(exc), values=form)
+    return RedirectResponse("/play", status_code=303)
+
+
+def debrief(request: Request) -> Response:
+    """The debrief of a finished game (the dashboard until then)."""
+    site = _site(request)
+    sid = site.session_of(request)
+    if sid is None:
+        return site.refuse(403, "You have no session here.")
+    try:
+        b = site.engine.debrief(sid)
+    except PlanError:
+        return RedirectResponse("/play", status_code=303)
+    return site.page("debrief.html", b=b, **debrief_charts(b))
+
+
+# --------------------------------------------------------------------------- JSON API (own session)
+
+
+def api_session(request: Request) -> Response:
+    """The trainee's own session as JSON."""
+    site = _site(request)
+    sid = site.session_of(request)
+    if sid is None:
+        return JSONResponse({"error": "no session"}, status_code=403)
+    d = site.engine.dashboard(sid)
+    return JSONResponse(_jsonable({k: d[k] for k in (
+        "trainee", "round", "rounds", "finished", "period", "history", "segments")}))
+
+
+async def api_round(request: Request) -> Response:
+    """Play a round from JSON: ``{"round": N, "plan": {...}}``."""
+    site = _site(request)
+    sid = site.session_of(request)
+    if sid is None:
+        return JSONResponse({"error": "no session"}, status_code=403)
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        return JSONResponse({"error": "the body must be JSON"}, status_code=400)
+    if not isinstance(body, dict) or "round" not in body or "plan" not in body:
+        return JSONResponse({"error": "send {\"round\": N, \"plan\": {...}}"},
+                            status_code=400)
+    try:
+        results = await run_in_threadpool(site.engine.submit, sid, body["round"], body["plan"])
+    except RoundConflict as exc:
+        return JSONResponse({"error": str(exc)}, status_code=409)
+    except (PlanError, TypeError, ValueError) as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    return JSONResponse(_jsonable({"results": results}))
+
+
+# --------------------------------------------------------------------------- facilitator
+
+
+async def facilitator(request: Request) -> Response:
+    """The workshops; POST starts a new one."""
+    site = _site(request)
+    if not site.authorised(request):
+        return site.refuse(403, NEED_TOKEN)
+    error = None
+    if request.method == "POST":
+        form = await request.form()
+        try:
+            rounds = int(str(form.get("rounds", "4")))
+            ws = await run_in_threadpool(
+                site.engine.create_workshop, str(form.get("scenario", "default")), rounds,
+                None, str(form.get("title", "")).strip()[:80])
+        except (ValueError, ScenarioError) as exc:
+            error = f"Could not start the workshop: {exc}"
+        else:
+            return RedirectResponse(f"/facilitator/w/{ws.id}", status_code=303)
+    resp = site.page("facilitator.html", status=400 if error else 200, error=error,
+                     workshops=site.engine.workshops(), scenarios=builtin_names(),
+                     base=site.base(request))
+    return site.with_token_cookie(request, resp)
+
+
+def fac_workshop(request: Request) -> Response:
+    """One workshop live: progress, class outcomes and bias profile."""
+    site = _site(request)
+    if not site.authorised(request):
+        return site.refuse(403, NEED_TOKEN)
+    eng = site.engine
+    wid = request.path_params["wid"]
+    try:
+        eng.workshop(wid)
+    except AccessError:
+        return site.refuse(404, "No such workshop.")
+    rep = eng.class_report(wid, with_bots=False)
+    any_done = any(t["finished"] for t in rep["trainees"])
+    if any_done:
+        rep = eng.class_report(wid, with_bots=True)
+    resp = site.page("workshop.html", r=rep, progress=eng.progress(wid),
+                     join_url=f"{site.base(request)}/join/{wid}", **class_charts(rep))
+    return site.with_token_cookie(request, resp)
+
+
+def fac_report(request: Request) -> Response:
+    """The class report as an HTML file to download."""
+    site = _site(request)
+    if not site.authorised(request):
+        return site.refuse(403, "The report needs the facilitator's token.")
+    wid = request.path_params["wid"]
+    try:
+        rep = site.engine.class_report(wid)
+    except AccessError:
+        return site.refuse(404, "No such workshop.")
+    html = site.env.get_template("report.html").render(r=rep, **class_charts(rep))
+    return HTMLResponse(html, headers={
+        "Content-Disposition": f'attachment; filename="workshop-{wid}-report.html"'})
+
+
+def fac_csv(request: Request) -> Response:
+    """The class report as CSV to download."""
+    site = _site(request)
+    if not site.authorised(request):
+        return Response("forbidden: the facilitator token is needed\n", status_code=403,
+                        media_type="text/plain")
+    wid = request.path_params["wid"]
+    try:
+        rep = site.engine.class_report(wid)
+    except AccessError:
+        return Response("no such workshop\n", status_code=404, media_type="text/plain")
+    return Response(class_csv(rep), media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="workshop-{wid}.csv"'})
+
+
+ROUTES = [
+    Route("/", index),
+    Route("/join/{wid}", join, methods=["GET", "POST"]),
+    Route("/resume/{sid}", resume),
+    Route("/play", play, methods=["GET", "POST"]),
+    Route("/debrief", debrief),
+    Route("/api/session", api_session),
+    Route("/api/round", api_round, methods=["POST"]),
+    Route("/facilitator", facilitator, methods=["GET", "POST"]),
+    Route("/facilitator/w/{wid}", fac_workshop),
+    Route("/facilitator/w/{wid}/report.html", fac_report),
+    Route("/facilitator/w/{wid}/report.csv", fac_csv),
+]
 
 
 def _jsonable(x: Any) -> Any:
@@ -405,6 +486,21 @@ def _jsonable(x: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- charts
+
+
+def trend_charts(d: dict[str, Any]) -> list[str]:
+    """SVG trend charts of a dashboard, marked at the end of each quarter so far."""
+    tr = d["trends"]
+    rounds_at = [d["per_round"] * (k + 1) for k in range(d["round"])]
+    return [
+        charts.line_chart({"active customers": tr["active_customers"]}, "Active customers",
+                          marks=rounds_at),
+        charts.line_chart({"revenue": tr["revenue"]}, "Revenue per week", marks=rounds_at),
+        charts.line_chart({"churned": tr["churned"], "complaints": tr["complaints"]},
+                          "Customers lost and complaints per week", marks=rounds_at),
+        charts.line_chart({"CSAT": tr["csat_surveyed"]}, "Survey CSAT (1–5), last 13 weeks",
+                          marks=rounds_at),
+    ]
 
 
 def debrief_charts(b: dict[str, Any]) -> dict[str, str]:
