@@ -76,9 +76,12 @@ def _spread(amount: float, weights: np.ndarray, visible: np.ndarray) -> np.ndarr
     if amount <= 0:
         return np.zeros(np.shape(weights), dtype=np.float32)
     w = crm_kernels.spread_weights(np.asarray(weights, dtype=np.float32), np.asarray(visible, dtype=bool))
-    total = float(w.sum(dtype=np.float64))  # numpy's pairwise sum
-    if total <= 0:
+    top = float(w.max(initial=0.0))
+    if top <= 0:
         return np.zeros(w.shape, dtype=np.float32)
+    if top < 1e-30:  # so tiny that amount / total would overflow float32: rescale the weights first
+        w = (w.astype(np.float64) / top).astype(np.float32)
+    total = float(w.sum(dtype=np.float64))  # numpy's pairwise sum
     # Shave float32 rounding so the money handed out never exceeds the amount.
     crm_kernels.scale_inplace(w, amount / total * (1 - 1e-6))
     return w

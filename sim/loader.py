@@ -153,8 +153,12 @@ def cross_checks(data: Any) -> list[tuple[tuple[Any, ...], str]]:
 def _problems_from(exc: ValidationError, lines: _Lines, file: str,
                    data: Any) -> list[Problem]:
     problems: list[Problem] = []
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors:
         loc = tuple(err["loc"])
+        if err["type"] == "too_short" and any(tuple(e["loc"])[:len(loc)] == loc and len(e["loc"]) > len(loc)
+                                              for e in errors):
+            continue  # a list left empty only because its items were invalid: they are reported
         msg = _message(err)
         # Cross-field messages are reported from `cross_checks` with a precise place.
         if any(s in msg for s in ("names no policy", "is past the horizon",

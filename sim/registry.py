@@ -63,6 +63,8 @@ class Registry:
         name = kind or _kind_of(cls)
         if not isinstance(name, str) or not name:
             raise TypeError(f"a {self.family} class needs a `kind` name to be registered")
+        if name in self._builtin and self._classes.get(name) is not cls:
+            raise ValueError(f"{name!r} is a built-in {self.family} kind; register yours under another name")
         if kind is not None and _kind_of(cls) != kind and not issubclass(cls, BaseModel):
             cls.kind = kind  # registered under another name than its class says: the name wins
         self._classes[name] = cls

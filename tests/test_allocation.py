@@ -184,3 +184,12 @@ def test_with_shares_copies_the_decision():
     e = d.with_shares(service=0.2)
     assert e.shares == {"service": 0.2, "acquisition": 0.4}
     assert d.shares == {"service": 0.6, "acquisition": 0.4}
+
+
+@pytest.mark.parametrize("scale", [1e-36, 1e-38, 1e-45])
+def test_money_never_exceeds_the_budget_with_tiny_positive_weights(scale):
+    w = np.full(10, scale, dtype=F32)
+    d = Decision(shares={"service": 0.65, "points": 0.1}, service_weights=w, offer=np.zeros(1, F32))
+    a = allocate(d, 20000.0, np.ones(10, dtype=bool), 5.0)
+    assert a.service.sum(dtype=np.float64) <= 0.65 * 20000.0
+    assert a.points.sum(dtype=np.float64) <= 0.1 * 20000.0

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.loader import ScenarioError, load_scenario
+from sim.loader import ScenarioError, load_scenario, parse_text
 
 ROOT = Path(__file__).resolve().parent.parent
 MALFORMED = Path(__file__).resolve().parent / "malformed"
@@ -119,3 +119,24 @@ def test_builtin_and_toml_load(tmp_path: Path) -> None:
                    encoding="utf-8")
     assert load_scenario(toml) == load_scenario(yml)
     assert load_scenario(toml).horizon == 12
+
+
+def test_a_bad_entry_in_the_only_policy_is_reported_once_at_its_place():
+    text = "name: t\npolicies:\n  - name: a\n    kind: uniform\n    biases: [{kind: hindsight}]\n"
+    with pytest.raises(ScenarioError) as info:
+        parse_text(text, "one.yaml")
+    fields = [p.field for p in info.value.problems]
+    assert fields == ["policies[0].biases[0].kind"]
+
+
+def test_a_built_in_kind_cannot_be_replaced():
+    from sim.biases import Affinity, Bias, register_bias
+
+    class Mine(Bias):
+        kind = "affinity"
+
+    with pytest.raises(ValueError, match="built-in"):
+        register_bias(Mine)
+    from sim.registry import BIASES
+
+    assert BIASES["affinity"] is Affinity

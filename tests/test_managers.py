@@ -12,7 +12,8 @@ from sim.agents.managers import Manager, make_policy
 from sim.allocation import Decision
 from sim.crm import CRMView, build_view
 from sim.model import RetentionModel
-from sim.registry import BIASES
+from sim.policies import Policy, register_policy
+from sim.registry import BIASES, POLICIES
 from sim.scenario import PolicySpec, Scenario
 
 BIAS_KINDS = ("stereotype", "affinity", "stale_data", "acquisition_focus", "big_account", "overpromise",
@@ -227,3 +228,33 @@ def test_a_diverse_team_pools_the_biased_decision_with_colleagues():
         assert team.shares[channel] == pytest.approx((alone.shares[channel] + 2 * share) / 3)
     assert team.shares["acquisition"] < alone.shares["acquisition"]
     assert_same_decision(unbiased, clean)  # nothing to pool without biases
+
+
+class Recent(Policy):
+    """Serves recent buyers (no score for customers whose data is blank)."""
+
+    kind = "finding_recent"
+
+    def score(self, view, rng):
+        return -view.recency
+
+
+@pytest.fixture
+def recent():
+    register_policy(Recent)
+    yield
+    POLICIES.unregister("finding_recent")
+
+
+def test_a_bias_at_strength_zero_keeps_unscored_customers_last(recent):
+    arms = [{"name": "clean", "kind": "finding_recent", "options": {"retarget_every": 1}}]
+    arms += [{**arms[0], "name": "zero", "biases": [{"kind": "affinity", "strength": 0.0}]}]
+    sc = Scenario.model_validate({"name": "p", "horizon": 10, "population": {"size": 600},
+                                  "market": {"events": [{"at": 2, "kind": "regulation", "consent_share": 0.5}]},
+                                  "policies": arms})
+    model = RetentionModel(sc, policy="clean", rng=8)
+    clean, zero = (Manager(model, sc.policy(a["name"]), np.random.default_rng(5)) for a in arms)
+    for _ in range(6):
+        model.step()
+        v = model.manager.last_view
+        np.testing.assert_array_equal(zero.decide(v).service_weights, clean.decide(v).service_weights)

@@ -37,14 +37,22 @@ MAX_SHIFT = 0.75
 
 
 def blend(score: np.ndarray | None, criterion: np.ndarray, mask: np.ndarray,
-          s: float) -> np.ndarray:
-    """`(1 - s) * z(score) + s * z(criterion)` over the known customers."""
+          s: float) -> np.ndarray | None:
+    """`(1 - s) * z(score) + s * z(criterion)` over the known customers; the score itself at strength 0.
+
+    At strength 0 the bias is absent: the policy's score is returned as it is,
+    missing values (customers it gives no score) and all.
+    """
+    if s <= 0:
+        return score
     return ((1.0 - s) * zscore(score, mask) + s * zscore(criterion, mask)).astype(F32)
 
 
 def blend_priority(decision: Decision, view: CRMView, criterion: np.ndarray,
-                   s: float) -> np.ndarray:
-    """Blend the complaint queue's order with a biased criterion."""
+                   s: float) -> np.ndarray | None:
+    """Blend the complaint queue's order with a biased criterion (the decision's own at strength 0)."""
+    if s <= 0:
+        return decision.complaint_priority
     base = (decision.complaint_priority if decision.complaint_priority is not None
             else view.complaint_age.astype(F32))
     return blend(base, criterion, view.complaint_open, s)
