@@ -87,6 +87,11 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     cmd, rest = argv[0], argv[1:]
+    if cmd == "test" and shutil.which("chromium") is None:
+        print("bootstrap: the test suite drives Chromium for the workshop's browser tests, and no "
+              "`chromium` is on PATH.\nInstall Debian's package first (no browser is downloaded):\n"
+              "    sudo apt-get install chromium\nthen run `python3 bootstrap.py test` again.", file=sys.stderr)
+        return 2
     py = ensure_venv()
     env = dict(os.environ, MPLBACKEND="Agg")
     if cmd == "setup":

@@ -28,6 +28,8 @@ class Decision:
         points_weights: Weight per customer slot for loyalty points; `None` = the
             service weights.
         complaint_priority: Higher is handled first; `None` = oldest first.
+        handling: How complaints are answered: "sincere" or "token" (cheaper, recovers less);
+            `None` = the arm's `complaint_handling`.
         promise: Marketing promise level in [0, 1] (`honest_promise` matches delivery).
         offer: Needs position the offer is tuned to, per segment.
         note: Free text kept with the decision (the workshop shows it).
@@ -39,6 +41,7 @@ class Decision:
     promise: float = 0.5
     points_weights: np.ndarray | None = None
     complaint_priority: np.ndarray | None = None
+    handling: str | None = None
     note: str = ""
 
     def with_shares(self, **changes: float) -> Decision:
@@ -55,6 +58,7 @@ class Allocation:
         points: Points money per customer slot.
         complaint_capacity: How many complaints can be handled this period.
         complaint_priority: Order key for the complaint queue (higher first).
+        sincerity: Share of a sincere answer's recovery each handled complaint gets.
         acquisition: Money spent on winning customers.
         promise: Marketing promise level.
         offer: Needs position the offer is tuned to, per segment.
@@ -65,6 +69,7 @@ class Allocation:
     points: np.ndarray
     complaint_capacity: int
     complaint_priority: np.ndarray | None
+    sincerity: float
     acquisition: float
     promise: float
     offer: np.ndarray
@@ -93,7 +98,7 @@ def _spent(money: np.ndarray, amount: float) -> float:
 
 
 def allocate(decision: Decision, budget: float, known: np.ndarray,
-             complaint_cost: float) -> Allocation:
+             complaint_cost: float, token: tuple[float, float] = (1.0, 1.0)) -> Allocation:
     """Turn a decision into money per customer within the budget.
 
     Shares are clipped at 0 and scaled down together if they add up to more
@@ -103,7 +108,10 @@ def allocate(decision: Decision, budget: float, known: np.ndarray,
         decision: The decision.
         budget: Money available this period.
         known: Mask of customers the manager can serve (known active accounts).
-        complaint_cost: Cost of handling one complaint.
+        complaint_cost: Cost of handling one complaint sincerely.
+        token: A token reply's cost and recovery as shares of a sincere one's
+            (`Behaviour.token_cost`, `token_recovery`), used when the decision's
+            handling is "token".
 
     Returns:
         The allocation.
@@ -115,11 +123,13 @@ def allocate(decision: Decision, budget: float, known: np.ndarray,
     service = _spread(budget * shares["service"], decision.service_weights, known)
     pw = decision.points_weights if decision.points_weights is not None else decision.service_weights
     points = _spread(budget * shares["points"], pw, known)
-    capacity = int(budget * shares["complaints"] // complaint_cost)
+    cost_share, sincerity = token if decision.handling == "token" else (1.0, 1.0)
+    unit = complaint_cost * cost_share
+    capacity = int(budget * shares["complaints"] // unit)
     spent = {
         "service": _spent(service, budget * shares["service"]),
         "points": _spent(points, budget * shares["points"]),
-        "complaints": capacity * complaint_cost,
+        "complaints": capacity * unit,
         "acquisition": budget * shares["acquisition"],
     }
     return Allocation(
@@ -127,6 +137,7 @@ def allocate(decision: Decision, budget: float, known: np.ndarray,
         points=points,
         complaint_capacity=capacity,
         complaint_priority=decision.complaint_priority,
+        sincerity=float(sincerity),
         acquisition=spent["acquisition"],
         promise=float(np.clip(decision.promise, 0.0, 1.0)),
         offer=np.asarray(decision.offer, dtype=np.float32),

@@ -15,8 +15,30 @@ import numpy as np
 from sim import crm_kernels
 from sim.agents.customers import CustomerPopulation
 from sim.agents.state import ACTIVE, CHURNED
+from sim.market import MarketState
 
 F32 = np.float32
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What only the `oracle` is told: the customers themselves and the economics of the run.
+
+    Attributes:
+        customers: The population, true state and traits.
+        market: The market this period.
+        periods_left: Periods from this one to the horizon, this one included.
+        margin: Gross margin on revenue.
+        complaint_cost: Cost of handling one complaint.
+        acquisition_cost: Cost of winning one customer.
+    """
+
+    customers: CustomerPopulation
+    market: MarketState
+    periods_left: int
+    margin: float
+    complaint_cost: float
+    acquisition_cost: float
 
 
 @dataclass
@@ -42,12 +64,14 @@ class CRMView:
         survey_csat: Last satisfaction answer (1–5), NaN if none.
         survey_age: Periods since the last answer, NaN if none.
         needs_signal: Needs revealed by the last purchases.
+        purchases: Purchases recorded since the CRM started watching the customer
+            (period 0 or their joining), NaN without consent; None: not kept.
         likability: How much the manager likes the customer (personal impression).
         lock: Points and contract lock-in the firm has granted.
         service_total: Service money given so far.
         consent: The customer's data may be used.
         budget: Money available this period.
-        truth: The population itself — only the `oracle` policy receives it.
+        truth: The true state and the run's economics — only the `oracle` policy receives it.
     """
 
     t: int
@@ -71,16 +95,17 @@ class CRMView:
     service_total: np.ndarray
     consent: np.ndarray
     budget: float
-    truth: CustomerPopulation | None = None
+    purchases: np.ndarray | None = None
+    truth: Truth | None = None
     _means: dict[str, np.ndarray] = field(init=False, repr=False, compare=False,
                                           default_factory=dict)
 
     #: Fields that carry individual data and are blanked without consent.
     PERSONAL = ("recency", "frequency", "monetary", "survey_nps", "survey_csat", "survey_age",
-                "needs_signal", "complaints_total")
+                "needs_signal", "complaints_total", "purchases")
     #: Fields a stale snapshot freezes.
     HISTORICAL = ("recency", "frequency", "monetary", "survey_nps", "survey_csat",
-                  "needs_signal", "complaints_total", "tenure")
+                  "needs_signal", "complaints_total", "tenure", "purchases")
 
     @property
     def n_segments(self) -> int:
@@ -137,15 +162,14 @@ class CRMView:
         return replace(self, **changes)
 
 
-def build_view(pop: CustomerPopulation, t: int, budget: float,
-               with_truth: bool = False) -> CRMView:
+def build_view(pop: CustomerPopulation, t: int, budget: float, truth: Truth | None = None) -> CRMView:
     """Take the CRM snapshot of period `t`.
 
     Args:
         pop: The customers.
         t: The period.
         budget: Money available to the manager.
-        with_truth: Attach the true state (oracle only).
+        truth: The true state, attached for the oracle only.
 
     Returns:
         The view.
@@ -160,9 +184,11 @@ def build_view(pop: CustomerPopulation, t: int, budget: float,
         recency=recency, frequency=frequency, monetary=monetary, tenure=tenure,
         complaint_open=complaint_open, complaint_age=pop.complaint_age,
         complaints_total=complaints_total, survey_nps=survey_nps, survey_csat=survey_csat,
-        survey_age=survey_age, needs_signal=needs_signal, likability=pop.likability, lock=pop.lock,
+        survey_age=survey_age, needs_signal=needs_signal,
+        purchases=np.where(known & pop.consent, pop.purchases_total, np.nan).astype(np.float32),
+        likability=pop.likability, lock=pop.lock,
         service_total=pop.service_total, consent=pop.consent, budget=budget,
-        truth=pop if with_truth else None,
+        truth=truth,
     )
 
 

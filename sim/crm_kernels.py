@@ -1,4 +1,4 @@
-"""Numba kernels of the manager side: the CRM snapshot, per-segment means, churn scores, allocation.
+"""Numba kernels of the manager side: the CRM snapshot, per-segment means, value at risk, allocation.
 
 Each kernel fuses the passes of a numpy expression of `sim.crm`, `sim.policies`
 or `sim.allocation` into one loop over customers and reproduces its result bit
@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim import memory
+from sim.agents.state import NEVER
 from sim.jit import njit
 
 F32 = np.float32
@@ -96,7 +97,7 @@ def _view_status(t, status, active, churned_code, consent, joined, last_purchase
         churned[i] = st == churned_code
         c_open[i] = complaint_open[i] & kn
         tenure[i] = ten if kn else zero
-        recency[i] = rec if ok & (lp >= 0) else nan
+        recency[i] = rec if ok & (lp > NEVER) else nan
         s_age[i] = age if ok & (sa >= 0) else nan
 
 
@@ -183,99 +184,7 @@ def _fill_by_segment(values, segment, means, out):
         out[i] = np.float32(np.float64(v)) if np.isfinite(v) else m
 
 
-def fill2_f32(a: np.ndarray, b: np.ndarray, segment: np.ndarray, means_a: np.ndarray, means_b: np.ndarray,
-              out: np.ndarray) -> None:
-    """`churn_risk._fill` of all rows of two fields into `out[0]` and `out[1]` (float32).
-
-    Values are cast to float32; missing ones become their segment's mean
-    (`means_a`, `means_b`, cast to float32).
-    """
-    _fill2_f32(a, b, segment, means_a.astype(F32), means_b.astype(F32), out[0], out[1])
-
-
-@njit
-def _fill2_f32(a, b, segment, table_a, table_b, out_a, out_b):
-    for i in range(segment.size):
-        s = segment[i]
-        va = np.float32(a[i])
-        vb = np.float32(b[i])
-        out_a[i] = va if np.isfinite(va) else table_a[s]
-        out_b[i] = vb if np.isfinite(vb) else table_b[s]
-
-
-# ---------------------------------------------------------------------- churn model and CLV
-
-
-def churn_eta(log_recency: np.ndarray, frequency: np.ndarray, freq_means32: np.ndarray,
-              log_monetary: np.ndarray, complaint_open: np.ndarray, complaints_total: np.ndarray,
-              complaints_means32: np.ndarray, survey_nps: np.ndarray, log_tenure: np.ndarray,
-              lock: np.ndarray, segment: np.ndarray, coef: np.ndarray, negate_clipped: bool) -> np.ndarray:
-    """`churn_risk.linear_predictor` from the log columns numpy computed (float64, a new array).
-
-    With `negate_clipped`, returns `-clip(eta, -30, 30)` instead (what
-    `ChurnModel.predict` takes the exponential of).
-    """
-    k = freq_means32.size
-    # Per segment: the two fill values (float32, exact in float64) and the coefficient.
-    table = np.zeros((3, k), dtype=np.float64)
-    table[0] = freq_means32
-    table[1] = complaints_means32
-    table[2, 1:] = coef[10:]  # np.concatenate([[0.0], coef[10:]])
-    out = np.empty(segment.size, dtype=np.float64)
-    _churn_eta(log_recency, frequency, log_monetary, complaint_open, complaints_total, survey_nps, log_tenure,
-               lock, segment, coef, table, negate_clipped, out)
-    return out
-
-
-@njit
-def _churn_eta(log_recency, frequency, log_monetary, complaint_open, complaints_total, survey_nps, log_tenure,
-               lock, segment, coef, table, negate_clipped, out):
-    # linear_predictor: eta = coef[0], then eta += coef[j] * column_j (float64 times float32 → float64)
-    # for the nine columns of churn_risk._columns in order, then the segment's coefficient.
-    five = np.float32(5.0)
-    ten = np.float32(10.0)
-    seven = np.float32(7.0)
-    zero = np.float32(0.0)
-    one = np.float32(1.0)
-    c0, c1, c2, c3, c4 = coef[0], coef[1], coef[2], coef[3], coef[4]
-    c5, c6, c7, c8, c9 = coef[5], coef[6], coef[7], coef[8], coef[9]
-    for i in range(segment.size):
-        s = segment[i]
-        f = np.float32(frequency[i])
-        f = f if np.isfinite(f) else np.float32(table[0, s])
-        ct = np.float32(complaints_total[i])
-        ct = ct if np.isfinite(ct) else np.float32(table[1, s])
-        ct = five if ct > five else ct  # np.minimum(ct, 5.0), NaN kept
-        v = survey_nps[i]
-        answered = np.isfinite(v)
-        nps = (np.float32(v) if answered else seven) / ten
-        e = c0
-        e += c1 * np.float64(log_recency[i])
-        e += c2 * np.float64(f)
-        e += c3 * np.float64(log_monetary[i])
-        e += c4 * np.float64(np.float32(complaint_open[i]))
-        e += c5 * np.float64(ct)
-        e += c6 * np.float64(nps)
-        e += c7 * np.float64(one if answered else zero)
-        e += c8 * np.float64(log_tenure[i])
-        e += c9 * np.float64(np.float32(lock[i]))
-        e += table[2, s]
-        if negate_clipped:  # -np.clip(eta, -30, 30), NaN kept
-            e = -30.0 if e < -30.0 else e
-            e = 30.0 if e > 30.0 else e
-            e = -e
-        out[i] = e
-
-
-def logistic32(exp_neg_eta: np.ndarray, out: np.ndarray) -> None:
-    """`out[:] = (1 / (1 + exp(-eta))).astype(float32)` given `exp(-eta)` (float64)."""
-    _logistic32(exp_neg_eta, out)
-
-
-@njit
-def _logistic32(exp_neg_eta, out):
-    for i in range(exp_neg_eta.size):
-        out[i] = np.float32(1.0 / (1.0 + exp_neg_eta[i]))
+# ---------------------------------------------------------------------- churn risk and CLV
 
 
 def recency_risk(recency: np.ndarray, known: np.ndarray) -> np.ndarray:

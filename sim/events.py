@@ -49,6 +49,19 @@ class CompetitorPromotion(Event):
 
 
 @EVENTS.register
+class QualityChange(Event):
+    """The product's quality changes: a supplier problem, a recall, a better version (seed 003)."""
+
+    kind: Literal["quality_change"]
+    size: float = Field(-0.2, description="Change of quality (the product's quality is `market.quality`).")
+    duration: int | None = Field(None, ge=1, description="Periods it lasts; null = to the end.")
+
+    def affect(self, market: Any, t: int) -> None:
+        """Customers perceive the changed quality; expectations follow it only as they adapt."""
+        market.quality_shift += self.size
+
+
+@EVENTS.register
 class Recession(Event):
     """Customers spend less and the firm's budget is cut (seed 003)."""
 

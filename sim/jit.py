@@ -28,20 +28,46 @@ in order):
 
 Both hooks use numba's compiler internals (`_compiler`); if a future numba
 lacks them, kernels compile without them: slower, with the same results.
+
+numba's on-disk cache checks only the file a kernel is defined in: a rule
+edited in `sim/agents/rules.py` would leave every kernel that inlines it
+cached with the old rule. The cache is therefore kept in a folder named after
+a fingerprint of all the package's sources (`cache_dir`), so any edit compiles
+afresh; `NUMBA_CACHE_DIR`, when set, is used as it is.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numba as _numba
 from llvmlite import binding as _llvm
+
+
+def cache_dir() -> Path:
+    """Where compiled kernels are cached: a folder per fingerprint of the package's sources.
+
+    Under `$XDG_CACHE_HOME` (or `~/.cache`) `/retention-lab/numba/<fingerprint>`.
+    """
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "retention-lab" / "numba" / digest.hexdigest()[:16]
+
+
+if not os.environ.get("NUMBA_CACHE_DIR"):  # before any kernel is declared: numba reads it then
+    _numba.config.CACHE_DIR = str(cache_dir())
 
 #: Lanes of the vectorised loops (LLVM's -force-vector-width while our kernels compile).
 VECTOR_WIDTH = 16

@@ -18,6 +18,7 @@ class MarketTerms:
     """The market of one period, while the running events change it (`Event.affect`)."""
 
     pull: float
+    quality_shift: float = 0.0
     switching_cover: float = 0.0
     spend_drop: float = 0.0
     budget_factor: float = 1.0
@@ -32,6 +33,7 @@ class MarketState:
 
     Attributes:
         pull: Competitor pull (baseline plus running promotions).
+        quality_shift: Change of the product's quality (quality events).
         switching_cover: Share of lock-in bought out by competitors' promotions.
         spend_drop: Share of customers' spend lost to a recession.
         budget_factor: Multiplier of the manager's budget (recession cuts).
@@ -41,6 +43,7 @@ class MarketState:
     """
 
     pull: float
+    quality_shift: float
     switching_cover: float
     spend_drop: float
     budget_factor: float

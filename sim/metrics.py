@@ -58,6 +58,8 @@ METRICS: dict[str, Metric] = {
     "spend_complaints": Metric("Money spent on complaint handling.", "sum", "money"),
     "spend_points": Metric("Money spent on points and contracts.", "sum", "money"),
     "spend_acquisition": Metric("Money spent on winning customers.", "sum", "money"),
+    "spend_remedies": Metric("Money the remedies used (training, research, surveys, colleagues' time).",
+                             "sum", "money"),
     "cost_to_serve": Metric("Cost of serving active customers.", "sum", "money"),
     "promise": Metric("Marketing promise level (0.5 = honest).", "last"),
 }
@@ -141,6 +143,7 @@ class MetricsRecorder:
             "spend_complaints": alloc.spent["complaints"],
             "spend_points": alloc.spent["points"],
             "spend_acquisition": alloc.spent["acquisition"],
+            "spend_remedies": alloc.spent.get("remedies", 0.0),
             "cost_to_serve": serve,
             "promise": alloc.promise,
         }

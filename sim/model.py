@@ -13,7 +13,7 @@ from sim.agents.customers import Customer, CustomerPopulation
 from sim.agents.managers import Manager
 from sim.allocation import Allocation, Decision, allocate
 from sim.biases import Bias
-from sim.crm import build_view
+from sim.crm import Truth, build_view
 from sim.market import MarketModel, MarketState
 from sim.metrics import METRICS, MetricsRecorder
 from sim.policies import Policy
@@ -118,14 +118,30 @@ class RetentionModel(mesa.Model):
         self.manager.last_view = self.manager.last_decision = None
         self.last_allocation = None
 
-    def _decide(self, t: int, market: MarketState) -> tuple[Decision, float, np.ndarray]:
-        """The manager looks at the CRM and decides; the view goes when this returns (unless kept)."""
-        view = build_view(self.customers, t, self.budget(market), self.manager.needs_truth)
-        return self.manager.decide(view), view.budget, view.known
+    def _decide(self, t: int, market: MarketState) -> tuple[Decision, float, np.ndarray, float]:
+        """The manager looks at the CRM and decides; the view goes when this returns (unless kept).
 
-    def _spend(self, decision: Decision, budget: float, known: np.ndarray) -> Allocation:
-        """The decision turned into money per customer within the budget."""
-        return allocate(decision, budget, known, self.scenario_spec.market.complaint_cost)
+        The remedies' cost comes off the budget first: the manager decides on what is left.
+        """
+        budget = self.budget(market)
+        remedies = budget * self.manager.remedy_cost(t)
+        view = build_view(self.customers, t, budget - remedies, self._truth(t, market))
+        return self.manager.decide(view), view.budget, view.known, remedies
+
+    def _truth(self, t: int, market: MarketState) -> Truth | None:
+        """The true state and the run's economics, for a manager allowed them (the oracle)."""
+        if not self.manager.needs_truth:
+            return None
+        m = self.scenario_spec.market
+        return Truth(self.customers, market, self.horizon - t, m.margin, m.complaint_cost, m.acquisition_cost)
+
+    def _spend(self, decision: Decision, budget: float, known: np.ndarray, remedies: float) -> Allocation:
+        """The decision turned into money per customer within the budget; the remedies' cost is spent too."""
+        b = self.scenario_spec.population.behaviour
+        allocation = allocate(decision, budget, known, self.scenario_spec.market.complaint_cost,
+                              (b.token_cost, b.token_recovery))
+        allocation.spent["remedies"] = remedies
+        return allocation
 
     def survey_rate(self, t: int) -> float:
         """Share of active customers surveyed in period `t` (remedies may raise it)."""

@@ -2,8 +2,10 @@
 
 Every person of the market (customers and potential customers) is a node. A
 Watts–Strogatz small world is a ring lattice whose ties are rewired to random
-people with probability `rewire`; `complete` is handled in closed form (every
-node's neighbourhood is the whole population), and `none` has no ties.
+people with probability `rewire`; people take their places on the ring at
+random, so a customer's neighbours are customers and prospects in the
+proportions of the market. `complete` is handled in closed form (every node's
+neighbourhood is the whole population), and `none` has no ties.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ def build_network(kind: str, n: int, degree: int, rewire: float,
     if kind != "small_world" or n < 3:
         return SocialNetwork(kind if n >= 3 else "none", n, np.zeros(n + 1, np.int32), empty)
     half = min(degree // 2, (n - 1) // 2)
+    place = rng.permutation(n).astype(np.int32)  # who sits at each position of the ring
     # Ties as int32 ends (n < 2^31), sorted as one int64 key row * n + column: a quarter of the
     # memory a lexsort of int64 ends takes, which sets the model's peak while it is built.
     src = np.repeat(np.arange(n, dtype=np.int32), half)
@@ -120,8 +123,8 @@ def build_network(kind: str, n: int, degree: int, rewire: float,
     dst[moved] = rng.integers(0, n, size=int(moved.sum()))
     del moved
     keep = dst != src  # a rewired tie that lands on its own node is dropped
-    src, dst = src[keep], dst[keep]
-    del keep
+    src, dst = place[src[keep]], place[dst[keep]]  # positions on the ring → the people there
+    del keep, place
     m = src.size
     key = np.empty(2 * m, dtype=np.int64)
     np.multiply(src, np.int64(n), out=key[:m])

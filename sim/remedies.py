@@ -9,8 +9,13 @@ workshop's debrief uses for it (`advice`), registered in one line:
 - `feedback_loop`: more customers are surveyed, and the feedback they give —
   which reveals true satisfaction — is weighed into whom to serve, which
   complaints come first and what to promise;
-- `diverse_team`: decisions are pooled with colleagues who do not share the
-  manager's biases.
+- `diverse_team`: decisions are pooled with colleagues who each carry a
+  different bias (DOMAIN.md: "managers with different biases"), so errors
+  that point different ways partly cancel.
+
+Every remedy costs money while it acts (`cost`, a share of the period's
+budget: training time, research spend, survey fees, the colleagues' time):
+the share is not spent on customers and is counted in the profit.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ import numpy as np
 from pydantic import Field
 
 from sim.allocation import Decision
+from sim.biases import Bias, make_bias
 from sim.crm import CRMView, feedback_risk
 from sim.policies.base import zscore
-from sim.registry import REMEDIES
+from sim.registry import BIASES, REMEDIES
 from sim.scenario import RemedyParams
 
 F32 = np.float32
@@ -41,14 +47,22 @@ class Remedy:
     #: What a trainee is advised to do, in plain words (the workshop's debrief).
     advice: ClassVar[str] = ""
     Params: ClassVar[type[RemedyParams]] = RemedyParams
+    #: Share of the period's budget the remedy uses while it acts, when the scenario leaves `cost` unset.
+    default_cost: ClassVar[float] = 0.0
 
     def __init__(self, spec: Any) -> None:
         self.spec = spec
         self.start = spec.start
+        cost = getattr(spec, "cost", None)
+        self.cost = float(self.default_cost if cost is None else cost)
 
     def on(self, t: int) -> bool:
         """Whether the remedy acts in period `t`."""
         return t >= self.start
+
+    def cost_share(self, t: int) -> float:
+        """Share of period `t`'s budget the remedy uses."""
+        return self.cost if self.on(t) else 0.0
 
     def strength_factor(self, t: int) -> float:
         """Multiplier of every bias's strength."""
@@ -83,10 +97,17 @@ class Training(Remedy):
         """Bias strength decays once training starts."""
 
         rate: float = Field(0.05, ge=0, description="Exponential decay rate of strength per period.")
+        weeks: int = Field(13, ge=0, description="Periods the training takes (its cost runs while it lasts).")
+
+    default_cost: ClassVar[float] = 0.03
 
     def strength_factor(self, t: int) -> float:
         """exp(-rate × periods since start)."""
         return math.exp(-self.spec.rate * max(0, t - self.start)) if self.on(t) else 1.0
+
+    def cost_share(self, t: int) -> float:
+        """The trainees' time, while the training lasts."""
+        return self.cost if self.start <= t < self.start + self.spec.weeks else 0.0
 
 
 @REMEDIES.register
@@ -101,6 +122,8 @@ class DataRefresh(Remedy):
         """Fresh data and market research: snapshots and segment beliefs are renewed."""
 
         every: int = Field(4, ge=1, description="Periods between refreshes.")
+
+    default_cost: ClassVar[float] = 0.02
 
     def refresh_due(self, t: int) -> bool:
         """Every `every` periods from `start`."""
@@ -120,6 +143,8 @@ class FeedbackLoop(Remedy):
 
         weight: float = Field(0.5, ge=0, le=1, description="Weight of the feedback signal in decisions.")
         survey_rate: float = Field(0.1, ge=0, le=1, description="Share surveyed per period while on.")
+
+    default_cost: ClassVar[float] = 0.02
 
     def survey_rate(self, t: int, rate: float) -> float:
         """More customers are asked."""
@@ -151,21 +176,38 @@ class FeedbackLoop(Remedy):
 
 @REMEDIES.register
 class DiverseTeam(Remedy):
-    """Decisions pooled with colleagues who do not share the manager's biases."""
+    """Decisions pooled with colleagues who each carry a different bias."""
 
     kind: ClassVar[str] = "diverse_team"
     advice: ClassVar[str] = ("Decide with colleagues who see customers differently (diverse team): "
                              "pool your allocation with theirs before you submit.")
 
     class Params(RemedyParams):
-        """Decisions pooled with colleagues who do not share the manager's biases."""
+        """Decisions pooled with colleagues who each carry a different bias."""
 
         size: int = Field(3, ge=2, le=20, description="Managers in the team, the biased one included.")
+        colleagues: tuple[str, ...] = Field(
+            (), description="The colleagues' bias kinds, one each; empty = the built-in kinds the manager "
+            "does not have, in the registry's order.")
+        strength: float | None = Field(
+            None, ge=0, le=1, description="Strength of the colleagues' biases; null = the manager's mean.")
+
+    default_cost: ClassVar[float] = 0.03
 
     @property
     def size(self) -> int:
         """Managers in the team."""
         return self.spec.size
+
+    def colleagues(self, own: list[Bias]) -> list[Bias]:
+        """The `size - 1` colleagues' biases: kinds other than the manager's, as strong as theirs."""
+        mine = {b.kind for b in own}
+        kinds = list(self.spec.colleagues) or [k for k in BIASES if k not in mine]
+        strength = self.spec.strength
+        if strength is None:
+            strength = float(np.mean([b.strength for b in own])) if own else 0.8
+        picked = [kinds[i % len(kinds)] for i in range(self.size - 1)] if kinds else []
+        return [make_bias(BIASES.validate({"kind": k, "strength": strength})) for k in picked]
 
 
 def make_remedy(spec: Any) -> Remedy:

@@ -67,7 +67,8 @@ class Segment(Spec):
         2.0, gt=0, description="Gamma shape r of purchase rates (NBD); null = homogeneous."
     )
     churn: float = Field(
-        0.004, ge=0, le=1, description="Mean baseline churn probability per period."
+        0.002, ge=0, le=1,
+        description="Mean exogenous churn probability per period (moves, closures: what no management changes)."
     )
     churn_concentration: float | None = Field(
         2.0, gt=0, description="Beta concentration a+b of baseline churn (sBG); null = homogeneous."
@@ -102,23 +103,23 @@ class Segment(Spec):
         None, ge=0, le=1, description="Initial mean attitudinal loyalty; null = equal to satisfaction."
     )
     needs: float = Field(0.0, description="Initial mean position of needs (offer tuned to it).")
-    needs_spread: float = Field(0.2, ge=0, description="Spread of needs inside the segment.")
+    needs_spread: float = Field(0.4, ge=0, description="Spread of needs inside the segment.")
     cost_to_serve: float = Field(0.5, ge=0, description="Cost of serving one customer per period.")
 
 
 def _default_segments() -> tuple[Segment, ...]:
     return (
-        Segment(name="regulars", share=0.35, spend=30.0, purchase_rate=0.6, churn=0.004),
+        Segment(name="regulars", share=0.35, spend=30.0, purchase_rate=0.6, churn=0.0015),
         Segment(
-            name="big_accounts", share=0.05, spend=200.0, purchase_rate=0.5, churn=0.002,
+            name="big_accounts", share=0.05, spend=200.0, purchase_rate=0.5, churn=0.001,
             service_sensitivity=0.2, cost_to_serve=2.0, loyalty=0.7,
         ),
         Segment(
-            name="small_growers", share=0.25, spend=15.0, purchase_rate=0.4, churn=0.006,
+            name="small_growers", share=0.25, spend=15.0, purchase_rate=0.4, churn=0.003,
             growth_potential=0.5, growth_max=4.0, service_sensitivity=1.5,
         ),
         Segment(
-            name="bargain_hunters", share=0.35, spend=20.0, purchase_rate=0.35, churn=0.008,
+            name="bargain_hunters", share=0.35, spend=20.0, purchase_rate=0.35, churn=0.003,
             price_sensitivity=1.6, complaint_propensity=2.0,
         ),
     )
@@ -144,10 +145,16 @@ class Network(Spec):
 class Behaviour(Spec):
     """How customers respond: the constants of the model's equations (docs/model.md)."""
 
-    perception_noise: float = Field(0.1, ge=0, description="Sd of perceived quality per period.")
-    service_effect: float = Field(0.25, ge=0, description="Max quality lift from service attention.")
-    service_scale: float = Field(2.0, gt=0, description="Service money for 63 % of the max lift.")
-    fit_weight: float = Field(0.3, ge=0, description="Quality lost when the offer misses needs.")
+    perception_noise: float = Field(0.05, ge=0, description="Sd of perceived quality per period.")
+    service_effect: float = Field(0.15, ge=0, description="Quality lift of full service attention (courtesy).")
+    service_personalisation: float = Field(
+        0.8, ge=0, le=1, description="Share of the misfit's cost full attention repairs (the offer adapted to "
+        "the customer's own needs).")
+    service_scale: float = Field(2.5, gt=0, description="Service money per period for half the full lift.")
+    service_shape: float = Field(
+        2.0, ge=1, le=8, description="Shape c of the response to service money (ADBUDG): 1 = concave from "
+        "the first unit, above 1 = S-shaped, a token of attention does little.")
+    fit_weight: float = Field(0.6, ge=0, description="Quality lost when the offer misses needs.")
     fit_width: float = Field(0.5, gt=0, description="Needs distance at which fit falls to 61 %.")
     needs_drift: float = Field(0.01, ge=0, description="Sd of each customer's needs drift per period.")
     expectation_adaptation: float = Field(
@@ -179,18 +186,34 @@ class Behaviour(Spec):
         0.7, ge=0, le=1, description="Share of the hazard removed by full lock-in."
     )
     lock_decay: float = Field(0.05, ge=0, le=1, description="Lock-in lost per period.")
-    churn_satisfaction: float = Field(3.0, ge=0, description="Hazard log-ratio per unit satisfaction.")
-    churn_loyalty: float = Field(2.0, ge=0, description="Hazard log-ratio per unit loyalty.")
-    churn_unresolved: float = Field(1.0, ge=0, description="Hazard log-ratio of an unresolved complaint.")
+    churn_satisfaction: float = Field(5.0, ge=0, description="Switching log-ratio per unit satisfaction.")
+    churn_loyalty: float = Field(3.0, ge=0, description="Switching log-ratio per unit loyalty.")
+    churn_unresolved: float = Field(1.5, ge=0, description="Switching log-ratio of an unresolved complaint.")
+    switching_base: float = Field(
+        0.002, ge=0, le=1,
+        description="Chance per period a customer at reference satisfaction and loyalty switches to a "
+        "competitor, before competitors' pull.")
     competitor_churn: float = Field(
-        0.03, ge=0, description="Hazard per unit competitor pull for a disloyal customer."
+        0.01, ge=0, description="Switching chance added per unit competitor pull (times price sensitivity)."
     )
     reference_satisfaction: float = Field(0.6, ge=0, le=1, description="Satisfaction at base hazard.")
     reference_loyalty: float = Field(0.5, ge=0, le=1, description="Loyalty at base hazard.")
-    purchase_satisfaction: float = Field(1.5, ge=0, description="Purchase-rate log-ratio per unit S.")
+    grudge_memory: int = Field(
+        26, ge=1, le=10_000, description="Periods a grudge lasts after the complaint was given up on.")
+    token_cost: float = Field(
+        0.3, gt=0, le=1, description="Cost of a token reply to a complaint, as a share of sincere handling's.")
+    token_recovery: float = Field(
+        0.2, ge=0, le=1, description="Satisfaction a token reply recovers, as a share of sincere handling's.")
+    promise_learning: float = Field(
+        0.05, ge=0, le=1, description="Share per period by which prospects learn to discount the promises "
+        "the firm has been breaking.")
+    purchase_satisfaction: float = Field(
+        3.0, ge=0, description="Purchase-rate log-ratio per unit satisfaction below reference.")
+    purchase_delight: float = Field(
+        0.3, ge=0, description="Purchase-rate log-ratio per unit satisfaction above reference (asymmetric).")
     growth_speed: float = Field(0.02, ge=0, le=1, description="Growth per period of a nurtured grower.")
     complaint_threshold: float = Field(
-        0.15, ge=0, description="Disappointment (expected − perceived) that can trigger a complaint."
+        0.1, ge=0, description="Disappointment (expected − perceived) that can trigger a complaint."
     )
     complaint_probability: float = Field(0.1, ge=0, le=1, description="Chance to complain then.")
     complaint_wait_penalty: float = Field(
@@ -218,14 +241,17 @@ class Behaviour(Spec):
     )
     detractor_threshold: float = Field(0.4, ge=0, le=1, description="Below it a customer talks badly.")
     referral_rate: float = Field(
-        0.05, ge=0, description="Adoption hazard of a potential customer per promoter-neighbour share."
+        0.015, ge=0, description="Adoption hazard of a potential customer per promoter-neighbour share."
     )
     survey_response: float = Field(0.2, ge=0, le=1, description="Base chance a surveyed customer answers.")
     survey_anger_bias: float = Field(
         2.0, ge=0, description="Extra answer chance per unit of dissatisfaction (angry answer more)."
     )
     recommend_shift: float = Field(
-        0.25, description="Likelihood to recommend = 10 × (mean of satisfaction and loyalty + shift)."
+        0.25, description="Likelihood to recommend = 10 × (mean of satisfaction, loyalty + shift + advocacy)."
+    )
+    advocacy_spread: float = Field(
+        0.2, ge=0, description="Sd of customers' own bent to recommend (the advocacy trait)."
     )
     loyal_threshold: float = Field(0.4, ge=0, le=1, description="Loyalty below which a customer is not loyal.")
     locked_threshold: float = Field(0.5, ge=0, le=1, description="Lock-in at which staying is bought.")
@@ -286,7 +312,9 @@ class Market(Spec):
     """The firm's economics, its competitors and the events of the run."""
 
     quality: float = Field(0.6, description="Base quality of the product, before service and fit.")
-    margin: float = Field(0.3, ge=0, le=1, description="Gross margin on revenue.")
+    reference_quality: float = Field(
+        0.6, description="Quality of the competitors' offer, which customers compare the firm's with.")
+    margin: float = Field(0.5, ge=0, le=1, description="Gross margin on revenue.")
     budget: float = Field(
         1.0, ge=0, description="Manager's budget per period per customer at period 0 (money)."
     )
@@ -314,6 +342,9 @@ class RemedyParams(Spec):
 
     kind: str = Field(description="The remedy kind.")
     start: int = Field(0, ge=0, description="Period from which it acts.")
+    cost: float | None = Field(
+        None, ge=0, le=1, description="Share of the period's budget it uses while it acts (time, research, "
+        "surveys); null = the kind's default.")
 
 
 class PolicyOptions(Spec):
@@ -356,6 +387,9 @@ class PolicySpec(Spec):
     cost: float = Field(
         0.0, ge=0, description="Running cost of the approach per period (e.g. CRM system)."
     )
+    complaint_handling: Literal["sincere", "token"] = Field(
+        "sincere", description="How complaints are answered: sincerely (full cost, full recovery) or with a "
+        "token reply (cheaper, recovers little; seed 004).")
     options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific settings "
                                     "(`PolicyOptions` and the kind's own; see docs/policies-and-biases.md).")
     biases: tuple[Annotated[Any, BIASES.field()], ...] = Field((), description="Biases laid over the policy.")

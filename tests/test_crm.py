@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sim.agents.state import ACTIVE, CHURNED
-from sim.crm import CRMView, build_view, feedback_risk
+from sim.agents.state import ACTIVE, CHURNED, NEVER
+from sim.crm import CRMView, Truth, build_view, feedback_risk
 from sim.model import RetentionModel
 from sim.scenario import Scenario
 
@@ -74,10 +74,13 @@ def test_the_view_has_no_field_of_the_true_state():
 
 def test_only_the_oracle_is_given_the_truth(stepped):
     assert build_view(stepped.customers, stepped.period, 10.0).truth is None
-    assert build_view(stepped.customers, stepped.period, 10.0, with_truth=True).truth is stepped.customers
+    truth = Truth(stepped.customers, stepped.market.state(stepped.period), 4, 0.5, 5.0, 400.0)
+    assert build_view(stepped.customers, stepped.period, 10.0, truth).truth is truth
     assert stepped.manager.last_view.truth is None  # the data-driven arm
     oracle = RetentionModel(scenario(), policy="o", rng=21).run(1)
-    assert oracle.manager.last_view.truth is oracle.customers
+    told = oracle.manager.last_view.truth
+    assert told.customers is oracle.customers and told.periods_left == oracle.horizon - 0
+    assert told.margin == oracle.scenario_spec.market.margin
 
 
 def test_the_view_does_not_move_when_only_the_true_state_does():
@@ -107,16 +110,17 @@ def test_status_recency_and_tenure_come_from_the_records(stepped):
     np.testing.assert_array_equal(v.churned, pop.status == CHURNED)
     assert v.churned.any() and v.known.any()
     k = v.known
-    bought = k & (pop.last_purchase >= 0)
+    bought = k & (pop.last_purchase > NEVER)
     np.testing.assert_array_equal(v.recency[bought], (t - pop.last_purchase[bought]).astype(F32))
     assert np.isnan(v.recency[~k]).all()  # nobody's purchase history is shown once they are gone
     np.testing.assert_array_equal(v.tenure[k], (t - pop.joined[k]).astype(F32))
     assert (v.tenure[~k] == 0).all()
     assert (v.recency[bought] >= 0).all()
-    first = bought & (pop.joined == 0)
-    assert (v.recency[first] <= v.tenure[first]).all()  # nobody bought before they were there
-    # Newcomers have a tenure shorter than the run; the first customers have been there all along.
-    assert v.tenure[k].max() == t
+    assert (v.recency[bought] <= v.tenure[bought]).all()  # nobody bought before they were there
+    # Newcomers have a tenure shorter than the run; the first customers were there before it started.
+    first = k & (pop.joined < 0)
+    assert first.any() and (v.tenure[first] > t).all()
+    assert (v.tenure[k & (pop.joined >= 0)] <= t).all()
     assert not v.complaint_open[~k].any()
     answered = k & (pop.survey_at >= 0)
     assert answered.any()

@@ -89,8 +89,8 @@ def test_only_the_oracle_decides_on_the_true_state():
     a, b = RetentionModel(sc, rng=4).run(6), RetentionModel(sc, rng=4).run(6)
     assert a.manager.needs_truth
     _scramble_truth(b)
-    da = a.manager.decide(build_view(a.customers, 6, 500.0, True))
-    db = b.manager.decide(build_view(b.customers, 6, 500.0, True))
+    da = a.manager.decide(build_view(a.customers, 6, 500.0, a._truth(6, a.market.state(6))))
+    db = b.manager.decide(build_view(b.customers, 6, 500.0, b._truth(6, b.market.state(6))))
     assert differs(da, db)  # the same check catches a manager who reads the truth
 
 

@@ -128,7 +128,8 @@ def test_the_model_budget_follows_the_recession_cut():
                   market={"budget": 2.0})
     model = RetentionModel(sc, rng=1).run()
     ts = model.timeseries()
-    spend = ts[["spend_service", "spend_complaints", "spend_points", "spend_acquisition"]].sum(axis=1)
+    spend = ts[["spend_service", "spend_complaints", "spend_points", "spend_acquisition",
+                "spend_remedies"]].sum(axis=1)
     full = 2.0 * 600
     assert (spend[4:7] <= 0.5 * full + 1e-9).all()
     assert (spend[[0, 1, 2, 3, 7, 8, 9]] > 0.5 * full).all()  # uniform spends (almost) all it has

@@ -12,7 +12,7 @@ from sim.model import RetentionModel
 from sim.scenario import Scenario
 
 SIZE, MARGIN, APPROACH = 1500, 0.4, 3.0
-SPEND = ["spend_service", "spend_complaints", "spend_points", "spend_acquisition"]
+SPEND = ["spend_service", "spend_complaints", "spend_points", "spend_acquisition", "spend_remedies"]
 
 
 def scenario(**over) -> Scenario:

@@ -87,9 +87,11 @@ def test_data_refresh_renews_a_stale_snapshot_when_due():
     taken = []
     for _ in range(20):
         model.step()
-        # The first customers joined at period 0, so their tenure in the snapshot is its period.
-        first = pop.joined == 0
-        taken.append(int(np.nanmax(bias.snapshot["tenure"][first])))
+        # The first customers joined before period 0: tenure in the snapshot less it is its period.
+        first = pop.joined < 0
+        at = bias.snapshot["tenure"][first] + pop.joined[first]
+        assert np.nanmin(at) == np.nanmax(at)
+        taken.append(int(np.nanmax(at)))
     assert taken == [0] * 6 + [6] * 4 + [10] * 4 + [14] * 4 + [18] * 2
 
 
@@ -184,14 +186,15 @@ def _same_customers(a: RetentionModel, b: RetentionModel) -> bool:
 
 
 @pytest.mark.parametrize("remedies", [
-    [{"kind": "training", "rate": 0.3}],
-    [{"kind": "data_refresh", "every": 2}],
-    [{"kind": "diverse_team", "size": 5}],
-    [{"kind": "feedback_loop", "weight": 0.0, "survey_rate": 0.02}],
-    [{"kind": "training"}, {"kind": "data_refresh"}, {"kind": "diverse_team"}],
+    [{"kind": "training", "rate": 0.3, "cost": 0}],
+    [{"kind": "data_refresh", "every": 2, "cost": 0}],
+    [{"kind": "diverse_team", "size": 5, "cost": 0}],
+    [{"kind": "feedback_loop", "weight": 0.0, "survey_rate": 0.02, "cost": 0}],
+    [{"kind": "training", "cost": 0}, {"kind": "data_refresh", "cost": 0}, {"kind": "diverse_team", "cost": 0}],
 ])
 def test_a_remedy_with_nothing_to_correct_changes_nothing(remedies):
-    # No bias to weaken, refresh or outvote, and no weight on feedback: the run is the same to the bit.
+    # No bias to weaken, refresh or outvote, no weight on feedback and no cost: the run is the same
+    # to the bit (a remedy's cost is tested in test_economics.py).
     sc = _scenario({"name": "plain", "kind": "value"},
                    {"name": "remedied", "kind": "value", "remedies": remedies})
     plain = RetentionModel(sc, policy="plain", rng=11).run()
@@ -205,7 +208,7 @@ def test_more_surveys_reach_the_crm_but_change_no_customer():
     # only lever is the survey rate. More answers reach the CRM; customers live the same lives.
     sc = _scenario({"name": "plain", "kind": "uniform"},
                    {"name": "heard", "kind": "uniform",
-                    "remedies": [{"kind": "feedback_loop", "weight": 1.0, "survey_rate": 0.3}]})
+                    "remedies": [{"kind": "feedback_loop", "weight": 1.0, "survey_rate": 0.3, "cost": 0}]})
     plain = RetentionModel(sc, policy="plain", rng=12).run()
     heard = RetentionModel(sc, policy="heard", rng=12).run()
     assert heard.survey_rate(3) == 0.3 and plain.survey_rate(3) == 0.02
@@ -221,7 +224,7 @@ def test_a_weighted_feedback_loop_moves_customers_through_the_decision():
     every = {"retarget_every": 3}
     sc = _scenario({"name": "loud", "kind": "value", "promise": 0.9, "options": every},
                    {"name": "heard", "kind": "value", "promise": 0.9, "options": every,
-                    "remedies": [{"kind": "feedback_loop", "weight": 0.7, "survey_rate": 0.02}]})
+                    "remedies": [{"kind": "feedback_loop", "weight": 0.7, "survey_rate": 0.02, "cost": 0}]})
     loud, heard = (RetentionModel(sc, policy=p, rng=13) for p in ("loud", "heard"))
     for m in (loud, heard):
         m.step()

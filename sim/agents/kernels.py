@@ -42,6 +42,7 @@ from sim.agents.rules import (
     files_complaint,
     fit,
     grown,
+    grudge_kept,
     joining_probability,
     locked_in,
     loyalty_target,
@@ -61,6 +62,7 @@ from sim.agents.rules import (
     service_lift,
     smoothed_frequency,
     smoothed_monetary,
+    steady_satisfaction,
     towards,
 )
 from sim.agents.state import ACTIVE, CHURNED, POTENTIAL
@@ -68,13 +70,16 @@ from sim.jit import njit, rule
 from sim.streams import normal_at, uniform_at
 
 F32 = np.float32
+ZERO32 = F32(0.0)
 
 #: The period as the passes see it: counter bases per mechanism (`sim.streams.period_base`),
 #: the market's terms and the manager's promise.
 Period = namedtuple("Period", [
-    "t", "needs", "quality", "complain", "purchase", "dropout", "churn", "signal",
+    "t", "needs", "perception", "complain", "purchase", "dropout", "churn", "signal",
     "survey_pick", "survey_answer", "survey_nps", "survey_csat", "adopt", "source",
-    "promise_term", "spend_drop", "pull_term", "cover_keep", "survey_rate", "has_dropout"])
+    "quality", "promise_term", "spend_drop", "pull_term", "cover_keep", "survey_rate", "has_dropout"])
+#: The market's terms of a period as the customers feel them (`CustomerPopulation.terms`).
+Terms = namedtuple("Terms", ["quality", "spend_drop", "pull_term", "cover_keep"])
 #: What `react` writes per row for the metrics and the next passes.
 Reaction = namedtuple("Reaction", ["purchases", "revenue", "churned", "scores", "promote", "asked"])
 
@@ -107,9 +112,9 @@ def experience(c, tr, service, points, offer, filed, per, p, table):  # pragma: 
         nd = drifted_needs(needs, normal_at(per.needs, i, table), p)
         c.needs[i] = nd if s != CHURNED else needs
         nurtured = nurture(service[i], p)
-        lift = service_lift(trait_at(sens, sens_at, i), nurtured, p)
         fitted = fit(nd, offer[c.segment[i]], p)
-        perceived = perceived_quality(lift, fitted, normal_at(per.quality, i, table), p)
+        lift = service_lift(trait_at(sens, sens_at, i), nurtured, fitted, p)
+        perceived = perceived_quality(per.quality, lift, fitted, normal_at(per.perception, i, table), p)
         expected = c.expectation[i]
         gap = perceived - expected
         sat = c.satisfaction[i]
@@ -119,6 +124,10 @@ def experience(c, tr, service, points, offer, filed, per, p, table):  # pragma: 
                                   trait_at(prop, prop_at, i), p)
         filed[i] = f
         n_filed += np.int64(f)
+        grudge, waited = c.grudge[i], c.complaint_age[i]
+        kept, counted = grudge_kept(grudge, waited, p)
+        c.grudge[i] = kept if act else grudge
+        c.complaint_age[i] = counted if act else waited
         e = adapted_expectation(expected, perceived, lift, per.promise_term, p)
         c.expectation[i] = e if act else expected
         rel = c.relationship[i]
@@ -133,8 +142,10 @@ def experience(c, tr, service, points, offer, filed, per, p, table):  # pragma: 
 
 
 @njit
-def handle_complaints(c, open_ids, handled, p):  # pragma: no cover - compiled
+def handle_complaints(c, open_ids, handled, sincerity, p):  # pragma: no cover - compiled
     """The open complaints `open_ids`: those `handled` recover [C2]; the others wait, and give up [C3].
+
+    `sincerity` is the share of a sincere answer's recovery the handling gives (1: sincere).
 
     Returns the number that became grudges.
     """
@@ -142,7 +153,7 @@ def handle_complaints(c, open_ids, handled, p):  # pragma: no cover - compiled
     for j in range(open_ids.size):
         i = open_ids[j]
         if handled[j]:
-            c.satisfaction[i] = recovered(c.satisfaction[i], c.complaint_age[i], p)
+            c.satisfaction[i] = recovered(c.satisfaction[i], c.complaint_age[i], sincerity, p)
             c.complaint_open[i] = False
             c.complaint_age[i] = 0
         else:
@@ -278,7 +289,7 @@ def _react_row(i, ok, none_count, k, until, c, prices, prices_at, soc, soc_at, h
     sig0 = c.needs_signal[i]
     sig = revealed_needs(c.needs[i], normal_at(per.signal, i, table), p)
     c.needs_signal[i] = sig if buy else sig0
-    score = np.round(recommend(sat, loy, p))
+    score = np.round(recommend(sat, loy, c.advocacy[i], p))
     o.scores[i] = score if ok else zero
     status, churned_at = c.status[i], c.churned_at[i]
     c.status[i] = CHURNED if gone else status
@@ -331,7 +342,8 @@ def survey(ids, c, per, p, table):  # pragma: no cover - compiled
     for i in ids:
         sat = c.satisfaction[i]
         if answers_survey(sat, uniform_at(per.survey_answer, i), p):
-            c.survey_nps[i] = nps_answer(recommend(sat, c.loyalty[i], p), normal_at(per.survey_nps, i, table))
+            rec = recommend(sat, c.loyalty[i], c.advocacy[i], p)
+            c.survey_nps[i] = nps_answer(rec, normal_at(per.survey_nps, i, table))
             c.survey_csat[i] = csat_answer(sat, normal_at(per.survey_csat, i, table))
             c.survey_at[i] = per.t
 
@@ -381,4 +393,94 @@ def recommendations(c, rows, p, out):  # pragma: no cover - compiled
     """True likelihood to recommend [V1] of the customers `rows`."""
     for j in range(rows.size):
         i = rows[j]
-        out[j] = recommend(c.satisfaction[i], c.loyalty[i], p)
+        out[j] = recommend(c.satisfaction[i], c.loyalty[i], c.advocacy[i], p)
+
+
+@njit
+def at_rest(ids, needs, segment, offer, quality, promised, expectation, satisfaction, loyalty,
+            p):  # pragma: no cover - compiled
+    """Customers `ids` start at rest: they expect what they perceive, plus what was promised [J1].
+
+    Expectation = the product's quality less their misfit with the offer
+    (`perceived_quality` without service or noise) + `promised`; satisfaction is
+    where it heads when that expectation is met [S1]; loyalty starts at it.
+    """
+    for j in range(ids.size):
+        i = ids[j]
+        e = perceived_quality(quality, ZERO32, fit(needs[i], offer[segment[i]], p), ZERO32, p) + promised
+        expectation[i] = e
+        s = steady_satisfaction(e, p)
+        satisfaction[i] = s
+        loyalty[i] = s
+
+
+@njit
+def _remaining(h, periods_left):  # pragma: no cover - compiled
+    """Expected periods a customer with constant hazard `h` stays, within the periods left (float64)."""
+    h = max(np.float64(h), 1e-9)
+    return (1.0 - h) * (1.0 - (1.0 - h) ** periods_left) / h
+
+
+@njit
+def opportunities(c, tr, offer, per, p, margin, periods_left, worth, b_service, b_points,
+                  b_complaint):  # pragma: no cover - compiled
+    """What a period of full service, full points or handling the complaint is worth for each customer.
+
+    The oracle's yardstick, from the same rules the customers follow, at their
+    true state: `worth` is the customer's expected margin over the periods left
+    at their present hazard; `b_service` the profit a period of full service
+    attention adds (hazard lowered by the satisfaction it brings, which lasts as
+    satisfaction relaxes, and by the loyalty that follows it; purchases raised;
+    growth it buys for good);
+    `b_points` that of full points (lock-in gained, as it decays, against the
+    loyalty it crowds out); `b_complaint` that of handling an open complaint now
+    (satisfaction recovered, the unresolved complaint's hazard ended, for the
+    periods it would still wait before turning into a grudge). All float64;
+    0 for customers not active.
+    """
+    sens, sens_at = tr.service_sensitivity
+    prices, prices_at = tr.price_sensitivity
+    costs, costs_at = tr.cost_to_serve
+    for i in range(c.status.size):
+        worth[i] = b_service[i] = b_points[i] = b_complaint[i] = 0.0
+        if c.status[i] != ACTIVE:
+            continue
+        sat, loy, lock = c.satisfaction[i], c.loyalty[i], c.lock[i]
+        price = trait_at(prices, prices_at, i)
+        unresolved = c.complaint_open[i] | c.grudge[i]
+        h0 = churn_hazard(sat, loy, unresolved, c.base_churn[i], price, lock, per.pull_term, per.cover_keep, p)
+        rate0 = purchase_rate(sat, c.purchase_rate[i], p)
+        per_purchase = revenue(1, c.spend[i], c.growth[i], per.spend_drop, price) * margin
+        stay = _remaining(h0, periods_left)
+        worth[i] = (np.float64(rate0) * per_purchase - np.float64(trait_at(costs, costs_at, i))) * stay
+        # Service: the satisfaction a period of full attention adds, integrated as it relaxes (ΔS*).
+        expected = c.expectation[i]
+        fitted = fit(c.needs[i], offer[c.segment[i]], p)
+        gap = perceived_quality(per.quality, F32(0.0), fitted, F32(0.0), p) - expected
+        lift = service_lift(trait_at(sens, sens_at, i), F32(1.0), fitted, p)
+        gain = satisfaction_target(expected, gap + lift, p) - satisfaction_target(expected, gap, p)
+        sat1 = min(sat + gain, F32(1.0))
+        # Loyalty follows satisfaction (slowly, for as long): the pulse lowers the hazard through both.
+        loy1 = min(loy + gain, F32(1.0))
+        h1 = churn_hazard(sat1, loy1, unresolved, c.base_churn[i], price, lock, per.pull_term, per.cover_keep,
+                          p)
+        rate1 = purchase_rate(sat1, c.purchase_rate[i], p)
+        grows = np.float64(p.growth_speed) * np.float64(c.growth_max[i] - c.growth[i])
+        b_service[i] = (np.float64(h0 - h1) * worth[i] + np.float64(rate1 - rate0) * per_purchase
+                        + grows * np.float64(rate0) * per_purchase / max(np.float64(c.growth[i]), 1e-9) * stay)
+        # Points: lock-in bought, for as long as it lasts, less the loyalty it crowds out meanwhile.
+        lasts = 1.0 / max(1.0 - np.float64(p.lock_keep), 1e-3)
+        lock1 = min(lock + p.points_lock, F32(1.0))
+        h_locked = churn_hazard(sat, loy, unresolved, c.base_churn[i], price, lock1, per.pull_term,
+                                per.cover_keep, p)
+        crowded = min(p.lockin_crowding * (lock1 - lock) * p.loyalty_speed * F32(lasts), loy)
+        h_crowded = churn_hazard(sat, loy - crowded, unresolved, c.base_churn[i], price, lock, per.pull_term,
+                                 per.cover_keep, p)
+        b_points[i] = (np.float64(h0 - h_locked) - np.float64(h_crowded - h0)) * worth[i] * lasts
+        # A complaint handled now rather than left to wait until it turns into a grudge.
+        if c.complaint_open[i]:
+            sat_r = recovered(sat, c.complaint_age[i], 1.0, p)
+            h_r = churn_hazard(min(sat_r, F32(1.0)), loy, c.grudge[i], c.base_churn[i], price, lock,
+                               per.pull_term, per.cover_keep, p)
+            waits = max(np.float64(p.complaint_give_up - c.complaint_age[i]), 1.0)
+            b_complaint[i] = np.float64(h0 - h_r) * worth[i] * waits

@@ -59,6 +59,9 @@ class Manager(mesa.Agent):
         self.biases: list[Bias] = biases if biases is not None else [
             make_bias(b) for b in spec.biases]
         self.remedies: list[Remedy] = [make_remedy(r) for r in spec.remedies]
+        team = next((r for r in self.remedies if isinstance(r, DiverseTeam)), None)
+        #: The diverse team's colleagues, each with a bias of their own (none without the remedy).
+        self.colleagues: list[Bias] = team.colleagues(self.biases) if team is not None else []
         self.decisions: list[Decision] = []
         self.last_decision: Decision | None = None
         self.last_view: CRMView | None = None
@@ -75,6 +78,10 @@ class Manager(mesa.Agent):
         for r in self.remedies:
             factor *= r.strength_factor(t)
         return [b.strength * factor for b in self.biases]
+
+    def remedy_cost(self, t: int) -> float:
+        """Share of period `t`'s budget the remedies use (at most all of it)."""
+        return min(sum(r.cost_share(t) for r in self.remedies), 1.0)
 
     def survey_rate(self, t: int, base: float) -> float:
         """Share of customers surveyed, after remedies."""
@@ -97,7 +104,7 @@ class Manager(mesa.Agent):
         """
         t = view.t
         if any(r.refresh_due(t) for r in self.remedies):
-            for b in self.biases:
+            for b in [*self.biases, *self.colleagues]:
                 b.refresh(view)
         self.policy.observe(view, self.stream)
         strengths = self.strengths(t)
@@ -112,44 +119,57 @@ class Manager(mesa.Agent):
             score = b.judge(score, seen, s)
         team = next((r for r in self.remedies
                      if isinstance(r, DiverseTeam) and r.on(t)), None)
-        if team is not None and self.biases and score is not None:
-            fair = self.policy.score(view, self.stream)
-            k = float(team.size)
-            score = (zscore(score, view.known) + (k - 1) * zscore(fair, view.known)) / k
+        pooled = team is not None and bool(self.biases) and bool(self.colleagues)
+        if pooled and score is not None:
+            score = self._pool_scores(view, score)
         for r in self.remedies:
             score = r.judge(score, view)
         decision = self.policy.decide(seen, score)
         for b, s in zip(self.biases, strengths, strict=True):
             decision = b.adjust(decision, seen, s)
-        if team is not None and self.biases:
-            decision = self._pool(view, decision, team.size)
+        if pooled:
+            decision = self._pool(view, decision)
         for r in self.remedies:
             decision = r.correct(decision, view)
+        if decision.handling is None:
+            decision.handling = self.spec.complaint_handling
         if self.keep_last:
             self.last_view, self.last_decision = view, decision
         return decision
 
-    def _pool(self, view: CRMView, decision: Decision, size: int) -> Decision:
-        """Average the budget split, promise, offer and complaint order with colleagues.
+    def _pool_scores(self, view: CRMView, score: np.ndarray) -> np.ndarray:
+        """The manager's scores averaged with each colleague's, who sees and judges through their own bias."""
+        total = zscore(score, view.known)
+        for c in self.colleagues:
+            seen = c.see(view, c.strength)
+            theirs = c.judge(self.policy.score(seen, self.stream), seen, c.strength)
+            total = total + (zscore(theirs, view.known) if theirs is not None else 0.0)
+        return (total / (1 + len(self.colleagues))).astype(F32)
 
-        The `size - 1` colleagues use the same policy on the true CRM view,
-        without this manager's biases.
+    def _pool(self, view: CRMView, decision: Decision) -> Decision:
+        """Average the budget split, promise, offer and complaint order with the colleagues'.
+
+        Each colleague takes the policy's own split, promise, offer and complaint
+        order, as their bias sees and bends them.
         """
-        k = float(size)
-        shares = {c: (decision.shares.get(c, 0.0) + (k - 1) * self.policy.shares.get(c, 0.0)) / k
-                  for c in CHANNELS}
+        mine = [decision]
+        for c in self.colleagues:
+            seen = c.see(view, c.strength)
+            theirs = Decision(shares=dict(self.policy.shares), service_weights=decision.service_weights,
+                              offer=self.policy.offer(seen), promise=self.policy.promise,
+                              complaint_priority=self.policy.complaint_priority(seen))
+            mine.append(c.adjust(theirs, seen, c.strength))
+        k = float(len(mine))
+        shares = {ch: sum(d.shares.get(ch, 0.0) for d in mine) / k for ch in CHANNELS}
         age = view.complaint_age.astype(F32)
-        mine = decision.complaint_priority
-        theirs = self.policy.complaint_priority(view)
         prio = None
-        if mine is not None or theirs is not None:
-            a = mine if mine is not None else age
-            b = theirs if theirs is not None else age
-            prio = (zscore(a, view.complaint_open) + (k - 1) * zscore(b, view.complaint_open)) / k
+        if any(d.complaint_priority is not None for d in mine):
+            prio = sum(zscore(d.complaint_priority if d.complaint_priority is not None else age,
+                              view.complaint_open) for d in mine) / k
         return replace(
             decision,
             shares=shares,
-            offer=((decision.offer + (k - 1) * self.policy.offer(view)) / k).astype(F32),
-            promise=(decision.promise + (k - 1) * self.policy.promise) / k,
+            offer=(sum(d.offer for d in mine) / k).astype(F32),
+            promise=sum(d.promise for d in mine) / k,
             complaint_priority=prio,
         )

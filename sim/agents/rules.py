@@ -49,14 +49,26 @@ def drifted_needs(needs, z, p):  # pragma: no cover - compiled
 
 @rule
 def nurture(service, p):  # pragma: no cover - compiled
-    """How much of the full effect a period's service money buys, 0–1, with diminishing returns [Q1]."""
-    return ONE - exp32_at(-(service / p.service_scale))
+    """How much of the full effect a period's service money buys, 0–1 (ADBUDG response) [Q1].
+
+    x^c / (1 + x^c) with x the money in units of `service_scale` (half the effect)
+    and c = `service_shape`: with c > 1 a token does little, returns rise and then
+    diminish; with c = 1 they diminish from the first unit.
+    """
+    x = service / p.service_scale
+    xc = x * x if p.service_shape == F32(2.0) else x ** p.service_shape
+    return xc / (ONE + xc)
 
 
 @rule
-def service_lift(sensitivity, nurtured, p):  # pragma: no cover - compiled
-    """Quality added by service attention [Q2]."""
-    return sensitivity * p.service_effect * nurtured
+def service_lift(sensitivity, nurtured, fitted, p):  # pragma: no cover - compiled
+    """Quality added by service attention: courtesy, and the offer adapted to the customer's own needs [Q2].
+
+    Attention repairs up to `service_personalisation` of what the misfit costs, so
+    it does most for customers the segment's offer fits badly.
+    """
+    repair = p.service_personalisation * p.fit_weight * (ONE - fitted)
+    return sensitivity * nurtured * (p.service_effect + repair)
 
 
 @rule
@@ -67,9 +79,9 @@ def fit(needs, offer, p):  # pragma: no cover - compiled
 
 
 @rule
-def perceived_quality(lift, fitted, z, p):  # pragma: no cover - compiled
-    """Product quality plus service, less the misfit, plus noise [Q4]."""
-    return lift + p.quality + (fitted - ONE) * p.fit_weight + p.perception_noise * z
+def perceived_quality(quality, lift, fitted, z, p):  # pragma: no cover - compiled
+    """The product's quality this period plus service, less the misfit, plus noise [Q4]."""
+    return lift + quality + (fitted - ONE) * p.fit_weight + p.perception_noise * z
 
 
 @rule
@@ -80,8 +92,12 @@ def felt_gap(gap, p):  # pragma: no cover - compiled
 
 @rule
 def satisfaction_target(expectation, gap, p):  # pragma: no cover - compiled
-    """Where satisfaction heads: expectation level and felt disconfirmation [S1]."""
-    x = ((expectation - p.quality) * p.expectation_weight + p.satisfaction_base
+    """Where satisfaction heads: expectations against the market's quality, and felt disconfirmation [S1].
+
+    Expectations adapt to what the firm delivers, so in the long run the level term
+    compares the firm's quality with the competitors' (`reference_quality`).
+    """
+    x = ((expectation - p.reference_quality) * p.expectation_weight + p.satisfaction_base
          + felt_gap(gap, p) * p.disconfirmation_weight)
     return ONE / (ONE + exp32_at(-x))
 
@@ -115,10 +131,24 @@ def grown(growth, growth_max, nurtured, p):  # pragma: no cover - compiled
 
 
 @rule
-def recovered(satisfaction, waited, p):  # pragma: no cover - compiled
-    """Satisfaction after a complaint is handled: recovery fades with the wait (float64) [C2]."""
-    return F32(np.float64(satisfaction) + p.complaint_recovery * math.exp(
+def recovered(satisfaction, waited, sincerity, p):  # pragma: no cover - compiled
+    """Satisfaction after a complaint is handled: recovery fades with the wait (float64) [C2].
+
+    A token reply (`sincerity` < 1) recovers only its share of a sincere answer's.
+    """
+    return F32(np.float64(satisfaction) + sincerity * p.complaint_recovery * math.exp(
         -p.complaint_recovery_decay * np.float64(waited)))
+
+
+@rule
+def grudge_kept(grudge, waited, p):  # pragma: no cover - compiled
+    """A grudge fades `grudge_memory` periods after it formed; its periods count on (`waited`) [C4].
+
+    Returns (grudge still held, periods counted).
+    """
+    ends = grudge & (waited >= p.grudge_end)
+    counted = np.int16(0) if ends else (waited + np.int16(1) if grudge else waited)
+    return grudge ^ ends, counted
 
 
 # --------------------------------------------------------------------------- word of mouth
@@ -149,8 +179,9 @@ def loyalty_target(relationship, satisfaction, lock, p):  # pragma: no cover - c
 
 @rule
 def purchase_rate(satisfaction, rate, p):  # pragma: no cover - compiled
-    """Purchases per period rise with satisfaction [P1]."""
-    return exp32_at((satisfaction - p.reference_satisfaction) * p.purchase_satisfaction) * rate
+    """Purchases per period: the dissatisfied buy less, the delighted a little more (asymmetric) [P1]."""
+    d = satisfaction - p.reference_satisfaction
+    return exp32_at(min(d, ZERO) * p.purchase_satisfaction + max(d, ZERO) * p.purchase_delight) * rate
 
 
 #: Largest purchase count `poisson_capped` finds without branches (`kernels.react` finishes the rest).
@@ -213,14 +244,20 @@ def purchases_until_dropout(dropout, u, cap):  # pragma: no cover - compiled
 @rule
 def churn_hazard(satisfaction, loyalty, unresolved, base, price, lock, pull_term, cover_keep,
                  p):  # pragma: no cover - compiled
-    """Probability of leaving this period [H1]."""
+    """Probability of leaving this period: life events, or switching to a competitor [H1].
+
+    `base` (θ) is the customer's exogenous churn, which no management changes.
+    Switching starts from the competitors' attraction (a baseline plus their pull,
+    felt by the price-sensitive) and rises as satisfaction and loyalty fall and
+    while a complaint is unresolved; lock-in holds back a share of it, unless a
+    competitor buys it out (`cover_keep` is what stays locked).
+    """
     x = (p.reference_satisfaction - satisfaction) * p.churn_satisfaction + (
         p.reference_loyalty - loyalty) * p.churn_loyalty
     x = x + p.churn_unresolved if unresolved else x
-    h = exp32_at(x) * base
-    h += (ONE - loyalty) * price * pull_term
-    h *= ONE - lock * p.lock_protection * cover_keep
-    return clamp01(h)
+    attraction = p.switching_base + price * pull_term
+    switching = min(attraction * exp32_at(x), ONE) * (ONE - lock * p.lock_protection * cover_keep)
+    return clamp01(base + (ONE - base) * switching)
 
 
 @rule
@@ -254,10 +291,10 @@ def revealed_needs(needs, z, p):  # pragma: no cover - compiled
 
 
 @rule
-def recommend(satisfaction, loyalty, p):  # pragma: no cover - compiled
-    """True likelihood to recommend, 0–10, unrounded [V1]."""
-    return min(max((satisfaction * F32(0.5) + loyalty * F32(0.5) + p.recommend_shift) * F32(10.0), ZERO),
-               F32(10.0))
+def recommend(satisfaction, loyalty, advocacy, p):  # pragma: no cover - compiled
+    """True likelihood to recommend, 0–10, unrounded: satisfaction, loyalty and the customer's own bent [V1]."""
+    return min(max((satisfaction * F32(0.5) + loyalty * F32(0.5) + p.recommend_shift + advocacy) * F32(10.0),
+                   ZERO), F32(10.0))
 
 
 @rule
@@ -296,13 +333,10 @@ def joining_probability(paid, referral_rate, share, deterrence, heard):  # pragm
     return -math.expm1(-(pd + referral)), pd + referral, referral
 
 
-# --------------------------------------------------------------------------- newcomers (once per period, numpy)
+# --------------------------------------------------------------------------- newcomers
 
 
-def steady_satisfaction(expectation: np.float32, p: object) -> np.float32:
-    """Satisfaction at rest, expectation met (no disconfirmation): where customers start [J1].
-
-    numpy's float32 exponential, on one value per period (the newcomers' expectation).
-    """
-    x = p.satisfaction_base + p.expectation_weight * (expectation - p.quality)
-    return (1.0 / (1.0 + np.exp(-x))).astype(F32)
+@rule
+def steady_satisfaction(expectation, p):  # pragma: no cover - compiled
+    """Satisfaction at rest, expectation met (no disconfirmation): where customers start [S1, J1]."""
+    return satisfaction_target(expectation, ZERO, p)

@@ -24,6 +24,11 @@ POTENTIAL, ACTIVE, CHURNED = 0, 1, 2
 F32 = np.float32
 #: Survey answers (0–10 and 1–5) are whole numbers, stored as int8; this marks "never answered".
 NO_ANSWER = -1
+#: Marks "never" in the period columns that can be negative (joined, last purchase): the initial
+#: customers' history reaches back before period 0.
+NEVER = int(np.iinfo(np.int16).min)
+#: The longest history the CRM holds on an initial customer (ten years of weeks).
+MAX_HISTORY = 520
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ def _c(name: str, dtype: type, doc: str, **kw: object) -> Column:
 COLUMNS: tuple[Column, ...] = (
     _c("status", np.int8, "0 potential, 1 active, 2 churned."),
     _c("segment", np.int16, "Segment index."),
-    _c("joined", np.int16, "Period the customer joined (-1: not yet)."),
+    _c("joined", np.int16, "Period the customer joined (negative: before the run; NEVER: not yet)."),
     _c("churned_at", np.int16, "Period the customer left (-1: not left)."),
     _c("spend", F32, "Spend per purchase."),
     _c("purchase_rate", F32, "Purchases per period at reference satisfaction (λ)."),
@@ -70,6 +75,7 @@ COLUMNS: tuple[Column, ...] = (
     _c("sociability", F32, "Weight of the customer's word of mouth.", shown="trait"),
     _c("service_sensitivity", F32, "How much service lifts perceived quality.", shown="trait"),
     _c("likability", F32, "How much managers like the customer (unrelated to value)."),
+    _c("advocacy", F32, "The customer's own bent to recommend, or not, whatever their satisfaction."),
     _c("cost_to_serve", F32, "Cost of serving the customer per period.", shown="trait"),
     _c("needs", F32, "Position of the customer's needs."),
     _c("expectation", F32, "Expected quality."),
@@ -82,7 +88,7 @@ COLUMNS: tuple[Column, ...] = (
     _c("grudge", np.bool_, "A complaint was never handled."),
     _c("complaints_total", np.int16, "Complaints filed so far."),
     _c("consent", np.bool_, "The customer's data may be used."),
-    _c("last_purchase", np.int16, "Period of the last purchase (-1: never)."),
+    _c("last_purchase", np.int16, "Period of the last purchase (negative: before the run; NEVER: none)."),
     _c("frequency", F32, "Purchases per period as the CRM smooths them."),
     _c("monetary", F32, "Spend per purchase as the CRM smooths it."),
     _c("purchases_total", np.int32, "Purchases so far."),
@@ -119,31 +125,33 @@ PARAMS_F32 = (
     "complaint_threshold", "complaint_probability", "expectation_adaptation", "points_lock",
     "growth_speed", "service_scale", "points_scale", "wom_negative", "relationship_weight",
     "lockin_crowding", "loyalty_speed", "reference_satisfaction", "purchase_satisfaction",
-    "churn_satisfaction", "reference_loyalty", "churn_loyalty", "churn_unresolved", "lock_protection",
+    "purchase_delight", "churn_satisfaction", "reference_loyalty", "churn_loyalty", "churn_unresolved",
+    "lock_protection",
     "survey_response", "survey_anger_bias", "recommend_shift", "detractor_threshold", "wom_unresolved",
-    "complaint_wait_penalty",
+    "complaint_wait_penalty", "switching_base", "service_personalisation", "service_shape",
 )
 #: Constants the rules read in float64 (the adoption hazard, complaint recovery).
 PARAMS_F64 = ("referral_rate", "wom_deterrence", "complaint_recovery", "complaint_recovery_decay")
 #: Constants derived from others (computed in float64, then rounded to float32) and the market's.
-PARAMS_DERIVED = ("quality", "crm_noise", "keep_lift", "lock_keep", "fit_den")
+PARAMS_DERIVED = ("reference_quality", "crm_noise", "keep_lift", "lock_keep", "fit_den")
 
-Params = namedtuple("Params", [*PARAMS_F32, *PARAMS_F64, *PARAMS_DERIVED, "complaint_give_up"])
+Params = namedtuple("Params", [*PARAMS_F32, *PARAMS_F64, *PARAMS_DERIVED, "complaint_give_up", "grudge_end"])
 
 
-def make_params(behaviour: object, quality: float, crm_noise: float) -> Params:
+def make_params(behaviour: object, reference_quality: float, crm_noise: float) -> Params:
     """The constants of the customer rules, by name.
 
     Args:
         behaviour: The scenario's `population.behaviour`.
-        quality: The product's base quality (`market.quality`).
+        reference_quality: The competitors' quality customers compare with (`market.reference_quality`).
         crm_noise: Noise of the needs the CRM records (`market.crm_noise`).
     """
     b = behaviour
     values = {name: F32(getattr(b, name)) for name in PARAMS_F32}
     values.update({name: np.float64(getattr(b, name)) for name in PARAMS_F64})
     values.update(
-        quality=F32(quality), crm_noise=F32(crm_noise),
+        reference_quality=F32(reference_quality), crm_noise=F32(crm_noise),
         keep_lift=F32(1.0 - b.service_adaptation), lock_keep=F32(1.0 - b.lock_decay),
-        fit_den=F32(2.0 * float(b.fit_width) ** 2), complaint_give_up=np.int16(b.complaint_give_up))
+        fit_den=F32(2.0 * float(b.fit_width) ** 2), complaint_give_up=np.int16(b.complaint_give_up),
+        grudge_end=np.int16(min(b.complaint_give_up + b.grudge_memory, np.iinfo(np.int16).max)))
     return Params(**values)

@@ -110,7 +110,7 @@ class Policy:
     #: Defaults of the kind, used when the scenario leaves them unset.
     default_shares: ClassVar[dict[str, float]] = {
         "service": 0.65, "complaints": 0.15, "points": 0.0, "acquisition": 0.2}
-    default_target: ClassVar[float] = 0.2
+    default_target: ClassVar[float] = 0.3
     #: Whether the policy needs the true state (only the oracle).
     needs_truth: ClassVar[bool] = False
     #: Whether `score` only reads the view (no random draws, no state kept): then a manager

@@ -1,9 +1,22 @@
 """`churn_risk`: target the customers a model learned from observed churn says will leave.
 
-The manager's analysts keep a rolling sample of customers' CRM records and
-whether each account closed in the next period, and refit a ridge-regularised
-logistic regression on it every few periods (Newton's method). Until the first
-fit, recency stands in for risk.
+The manager's analysts keep, every period, a sample of customers' CRM records
+(`features`: recency, frequency, monetary value, complaints, survey answers,
+tenure, lock-in, segment) and learn, once each record's outcome is known, which
+of those customers closed their account within the following quarter
+(`window` periods). The model is scikit-learn's L2-regularised logistic
+regression on standardised features, refitted every few periods on the last
+`memory` periods of labelled records; it is kept while fewer than `min_events`
+closures have been seen. Until the first fit, the time since the last
+purchase stands in for risk.
+
+Being served lowers a customer's risk, and the served are those the model
+called at risk: learned naively, the model would find risk where it has been
+treated away. Each record therefore carries whether the customer was in the
+service programme, and a prediction is the risk of a customer left alone.
+
+A prediction is the chance to leave within the window; `period_risk` turns it
+into a chance per period (what lifetime value divides by).
 """
 
 from __future__ import annotations
@@ -13,6 +26,9 @@ from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from sim import crm_kernels
 from sim.crm import CRMView
@@ -21,159 +37,141 @@ from sim.registry import POLICIES
 from sim.scenario import PolicyOptions
 
 F32 = np.float32
-#: The fields whose missing values the churn model fills with their segment's mean.
+#: Periods of the recent frequency the long-run purchase rate is shrunk toward (`trend`).
+TREND_PRIOR = 8.0
+#: The fields whose missing values (no consent, no purchase yet) are filled with their segment's mean.
 FILLED = ("recency", "frequency", "monetary", "complaints_total")
+#: The features, in the order of the model's columns (then one column per segment but the first).
+FEATURES = ("log recency", "log frequency", "purchase trend", "log monetary", "complaint open",
+            "complaints (≤ 5)",
+            "last NPS answer / 10", "answered a survey", "log tenure", "lock-in",
+            "revealed needs' distance from the segment's", "in the service programme")
 
 
-def _filled(view: CRMView, rows: np.ndarray | slice) -> list[np.ndarray]:
-    """The `FILLED` fields at `rows` (float32 copies), missing values replaced by their segment's mean.
+def features(view: CRMView, rows: np.ndarray | slice = slice(None),
+             served: np.ndarray | None = None) -> np.ndarray:
+    """The churn model's inputs for the customers `rows` (float64, one row each).
 
-    The means are computed only for fields with missing values at `rows` (on
-    the compiled path in one pass): a sample of known customers rarely has any.
+    Missing values (a customer who did not consent, who has not bought yet) are
+    filled with their segment's mean, what a CRM analyst would do. `served` marks
+    the customers the manager's programme is serving (by slot; None: nobody), so
+    the model tells the risk a customer runs from the effect of being served.
     """
-    values = [np.array(getattr(view, name)[rows], dtype=F32) for name in FILLED]  # copies, also of a slice
-    bad = [np.flatnonzero(~np.isfinite(v)) for v in values]
-    need = [name for name, b in zip(FILLED, bad, strict=True) if b.size]
-    if need:
-        means = dict(zip(need, view.field_segment_means(*need), strict=True))
-        segment = view.segment[rows]
-        for name, v, b in zip(FILLED, values, bad, strict=True):
-            if b.size:
-                v[b] = means[name].astype(F32)[segment[b]]
-    return values
-
-
-def _columns(view: CRMView, rows: np.ndarray | slice):
-    recency, frequency, monetary, complaints = _filled(view, rows)
-    nps = view.survey_nps[rows]
+    segment = view.segment[rows]
+    filled = []
+    for name, means in zip(FILLED, view.field_segment_means(*FILLED), strict=True):
+        v = np.asarray(getattr(view, name)[rows], dtype=np.float64)
+        filled.append(np.where(np.isfinite(v), v, means[segment]))
+    recency, frequency, monetary, complaints = filled
+    nps = np.asarray(view.survey_nps[rows], dtype=np.float64)
     answered = np.isfinite(nps)
-    return [
-        np.log1p(recency),
-        frequency,
-        np.log1p(monetary),
-        view.complaint_open[rows].astype(F32),
-        np.minimum(complaints, 5.0),
-        np.where(answered, nps, 7.0).astype(F32, copy=False) / 10.0,
-        answered.astype(F32),
-        np.log1p(view.tenure[rows]),
-        view.lock[rows].astype(F32),
-    ]
+    cols = [np.log1p(recency), np.log1p(frequency), trend(view, rows, frequency), np.log1p(monetary),
+            np.asarray(view.complaint_open[rows], dtype=np.float64), np.minimum(complaints, 5.0),
+            np.where(answered, nps, 7.0) / 10.0, answered.astype(np.float64),
+            np.log1p(np.asarray(view.tenure[rows], dtype=np.float64)),
+            np.asarray(view.lock[rows], dtype=np.float64)]
+    needs = np.asarray(view.needs_signal[rows], dtype=np.float64)
+    centre = view.field_segment_mean("needs_signal")[segment]
+    cols.append(np.abs(np.where(np.isfinite(needs), needs, centre) - centre))
+    cols.append(np.zeros(len(segment)) if served is None else np.asarray(served[rows], dtype=np.float64))
+    cols += [(segment == k).astype(np.float64) for k in range(1, view.n_segments)]
+    return np.column_stack(cols)
 
 
-def churn_features(view: CRMView, rows: np.ndarray | None = None) -> np.ndarray:
-    """The design matrix of the churn model, one row per customer slot (or per `rows`)."""
-    r = slice(None) if rows is None else rows
-    cols = _columns(view, r)
-    m = cols[0].size
-    x = np.zeros((m, 1 + len(cols) + view.n_segments - 1), dtype=F32)
-    x[:, 0] = 1.0
-    for j, c in enumerate(cols, start=1):
-        x[:, j] = c
-    seg = view.segment[r]
-    for k in range(1, view.n_segments):
-        x[:, len(cols) + k] = seg == k
-    return x
+def trend(view: CRMView, rows: np.ndarray | slice, frequency: np.ndarray) -> np.ndarray:
+    """How the recent purchase frequency compares with the customer's own long-run rate (log ratio).
 
-
-def linear_predictor(view: CRMView, coef: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
-    """`churn_features(view) @ coef` without building the matrix (float64), of all rows or a block of rows."""
-    return _compiled_eta(view, coef, negate_clipped=False, rows=rows)
-
-
-def _compiled_eta(view: CRMView, coef: np.ndarray, negate_clipped: bool,
-                  rows: slice = slice(None)) -> np.ndarray:
-    """`linear_predictor` by the kernel (or `-clip(eta, -30, 30)` with `negate_clipped`), of a block of rows.
-
-    The logarithms stay numpy's (they may differ from numba's in the last bit):
-    the kernel fills recency and monetary value into a buffer, numpy takes the
-    `log1p` in place, the kernel sums the terms in one pass.
+    The long-run rate is the purchases recorded over the periods the CRM has
+    watched the customer, shrunk toward the recent frequency by `TREND_PRIOR`
+    periods of it (so a short record shows no trend). A customer buying less
+    than they used to is the first sign a CRM sees of one who is unhappy.
     """
-    seg = view.segment[rows]
-    recency, frequency, monetary, complaints = (m.astype(F32) for m in view.field_segment_means(*FILLED))
-    buf = np.empty((3, seg.size), dtype=F32)
-    crm_kernels.fill2_f32(view.recency[rows], view.monetary[rows], seg, recency, monetary, buf)
-    np.log1p(buf[:2], out=buf[:2])
-    tenure = view.tenure[rows]
-    log_tenure = np.log1p(tenure, out=buf[2]) if tenure.dtype == F32 else np.log1p(tenure)
-    return crm_kernels.churn_eta(buf[0], crm_kernels.values(view.frequency[rows]), frequency, buf[1],
-                                 np.asarray(view.complaint_open[rows], dtype=bool),
-                                 crm_kernels.values(view.complaints_total[rows]), complaints,
-                                 crm_kernels.values(view.survey_nps[rows]), log_tenure,
-                                 crm_kernels.values(view.lock[rows]), seg, np.asarray(coef, dtype=np.float64),
-                                 negate_clipped)
+    if view.purchases is None:
+        return np.zeros_like(frequency)
+    watched = np.minimum(np.asarray(view.tenure[rows], dtype=np.float64), float(view.t))
+    recorded = np.asarray(view.purchases[rows], dtype=np.float64)
+    bought = np.nan_to_num(recorded, nan=0.0)
+    prior = np.where(np.isfinite(recorded), TREND_PRIOR, 1e9)
+    long_run = (bought + prior * frequency) / (watched + prior)
+    return np.log1p(frequency) - np.log1p(long_run)
+
+
+def period_risk(window_risk: np.ndarray, window: int) -> np.ndarray:
+    """A chance to leave within `window` periods as a constant chance per period."""
+    return (1.0 - np.power(1.0 - np.clip(window_risk, 0.0, 1.0 - 1e-9), 1.0 / window)).astype(F32)
 
 
 class ChurnModel:
-    """A logistic churn model the manager learns from the churn it observes.
+    """A churn model the manager learns from the churn it observes.
 
     Args:
         sample: Customers recorded per period.
-        memory: Periods of records kept.
-        ridge: L2 penalty.
+        window: Periods after a record within which a closed account counts as churn.
+        memory: Periods of labelled records kept for fitting.
+        min_events: Closures needed before the first fit.
     """
 
-    def __init__(self, sample: int = 1000, memory: int = 26, ridge: float = 1.0) -> None:
-        self.sample, self.memory, self.ridge = sample, memory, ridge
-        self.pending: tuple[np.ndarray, np.ndarray] | None = None
-        self.records: list[tuple[np.ndarray, np.ndarray]] = []
-        self.coef: np.ndarray | None = None
+    def __init__(self, sample: int = 1000, window: int = 13, memory: int = 39, min_events: int = 30) -> None:
+        self.sample, self.window, self.memory, self.min_events = sample, window, memory, min_events
+        self.pending: list[tuple[int, np.ndarray, np.ndarray]] = []  # (period, ids, features) awaiting outcome
+        self.records: list[tuple[np.ndarray, np.ndarray]] = []  # (features, churned within the window)
+        self.pipeline = None
 
-    def record(self, view: CRMView, rng: np.random.Generator) -> None:
-        """Label last period's sample with who left, and sample this period."""
-        if self.pending is not None:
-            ids, x = self.pending
-            self.records.append((x, view.churned[ids].astype(F32)))
-            self.records = self.records[-self.memory:]
+    @property
+    def fitted(self) -> bool:
+        """Whether the model has been fitted."""
+        return self.pipeline is not None
+
+    def record(self, view: CRMView, rng: np.random.Generator, served: np.ndarray | None = None) -> None:
+        """Label the records whose window has passed with who left, and sample this period's customers.
+
+        `served` marks the customers the programme serves now (by slot), a feature of their records.
+        """
+        while self.pending and self.pending[0][0] <= view.t - self.window:
+            _, ids, x = self.pending.pop(0)
+            if x.shape[0] and ids.max() < view.churned.size:
+                self.records.append((x, view.churned[ids].astype(np.float64)))
+        self.records = self.records[-self.memory:]
         known = np.flatnonzero(view.known)
-        if known.size == 0:
-            self.pending = None
-            return
-        ids = rng.choice(known, size=min(self.sample, known.size), replace=False)
-        self.pending = (ids, churn_features(view, ids))
+        if known.size:
+            ids = np.sort(rng.choice(known, size=min(self.sample, known.size), replace=False))
+            self.pending.append((view.t, ids, features(view, ids, served)))
 
-    def fit(self, iterations: int = 5) -> bool:
-        """Refit on the records; returns False when there is not yet enough churn."""
+    def fit(self) -> bool:
+        """Refit on the labelled records; False while there are too few closures to learn from."""
         if not self.records:
             return False
-        x = np.concatenate([r[0] for r in self.records]).astype(np.float64)
-        y = np.concatenate([r[1] for r in self.records]).astype(np.float64)
-        if y.sum() < 5:
+        y = np.concatenate([r[1] for r in self.records])
+        if y.sum() < self.min_events or y.sum() == y.size:
             return False
-        beta = np.zeros(x.shape[1]) if self.coef is None else self.coef.copy()
-        beta[0] = np.log(y.mean() / (1 - y.mean())) if self.coef is None else beta[0]
-        pen = np.full(x.shape[1], self.ridge)
-        pen[0] = 0.0
-        for _ in range(iterations):
-            p = 1 / (1 + np.exp(-np.clip(x @ beta, -30, 30)))
-            grad = x.T @ (y - p) - pen * beta
-            hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(pen) + 1e-9 * np.eye(x.shape[1])
-            beta += np.linalg.solve(hess, grad)
-        self.coef = beta
+        x = np.concatenate([r[0] for r in self.records])
+        self.pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500)).fit(x, y)
         return True
 
-    def predict(self, view: CRMView) -> np.ndarray:
-        """Predicted churn probability next period per customer slot."""
-        if self.coef is None:
-            return crm_kernels.recency_risk(crm_kernels.values(view.recency), view.known)
-        # Block by block (every step is per row): the float64 scratch is a block's, not a column's.
+    def predict_window(self, view: CRMView) -> np.ndarray:
+        """Chance to leave within the window if not served, per customer slot (float64; 0 if not known)."""
         n = view.known.size
-        risk = np.empty(n, dtype=F32)
-        for a in range(0, n, BLOCK):
-            rows = slice(a, min(a + BLOCK, n))
-            # The exponential stays numpy's, computed in place on -clip(eta, -30, 30).
-            x = _compiled_eta(view, self.coef, negate_clipped=True, rows=rows)
-            crm_kernels.logistic32(np.exp(x, out=x), out=risk[rows])
+        risk = np.zeros(n)
+        known = np.flatnonzero(view.known)
+        for a in range(0, known.size, BLOCK):  # block by block: the features are a block's, not a column's
+            rows = known[a:a + BLOCK]
+            risk[rows] = self.pipeline.predict_proba(features(view, rows))[:, 1]
         return risk
+
+    def predict(self, view: CRMView) -> np.ndarray:
+        """Predicted churn chance per period per customer slot (float32).
+
+        Before the first fit: the time since the last purchase, a proxy that ranks
+        customers (its scale is not a probability).
+        """
+        if not self.fitted:
+            return crm_kernels.recency_risk(crm_kernels.values(view.recency), view.known)
+        return period_risk(self.predict_window(view), self.window)
 
 
 @POLICIES.register
 class ChurnRiskPolicy(Policy):
-    """Serve the customers most likely to leave, by a model learned from observed churn.
-
-    Options:
-        refit_every: Periods between refits (default 4).
-        sample: Customers recorded per period (default 1000).
-    """
+    """Serve the customers most likely to leave, by a model learned from observed churn."""
 
     kind: ClassVar[str] = "churn_risk"
     pure_score: ClassVar[bool] = True
@@ -183,24 +181,27 @@ class ChurnRiskPolicy(Policy):
 
         refit_every: int = Field(4, ge=1, description="Periods between refits of the churn model.")
         sample: int = Field(1000, ge=10, description="Customers recorded per period for the churn model.")
+        window: int = Field(13, ge=1, description="Periods after a record in which leaving counts as churn.")
+        memory: int = Field(39, ge=1, description="Periods of labelled records the model is fitted on.")
 
-    #: Fields whose per-segment means the policy uses in a period: the churn model's fills
-    #: (for the prediction every customer's complaint is ranked by) and the offer.
+    #: Fields whose per-segment means the policy uses in a period (the features' fills, the offer).
     means_used: ClassVar[tuple[str, ...]] = (*FILLED, "needs_signal")
-    #: The means `observe` has `CRMView.field_segment_means` compute in one pass on the
-    #: compiled path: those every period's decision uses.
+    #: The means `observe` computes in one pass: those every period's decision uses.
     observed_means: ClassVar[tuple[str, ...]] = means_used
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.refit_every = int(self.options.get("refit_every", 4))
-        self.model = ChurnModel(sample=int(self.options.get("sample", 1000)))
+        settings = self.Options.model_validate(self.options)
+        self.refit_every = settings.refit_every
+        self.model = ChurnModel(sample=settings.sample, window=settings.window, memory=settings.memory)
 
     def observe(self, view: CRMView, rng: np.random.Generator) -> None:
         """Record data; refit on schedule."""
         if self.observed_means:
             view.field_segment_means(*self.observed_means)  # in one pass
-        self.model.record(view, rng)
+        targets = self._targets
+        served = targets if targets is not None and targets.size == view.known.size else None
+        self.model.record(view, rng, served)
         if view.t > 0 and view.t % self.refit_every == 0:
             self.model.fit()
 
@@ -208,8 +209,8 @@ class ChurnRiskPolicy(Policy):
         # score() and complaint_priority() see the same view in a period: predict once.
         # The view is held weakly: the cache must not keep last period's view alive.
         cached = getattr(self, "_cache", None)
-        if cached is None or cached[0]() is not view or cached[1] is not self.model.coef:
-            self._cache = (weakref.ref(view), self.model.coef, self.model.predict(view))
+        if cached is None or cached[0]() is not view or cached[1] is not self.model.pipeline:
+            self._cache = (weakref.ref(view), self.model.pipeline, self.model.predict(view))
         return self._cache[2]
 
     def score(self, view: CRMView, rng: np.random.Generator) -> np.ndarray:

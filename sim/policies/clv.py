@@ -40,7 +40,7 @@ class CLVPolicy(ChurnRiskPolicy):
 
     def score(self, view: CRMView, rng: np.random.Generator) -> np.ndarray:
         """Value at risk."""
-        fixed = self.model.coef is None
+        fixed = not self.model.fitted
         view.field_segment_means(*(("value",) if fixed else self.means_used))  # in one pass
         # Before the first fit the prediction is not used (every risk is 0.01).
         risk = _NO_RISK if fixed else self.model.predict(view)

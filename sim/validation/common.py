@@ -25,6 +25,8 @@ NEUTRAL_BEHAVIOUR: dict[str, float] = {
     "churn_satisfaction": 0.0,
     "churn_loyalty": 0.0,
     "churn_unresolved": 0.0,
+    "switching_base": 0.0,
+    "purchase_delight": 0.0,
     "complaint_probability": 0.0,
 }
 

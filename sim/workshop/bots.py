@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import mesa
 import numpy as np
 
+from sim.agents.managers import Manager
 from sim.allocation import Decision
 from sim.biases import Bias
 from sim.crm import CRMView
 from sim.policies import Policy
 from sim.registry import BIASES, POLICIES
+from sim.scenario import PolicySpec
 from sim.workshop.game import Game, Plan, Setup
 
 F32 = np.float32
@@ -53,29 +56,32 @@ class Bot:
         self.spec = spec
         cls = POLICIES[spec.policy]
         # The bot looks once a quarter; it refits its churn model at every look.
-        self.policy: Policy = cls(options={"refit_every": 1, "sample": 1500})
-        self.biases: list[Bias] = [BIASES[k](s) for k, s in spec.biases]
-        self.rng = np.random.default_rng(seed)
+        policy: Policy = cls(options={"refit_every": 1, "sample": 1500})
+        biases: list[Bias] = [BIASES[k](s) for k, s in spec.biases]
+        # The core's manager decides for the bot, exactly as it decides in a run (its own little model:
+        # a Mesa agent belongs to one).
+        self.manager = Manager(mesa.Model(), PolicySpec(name=spec.name, kind=spec.policy),
+                               np.random.default_rng(seed), policy=policy, biases=biases, keep_last=False)
+
+    @property
+    def policy(self) -> Policy:
+        """The bot's policy."""
+        return self.manager.policy
+
+    @property
+    def biases(self) -> list[Bias]:
+        """The biases laid over it."""
+        return self.manager.biases
 
     def read_report(self, view: CRMView) -> None:
         """First look at the CRM (last year's report): memories of it are formed here."""
-        self.policy.observe(view, self.rng)
+        self.policy.observe(view, self.manager.stream)
         for b in self.biases:
             b.see(view, b.strength)
 
     def decide(self, view: CRMView) -> Decision:
-        """The bot's decision on this view, through its biases."""
-        self.policy.observe(view, self.rng)
-        seen = view
-        for b in self.biases:
-            seen = b.see(seen, b.strength)
-        score = self.policy.score(seen, self.rng)
-        for b in self.biases:
-            score = b.judge(score, seen, b.strength)
-        decision = self.policy.decide(seen, score)
-        for b in self.biases:
-            decision = b.adjust(decision, seen, b.strength)
-        return decision
+        """The bot's decision on this view, through its biases (`Manager.decide`)."""
+        return self.manager.decide(view)
 
     def plan(self, game: Game, view: CRMView) -> Plan:
         """Write this round's decision down as a trainee's plan."""

@@ -421,7 +421,7 @@ class Game:
         """What the manager sees now (the CRM at the start of the coming period)."""
         m = self.model
         state = m.market.state(m.period)
-        return build_view(m.customers, m.period, m.budget(state), False)
+        return build_view(m.customers, m.period, m.budget(state))
 
     def _mark(self) -> None:
         pop = self.model.customers
