@@ -170,12 +170,12 @@ class CustomerAgent(mesa.Agent):
         self.advocacy = model.behaviour.advocacy_spread * float(rng.standard_normal())  # [V1]
         self.cost_to_serve = per_period("cost_to_serve")
         self.needs = seg.needs + seg.needs_spread * float(rng.standard_normal())
-        # Expectations start at the quality delivered; satisfaction at rest there [S1].
-        steady = model.steady_satisfaction(model.quality)
+        # Everyone starts at rest [J1]: expecting what they perceive of their segment's offer.
+        self.expectation = model.at_rest(self.needs, seg.needs)
+        steady = model.steady_satisfaction(self.expectation)
         self.satisfaction = steady if seg.satisfaction is None else seg.satisfaction
         self.loyalty = self.satisfaction if seg.loyalty is None else seg.loyalty
         self.growth = 1.0
-        self.expectation = model.quality
         self.lock = 0.0
         self.relationship = 0.0
         self.complaint_open = False
@@ -408,7 +408,8 @@ class CustomerAgent(mesa.Agent):
         self.referred_now = rng.random() * max(rate, 1e-12) < referral
         self.status = ACTIVE
         self.joined = t + 1
-        self.expectation = m.newcomer_expectation
+        offer = m.newcomer_offer[self.segment]
+        self.expectation = m.at_rest(self.needs, offer, m.newcomer_quality) + m.promised
         self.satisfaction = m.steady_satisfaction(self.expectation)
         self.loyalty = 0.5 * self.satisfaction
         self.last_purchase = t + 1
@@ -452,7 +453,7 @@ class PlainMesaMarket(mesa.Model):
         # The purchase rate the CRM assumes for a newcomer: their segment's mean.
         self.prior_rate = [float(np.mean([p.purchase_rate for p in self.people if p.segment == k] or [0.0]))
                            for k in range(len(pop.segments))]
-        self.newcomer_expectation = self.quality
+        self.newcomer_quality, self.newcomer_offer, self.promised = self.quality, None, 0.0
         self.broken_promises = 0.0
         self.survey_rate = scenario.market.survey_rate
         self.outcomes: list[dict[str, float]] = []
@@ -479,6 +480,13 @@ class PlainMesaMarket(mesa.Model):
         return _sigmoid(b.satisfaction_base
                         + b.expectation_weight * (expectation - self.reference_quality)
                         + b.disconfirmation_weight * felt)
+
+    def at_rest(self, needs: float, offer: float, quality: float | None = None) -> float:
+        """What a customer perceives of an offer without service or noise: the expectation at rest [J1]."""
+        b = self.behaviour
+        d = needs - offer
+        fitted = math.exp(-(d * d) / (2 * b.fit_width ** 2))
+        return (self.quality if quality is None else quality) + b.fit_weight * (fitted - 1.0)
 
     def steady_satisfaction(self, expectation: float) -> float:
         """Satisfaction at rest: expectation met, no disconfirmation [S1, J1]."""
@@ -541,8 +549,9 @@ class PlainMesaMarket(mesa.Model):
         self.agents.do("promote")
         b = self.behaviour
         # Newcomers expect what marketing promised them of this period's quality [J1].
-        self.newcomer_expectation = quality + b.promise_effect / max(
-            b.expectation_adaptation, 1e-6) * (alloc.promise - b.honest_promise)
+        self.newcomer_quality, self.newcomer_offer = quality, alloc.offer
+        over = alloc.promise - b.honest_promise
+        self.promised = b.promise_effect / max(b.expectation_adaptation, 1e-6) * over
         self.agents.do("consider_joining", t, self._paid_hazard(alloc))
         active = [p for p in self.people if p.status == ACTIVE]
         was = [p for p in self.people if p.was_active]

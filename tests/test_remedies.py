@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from sim.agents.state import NEVER
 from sim.allocation import Decision
 from sim.crm import CRMView
 from sim.model import RetentionModel
@@ -88,7 +89,8 @@ def test_data_refresh_renews_a_stale_snapshot_when_due():
     for _ in range(20):
         model.step()
         # The first customers joined before period 0: tenure in the snapshot less it is its period.
-        first = pop.joined < 0
+        # (those still customers when it was taken: the others show no tenure in it).
+        first = (pop.joined < 0) & (pop.joined > NEVER) & (bias.snapshot["tenure"] > 0)
         at = bias.snapshot["tenure"][first] + pop.joined[first]
         assert np.nanmin(at) == np.nanmax(at)
         taken.append(int(np.nanmax(at)))
