@@ -120,15 +120,17 @@ class Manager(mesa.Agent):
         team = next((r for r in self.remedies
                      if isinstance(r, DiverseTeam) and r.on(t)), None)
         pooled = team is not None and bool(self.biases) and bool(self.colleagues)
+        # What each colleague sees, once a period for both their scores and their decision.
+        theirs = [c.see(view, c.strength) for c in self.colleagues] if pooled else []
         if pooled and score is not None:
-            score = self._pool_scores(view, score)
+            score = self._pool_scores(view, theirs, score)
         for r in self.remedies:
             score = r.judge(score, view)
         decision = self.policy.decide(seen, score)
         for b, s in zip(self.biases, strengths, strict=True):
             decision = b.adjust(decision, seen, s)
         if pooled:
-            decision = self._pool(view, decision)
+            decision = self._pool(view, theirs, decision)
         for r in self.remedies:
             decision = r.correct(decision, view)
         if decision.handling is None:
@@ -137,24 +139,25 @@ class Manager(mesa.Agent):
             self.last_view, self.last_decision = view, decision
         return decision
 
-    def _pool_scores(self, view: CRMView, score: np.ndarray) -> np.ndarray:
-        """The manager's scores averaged with each colleague's, who sees and judges through their own bias."""
+    def _pool_scores(self, view: CRMView, views: list[CRMView], score: np.ndarray) -> np.ndarray:
+        """The manager's scores averaged with each colleague's, judged through their own bias.
+
+        `views` is what each colleague sees (their bias's view of `view`).
+        """
         total = zscore(score, view.known)
-        for c in self.colleagues:
-            seen = c.see(view, c.strength)
+        for c, seen in zip(self.colleagues, views, strict=True):
             theirs = c.judge(self.policy.score(seen, self.stream), seen, c.strength)
             total = total + (zscore(theirs, view.known) if theirs is not None else 0.0)
         return (total / (1 + len(self.colleagues))).astype(F32)
 
-    def _pool(self, view: CRMView, decision: Decision) -> Decision:
+    def _pool(self, view: CRMView, views: list[CRMView], decision: Decision) -> Decision:
         """Average the budget split, promise, offer and complaint order with the colleagues'.
 
         Each colleague takes the policy's own split, promise, offer and complaint
         order, as their bias sees and bends them.
         """
         mine = [decision]
-        for c in self.colleagues:
-            seen = c.see(view, c.strength)
+        for c, seen in zip(self.colleagues, views, strict=True):
             theirs = Decision(shares=dict(self.policy.shares), service_weights=decision.service_weights,
                               offer=self.policy.offer(seen), promise=self.policy.promise,
                               complaint_priority=self.policy.complaint_priority(seen))
