@@ -75,12 +75,13 @@ def test_service_affinity_raises_complaints_and_remedies_reduce_them():
     r = small("service_affinity")
     assert worse(diff(r, "affinity_manager", "complaints"), True)
     assert worse(diff(r, "affinity_manager", "profit"), False)
-    # Training brings complaints down; both remedies recover profit.
+    # Training brings complaints down; both remedies recover profit and keep customers.
+    # (The feedback loop does not bring complaints filed down: the favourites it takes
+    # attention from complain in turn; docs/scenarios.md.)
     assert between(r, "affinity_with_training", "affinity_manager", "complaints")[2] < 0
-    assert between(r, "affinity_with_feedback", "affinity_manager", "complaints")[0] < 0
     for remedy in ("affinity_with_feedback", "affinity_with_training"):
-        m, lo, hi = between(r, remedy, "affinity_manager", "profit")
-        assert lo > 0, remedy
+        assert between(r, remedy, "affinity_manager", "profit")[1] > 0, remedy
+        assert between(r, remedy, "affinity_manager", "churn_rate")[2] < 0, remedy
 
 
 def test_manufacturer_fixed_beliefs_lose_share_and_remedies_recover():
