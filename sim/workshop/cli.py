@@ -57,11 +57,27 @@ def serve(
     base = public_url.rstrip("/") or f"http://{shown}:{port}"
     web = create_app(engine=engine, public_url=base)
     token = web.state.token
+    _warm_up()
     typer.echo(f"Workshop '{ws.title}' ({ws.scenario_name}, {ws.rounds} rounds) — database {db}")
     typer.echo(f"Facilitator link (keep it private): {base}/facilitator/w/{ws.id}?token={token}")
     typer.echo(f"Join link for trainees:             {base}/join/{ws.id}")
     typer.echo("Press Ctrl-C to stop; restarting on the same --db loses nothing.", err=False)
     uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
+def _warm_up() -> None:
+    """Compile the simulation's kernels now (a small market, two periods), before anyone joins.
+
+    On a fresh install or after an upgrade the kernels compile on first use; done
+    here, the first trainee's join does not wait for it.
+    """
+    from sim.loader import load_scenario
+    from sim.model import RetentionModel
+
+    sc = load_scenario("default")
+    sc = sc.model_copy(update={"population": sc.population.model_copy(update={"size": 200}),
+                               "horizon": 2})
+    RetentionModel(sc, rng=0).run()
 
 
 if __name__ == "__main__":  # pragma: no cover
