@@ -46,9 +46,10 @@ GROWTH_MARKET = [
 
 
 def test_big_account_bias_neglects_small_customers_who_would_grow():
-    # A small effect against the noise of 2,500 customers: ten replications.
+    # Six replications: with attention repairing misfit and buying growth (issue 15) the
+    # effect is several standard errors wide (profit −11,800, interval [−16,800, −6,800]).
     r = compare({"kind": "big_account", "strength": 0.9}, segments=GROWTH_MARKET,
-                remedies=[{"kind": "training", "start": 13, "rate": 0.1}], reps=10)
+                remedies=[{"kind": "training", "start": 13, "rate": 0.1}], reps=6)
     seg = r.segments.set_index(["policy", "segment"])
     assert (seg.loc[("biased", "small_growers"), "service_per_customer"]
             < seg.loc[("clean", "small_growers"), "service_per_customer"])
