@@ -5,7 +5,8 @@ The public API is imported lazily, so `import sim` does no work:
 - `load_scenario(path_or_name)` — a validated `Scenario`;
 - `run(scenario, replications=..., workers=...)` — a `Result` of the comparison;
 - `RetentionModel(scenario, policy=name, rng=seed)` — the Mesa model itself;
-- `register_policy`, `register_bias` — extend the model from a notebook.
+- `register_policy`, `register_bias` — extend the model from a notebook;
+- `calibrate(orders, ...)` — a scenario of a firm's own customers from its order log.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ _EXPORTS = {
     "Bias": "sim.biases",
     "Instruction": "sim.policies",
     "METRICS": "sim.metrics",
+    "calibrate": "sim.calibrate",
+    "Calibration": "sim.calibrate",
+    "CalibrationError": "sim.calibrate",
 }
 
 __all__ = ["__version__", *_EXPORTS]
