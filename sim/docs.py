@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from sim import scenario as scenario_module
-from sim.scenario import Scenario, Segment, Spec
+from sim.loader import MAX_VALUES
+from sim.scenario import MAX_POLICIES, Scenario, Segment, Spec
 
 _GROUPS = {
     "": "The scenario",
@@ -202,6 +203,24 @@ def scenario_reference() -> str:
         "scenario to start from, `retention-lab validate FILE` checks one, and "
         "`retention-lab schema` prints the JSON Schema this page is generated from. Rates are "
         "per period; `kind` selects the variant of a policy, bias, remedy or event.",
+        "",
+        "Files are read strictly; each of these is an error reported as `file:line: field: message` "
+        "(exit code 2), in YAML and TOML alike:",
+        "",
+        "- a key given twice in one mapping (YAML would otherwise let the last one win);",
+        "- `true`/`false` or quoted text where a number is expected (`horizon: true`, "
+        "`size: \"4000\"`);",
+        "- a policy's `options` that its kind does not have, or out of their bounds (each kind's "
+        "options are in docs/policies-and-biases.md);",
+        f"- more than {MAX_POLICIES} policies;",
+        f"- a YAML file holding more than {MAX_VALUES:,} values once its aliases (`*name`) are "
+        "expanded, or an alias inside the value it names (an \"alias bomb\" is refused before it "
+        "is expanded).",
+        "",
+        "A scenario's `name` may be written in any script (`顾客-测试`, `Kundenbindung-Ü`) but "
+        "holds no spaces; its results folder gets an ASCII-safe version of it (accents dropped, "
+        "other characters replaced, and a short hash added when letters with no ASCII form are "
+        "lost: `results/scenario-a8138316-<time>/`).",
         "",
     ]
     def top(path: str) -> str:

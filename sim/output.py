@@ -11,7 +11,9 @@ folder is complete.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -35,9 +37,29 @@ COMPARISON_COLUMNS = ("policy", "metric", "diff_mean", "diff_ci_low", "diff_ci_h
 CSV_FILES = ("summary.csv", "comparison.csv", "timeseries.csv", "segments.csv")
 
 
+def folder_name(name: str) -> str:
+    """An ASCII-safe folder name for a scenario name (which may be in any script).
+
+    Accents are dropped (`Kundenbindung-Ü` → `Kundenbindung-U`) and other
+    characters become `-`; when letters with no ASCII form are lost (`顾客-测试`,
+    `ретенция_2026`) a short hash of the name is added (`scenario-1a2b3c4d`,
+    `2026-1a2b3c4d`), so that different names keep different folders.
+    """
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        return name  # already safe: the folder is named as before
+    decomposed = unicodedata.normalize("NFKD", name)
+    ascii_ = decomposed.encode("ascii", "ignore").decode("ascii")
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", ascii_).strip("-._")
+    lost = any(not c.isascii() and not unicodedata.combining(c) for c in decomposed)
+    if not lost and safe:
+        return safe
+    digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    return f"{safe or 'scenario'}-{digest}"
+
+
 def default_out_dir(scenario: Scenario, root: Path | str = "results", suffix: str = "",
                     now: datetime | None = None) -> Path:
-    """`results/<name><suffix>-<YYYYmmdd-HHMMSS>/`, made unique with `-2`, `-3`... if taken.
+    """`results/<name><suffix>-<YYYYmmdd-HHMMSS>/` (`folder_name`), made unique with `-2`, `-3`... if taken.
 
     Args:
         scenario: The scenario (its name is used).
@@ -49,7 +71,7 @@ def default_out_dir(scenario: Scenario, root: Path | str = "results", suffix: st
         A path that does not exist yet.
     """
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / f"{scenario.name}{suffix}-{stamp}"
+    base = Path(root) / f"{folder_name(scenario.name)}{suffix}-{stamp}"
     path, i = base, 1
     while path.exists():
         i += 1

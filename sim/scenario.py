@@ -15,21 +15,45 @@ documented like a built-in one.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import types
+from functools import cache
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from sim.registry import BIASES, EVENTS, POLICIES, REMEDIES
 
 PERIODS_PER_YEAR = {"week": 52.0, "month": 12.0, "quarter": 4.0, "year": 1.0}
 #: Longest horizon (periods): customers' periods are stored as int16 (630 years of weeks).
 MAX_HORIZON = 32_000
+#: Most arms one scenario compares (each arm is a full set of replications).
+MAX_POLICIES = 64
+
+
+@cache
+def _number_kind(annotation: Any) -> str | None:
+    """"an integer" or "a number" if a field takes only numbers (or null), else None."""
+    union = get_origin(annotation) in (Union, types.UnionType)
+    args = [a for a in (get_args(annotation) if union else (annotation,)) if a is not type(None)]
+    if not args or not all(a in (int, float) for a in args):
+        return None
+    return "an integer" if all(a is int for a in args) else "a number"
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 class Spec(BaseModel):
@@ -40,6 +64,26 @@ class Spec(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        """A number field takes a number: `true` is not 1, nor `"20"` 20 (pydantic's lax mode would).
+
+        Checked before pydantic's own validation, so lists still become tuples.
+        """
+        if isinstance(v, (bool, str)) and info.field_name is not None:
+            field = cls.model_fields.get(info.field_name)
+            what = _number_kind(field.annotation) if field is not None else None
+            if what is not None:
+                hint = ""
+                if isinstance(v, bool):
+                    hint = " (true and false are not numbers)"
+                elif _is_number_text(v):
+                    hint = " (write numbers without quotes)"
+                raise PydanticCustomError("number_type", "expected {what}, found {found}{hint}",
+                                          {"what": what, "found": repr(v), "hint": hint})
+        return v
 
 
 # --------------------------------------------------------------------------- population
@@ -430,7 +474,9 @@ class Sweep(Spec):
 class Scenario(Spec):
     """A scenario: the customers, the market, and the managers compared."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="Scenario name.")
+    name: str = Field(min_length=1, description="Scenario name: printable characters in any script, no "
+                      "spaces (`顾客-测试`, `Kundenbindung-Ü`); the results folder gets an ASCII-safe "
+                      "version of it.")
     description: str = Field("", description="What the scenario teaches.")
     horizon: int = Field(104, ge=1, le=MAX_HORIZON, description="Periods simulated.")
     period: Literal["week", "month", "quarter", "year"] = Field(
@@ -440,11 +486,22 @@ class Scenario(Spec):
     seed: int = Field(20261122, ge=0, description="Root seed; replication seeds derive from it.")
     population: Population = Field(default_factory=Population, description="The customers.")
     market: Market = Field(default_factory=Market, description="The market and the firm.")
-    policies: tuple[PolicySpec, ...] = Field(min_length=1, description="The arms compared.")
+    policies: tuple[PolicySpec, ...] = Field(min_length=1, max_length=MAX_POLICIES,
+                                             description="The arms compared.")
     baseline: str | None = Field(
         None, description="Arm differences are reported against; null = the first."
     )
     sweep: Sweep | None = Field(None, description="Optional parameter grid for `sweep`.")
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        bad = [c for c in v if not c.isprintable() or c.isspace()]
+        if bad:
+            raise PydanticCustomError(
+                "scenario_name", "expected a name of printable characters without spaces, found {found}",
+                {"found": repr(v)})
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
