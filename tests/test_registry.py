@@ -279,7 +279,7 @@ def test_an_entry_that_is_not_a_mapping_is_reported_at_its_place():
 def test_a_registered_kind_is_validated_by_its_own_parameters(registered):
     problems = _problems(_arms(bias="{kind: test_halo, horizon: soon}", remedy="{kind: test_nudge, dose: 9}",
                                policy="test_newest\n    options: {depth: 0}"))
-    assert "valid integer" in problems["policies[1].biases[1].horizon"][1]
+    assert "expected an integer" in problems["policies[1].biases[1].horizon"][1]
     assert "less than or equal to 5" in problems["policies[1].remedies[0].dose"][1]
     assert "greater than or equal to 1" in problems["policies[1].options.depth"][1]
     # And it is listed among the known kinds when another is misspelled.

@@ -171,6 +171,9 @@ def test_a_class_plays_through_a_restart(server, browser):
     assert ben.locator("#round-number").inner_text() == "2"
 
     # The server crashes between two rounds and comes back on the same database.
+    # (The facilitator's page refreshes itself: while the server is down it may land
+    # on the browser's error page, so its address is kept here.)
+    fac_url = fac.url
     server.kill()
     server.start()
     for page, name in ((ada, "Ada"), (ben, "Ben")):
@@ -193,7 +196,7 @@ def test_a_class_plays_through_a_restart(server, browser):
         "strong" in ada.locator("#bias-affinity").inner_text()
 
     # The facilitator sees both and exports the report.
-    fac.goto(fac.url)
+    fac.goto(fac_url)
     progress = fac.locator("#progress").inner_text()
     assert "Ada" in progress and "Ben" in progress
     assert progress.count("finished") == 2
