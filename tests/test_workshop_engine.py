@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+
 import numpy as np
 import pytest
 
@@ -212,3 +216,75 @@ def test_debrief_data_driven_bot_outearns_the_biased_bots():
     # Big-account bias over a value-at-risk manager changes little; every other bias costs.
     assert profit.pop("big_account") < 1.01 * best
     assert all(p < best for p in profit.values()), profit
+
+
+# ------------------------------------------------------------------ the profile scores only what was done
+
+KEEP = {"shares": {"service": 0.65, "complaints": 0.15, "points": 0.0, "acquisition": 0.2}}
+HABITS = {
+    "idle": Plan().to_dict(),  # Submit pressed on the pre-filled form, four times
+    "affinity": {**KEEP, "lists": {"liked": 1.0}, "complaint_order": "liked"},
+    "complaints": {"shares": {"service": 0.0, "complaints": 1.0, "points": 0.0,
+                              "acquisition": 0.0}},
+}
+
+
+def figures(evidence: list[str]) -> list[float]:
+    """The percentages an evidence text states."""
+    return [float(x) for x in re.findall(r"(\d+(?:\.\d+)?) %", " ".join(evidence))]
+
+
+@pytest.fixture(scope="module")
+def habits(tmp_path_factory):
+    """Trainees with one steady habit each, four rounds through the engine."""
+    eng = WorkshopEngine(tmp_path_factory.mktemp("habits") / "w.sqlite")
+    ws = eng.create_workshop("default", rounds=4)
+    segment = eng.setup(ws.id).segment_names[0]
+    plans = {**HABITS, "one segment": {**KEEP, "segment_service": {segment: 1.0}}}
+    sids = {}
+    for name, plan in plans.items():
+        sids[name] = eng.join(ws.id, name)
+        for r in range(1, 5):
+            eng.submit(sids[name], r, plan)
+    return eng, ws, sids
+
+
+def test_steady_habits_are_not_taken_for_stereotyping(habits):
+    eng, _, sids = habits
+    for name in HABITS:
+        scores = {s.kind: s for s in eng.profile(sids[name])}
+        assert scores["stereotype"].score < FLAG, (name, scores["stereotype"])
+        # No bias above the line without a figure above zero in its evidence.
+        for s in scores.values():
+            if s.flagged:
+                assert max(figures(s.evidence), default=0.0) > 0, (name, s)
+    idle = {s.kind: s for s in eng.profile(sids["idle"])}
+    assert not any(s.flagged for s in idle.values()), idle
+    assert "favours no label" in " ".join(idle["stereotype"].evidence)
+    # Service given to one segment alone is a stereotype's trace, and still read as one.
+    one = {s.kind: s.score for s in eng.profile(sids["one segment"])}
+    assert one["stereotype"] >= FLAG, one
+
+
+def test_the_affinity_habit_is_read_as_affinity(habits):
+    eng, _, sids = habits
+    scores = eng.profile(sids["affinity"])
+    top = max(scores, key=lambda s: s.score)
+    assert top.kind == "affinity" and top.flagged
+    assert [s.kind for s in scores if s.flagged] == ["affinity"]
+
+
+def test_the_class_report_names_a_top_bias_only_when_one_is_flagged(habits):
+    from sim.workshop.app import class_csv
+
+    eng, ws, _ = habits
+    rep = eng.class_report(ws.id, with_bots=False)
+    tops = {t["name"]: t["top"] for t in rep["trainees"]}
+    assert tops == {"idle": None, "affinity": "affinity", "complaints": None,
+                    "one segment": "stereotype"}
+    rows = {r["who"]: r for r in csv.DictReader(io.StringIO(class_csv(rep)))}
+    assert {n: rows[n]["top_bias"] for n in tops} == {n: t or "" for n, t in tops.items()}
+    for t in rep["trainees"]:
+        for kind, score in t["profile"].items():
+            assert float(rows[t["name"]][f"bias_{kind}"]) == pytest.approx(score, abs=5e-4)
+    assert rep["flagged"]["stereotype"] == 1 and rep["flagged"]["affinity"] == 1

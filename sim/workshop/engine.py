@@ -33,7 +33,7 @@ from sim.loader import load_scenario
 from sim.scenario import Scenario
 from sim.workshop.bots import BotSpec, debrief_bots, play_bot
 from sim.workshop.game import STORY_TEXT, STORY_TRUTH, Game, Plan, PlanError, Setup
-from sim.workshop.profile import BiasScore, labels, profile, top_bias
+from sim.workshop.profile import FLAG, BiasScore, flagged_top, labels, profile, top_bias
 from sim.workshop.store import Store, TraineeRow, WorkshopRow
 
 #: Bump when bots or the profile change, so cached bot results are recomputed.
@@ -377,10 +377,11 @@ class WorkshopEngine:
         for t in self.store.trainees(workshop_id):
             rounds = self.store.rounds(t.id)
             prof = profile([r.features for r in rounds])
+            top = flagged_top(prof)
             row: dict[str, Any] = {"name": t.name, "rounds_done": len(rounds),
                                    "finished": len(rounds) >= w.rounds,
                                    "profile": {s.kind: s.score for s in prof},
-                                   "top": top_bias(prof).kind if rounds else None}
+                                   "top": top.kind if top else None}
             if row["finished"]:
                 with self._session_lock(t.id):
                     row["outcomes"] = self.game(t.id).outcomes()
@@ -388,7 +389,7 @@ class WorkshopEngine:
         finished = [r for r in trainees if r["finished"]]
         class_profile = {k: float(np.mean([r["profile"][k] for r in finished])) if finished
                          else 0.0 for k in labels()}
-        flagged = {k: sum(1 for r in finished if r["profile"][k] >= 0.35) for k in labels()}
+        flagged = {k: sum(1 for r in finished if r["profile"][k] >= FLAG) for k in labels()}
         bots = self.bots(workshop_id) if with_bots else {}
         return {
             "workshop": w.__dict__,

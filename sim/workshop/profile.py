@@ -13,12 +13,14 @@ plain words and the remedies that work against it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sim.biases import Bias, Rounds
+from sim.biases.evidence import clip, pct
 from sim.policies.human import HumanPolicy, Instruction
 from sim.registry import BIASES, REMEDIES
 from sim.workshop.customer_lists import top_k
@@ -186,8 +188,42 @@ class BiasScore:
                 "remedies": list(self.remedies), "level": self.level, "flagged": self.flagged}
 
 
+def _tilt(split: dict[str, float], base: dict[str, float]) -> float:
+    """How far a split of service over segments departs from the segments' sizes (0..1)."""
+    return 0.5 * sum(abs(split.get(k, 0.0) - base.get(k, 0.0)) for k in set(split) | set(base))
+
+
+def _label_support(rounds: Rounds) -> tuple[float, str]:
+    """How far service followed segment labels at all, against the analysts' risk targeting.
+
+    A split over segments that stays put is a stereotype's trace only when it
+    departs from the segments' sizes: service spread in proportion to the base
+    (an idle trainee, one who serves a list drawn from every segment, one who
+    spends nothing on service) favours no label, however steady it is. The
+    stereotype's score counts as far as the trainee's split departs from the
+    sizes, relative to how far the analysts' unbiased targeting departs from
+    them on the same CRM.
+    """
+    mine = rounds.mean(lambda r: _tilt(r["segment_service"], r["segment_base"]))
+    ref = rounds.mean(lambda r: _tilt(r["ref_segment_service"], r["segment_base"]))
+    support = clip(mine / max(ref, MIN_TILT))
+    return support, (f"Your service over segments departed from the segments' sizes by {pct(mine)} "
+                     f"(the analysts' risk targeting by {pct(ref)}); a split that follows the "
+                     f"segments' sizes favours no label, however steady it is.")
+
+
+#: Bias kinds whose detector can score a steady habit that shows no sign of the bias,
+#: with how far the decisions support the bias at all (0..1) and a sentence saying so.
+SUPPORT: dict[str, Callable[[Rounds], tuple[float, str]]] = {"stereotype": _label_support}
+#: Smallest departure of the analysts' split from the segments' sizes used as the yardstick.
+MIN_TILT = 0.05
+
+
 def profile(rounds: list[dict[str, Any]]) -> list[BiasScore]:
     """Score each profiled bias kind (`profiled`) from the features of the rounds played.
+
+    A kind with a `SUPPORT` check scores no more than its decisions support:
+    a detector's score is scaled by it, and the evidence says why when it is.
 
     Args:
         rounds: `round_features` of each round, in order.
@@ -201,12 +237,23 @@ def profile(rounds: list[dict[str, Any]]) -> list[BiasScore]:
             scores.append(BiasScore(kind, cls.label or kind, 0.0))
             continue
         found = cls.detect(Rounds(rounds))
+        score, evidence = found.score, list(found.evidence)
+        if kind in SUPPORT:
+            support, why = SUPPORT[kind](Rounds(rounds))
+            if support < 1.0 and score > 0.0:
+                score *= support
+                evidence.append(why)
         remedies = [REMEDIES[r].advice for r in cls.remedies if r in REMEDIES and REMEDIES[r].advice]
-        scores.append(BiasScore(kind, cls.label or kind, found.score, list(found.evidence), cls.advice,
-                                remedies))
+        scores.append(BiasScore(kind, cls.label or kind, score, evidence, cls.advice, remedies))
     return scores
 
 
 def top_bias(scores: list[BiasScore]) -> BiasScore:
     """The highest-scoring bias."""
     return max(scores, key=lambda s: s.score)
+
+
+def flagged_top(scores: list[BiasScore]) -> BiasScore | None:
+    """The highest-scoring bias if the decisions resemble it (None: no bias is flagged)."""
+    top = top_bias(scores) if scores else None
+    return top if top is not None and top.flagged else None
