@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -273,6 +272,30 @@ def _numeric(values: Iterable[Any]) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
+def grid_positions(points: Iterable[int], parameters: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
+    """Where each point of the grid stands in each parameter's list of values.
+
+    Worked out from the point indices (the grid is the cartesian product, the
+    last parameter varying fastest), never by comparing values: a value read back
+    from `sweep.csv` may differ in type from the one swept (`0` is read as `0.0`).
+
+    Args:
+        points: Point indices (e.g. the `point` column of the sweep frame).
+        parameters: Path → values, as swept.
+
+    Returns:
+        Path → the index into that parameter's values, one per point.
+    """
+    index = np.asarray(list(points), dtype=np.int64)
+    out: dict[str, np.ndarray] = {}
+    stride = 1
+    for path in reversed(list(parameters)):
+        n = len(parameters[path])
+        out[path] = (index // stride) % n
+        stride *= n
+    return out
+
+
 def plot_sweep(frame: pd.DataFrame, parameters: Mapping[str, Sequence[Any]],
                metric: str, policies: Sequence[str] | None = None,
                baseline: str | None = None) -> Figure:
@@ -283,7 +306,7 @@ def plot_sweep(frame: pd.DataFrame, parameters: Mapping[str, Sequence[Any]],
     parameters, if any, give one line per combination of their values.
 
     Args:
-        frame: The sweep frame (`sweep_frame`).
+        frame: The sweep frame (`sweep_frame`); its `point` column places each row on the grid.
         parameters: Path → values, as swept.
         metric: The metric plotted.
         policies: Policy order (default: as in the frame).
@@ -296,15 +319,16 @@ def plot_sweep(frame: pd.DataFrame, parameters: Mapping[str, Sequence[Any]],
     xpath, rest = paths[0], paths[1:]
     xs = list(parameters[xpath])
     numeric = _numeric(xs)
-    pos = {str(v): (float(v) if numeric else float(i)) for i, v in enumerate(xs)}
+    positions = np.array([float(v) for v in xs] if numeric else range(len(xs)), dtype=float)
     sub = frame[frame.metric == metric]
+    at = grid_positions(sub.point, parameters)
     policies = list(policies or dict.fromkeys(sub.policy))
     others = [p for p in policies if p != baseline] if baseline else []
     fig = Figure(figsize=(12 if others else 8, 4.5), layout="constrained")
     axes = fig.subplots(1, 2 if others else 1, squeeze=False).ravel()
     colours = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
     styles = ("-", "--", ":", "-.")
-    combos = list(itertools.product(*(parameters[p] for p in rest))) or [()]
+    combos = list(itertools.product(*(range(len(parameters[p])) for p in rest)))
     panels = [(axes[0], policies, ("mean", "ci_low", "ci_high"), "mean, 95 % CI")]
     if others:
         panels.append((axes[1], others, ("diff_mean", "diff_ci_low", "diff_ci_high"),
@@ -313,19 +337,20 @@ def plot_sweep(frame: pd.DataFrame, parameters: Mapping[str, Sequence[Any]],
         for pol in arms:
             colour = colours[policies.index(pol) % len(colours)]
             for k, combo in enumerate(combos):
-                rows = sub[sub.policy == pol]
-                for path, value in zip(rest, combo, strict=True):
-                    rows = rows[rows[path].astype(str) == str(value)]
-                x = np.array([pos.get(str(v), math.nan) for v in rows[xpath]])
+                keep = (sub.policy == pol).to_numpy(copy=True)
+                for path, j in zip(rest, combo, strict=True):
+                    keep &= at[path] == j
+                rows = sub[keep]
+                x = positions[at[xpath][keep]]
                 order = np.argsort(x)
-                label = pol + "".join(f", {p}={v}" for p, v in zip(rest, combo, strict=True))
+                label = pol + "".join(f", {p}={parameters[p][j]}" for p, j in zip(rest, combo, strict=True))
                 ax.plot(x[order], rows[m_col].to_numpy(float)[order], marker="o", color=colour,
                         linestyle=styles[k % len(styles)], label=label)
                 ax.fill_between(x[order], rows[lo_col].to_numpy(float)[order],
                                 rows[hi_col].to_numpy(float)[order], color=colour, alpha=0.15,
                                 linewidth=0)
         if not numeric:
-            ax.set_xticks([pos[str(v)] for v in xs], [str(v) for v in xs])
+            ax.set_xticks(positions, [str(v) for v in xs])
         ax.set_xlabel(xpath)
         ax.set_title(what, fontsize=10)
         ax.grid(alpha=0.3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -17,7 +18,17 @@ from typer.testing import CliRunner
 from sim.cli import app
 from sim.loader import ScenarioError, parse_text
 from sim.metrics import HEADLINE, METRICS
-from sim.sweep import grid, parameters_from, parse_set, point_done, run_sweep, set_path
+from sim.sweep import (
+    grid,
+    grid_positions,
+    parameters_from,
+    parse_set,
+    plot_sweep,
+    point_done,
+    run_sweep,
+    set_path,
+    sweep_frame,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -100,6 +111,16 @@ def test_grid_is_the_cartesian_product(small: Path) -> None:
     assert all(p.scenario.replications == 4 and p.scenario.sweep is None for p in points)
 
 
+def test_grid_positions_follow_the_grid(small: Path) -> None:
+    sc = parse_text(small.read_text(), str(small))
+    params = {"market.competitor_pull": [0, 0.5, 1], "population.size": [500, 900]}
+    points = grid(sc, params)
+    at = grid_positions([p.index for p in points], params)
+    for p in points:
+        for path, values in params.items():
+            assert values[at[path][p.index]] == p.values[path]
+
+
 def test_sweep_block_in_the_file(small: Path) -> None:
     text = small.read_text() + "sweep:\n  parameters:\n    market.competitor_pull: [0.1, 0.3]\n"
     sc = parse_text(text, "with-sweep.yaml")
@@ -133,6 +154,50 @@ def test_sweep_outputs(uninterrupted) -> None:
     assert stale.diff_mean.notna().all()
     assert frame[frame.policy == "data_driven"].diff_mean.isna().all()
     assert "point-001" in proc.stdout
+
+
+def _plotted(fig) -> list[tuple[str, list[float], list[float]]]:
+    """Every data line of a figure: label, x and y (the zero line is left out)."""
+    return [(line.get_label(), list(line.get_xdata()), list(line.get_ydata()))
+            for ax in fig.axes for line in ax.lines if not line.get_label().startswith("_")]
+
+
+def test_readme_sweep_example_draws_every_point(small: Path, tmp_path: Path) -> None:
+    # The README's `--set ...strength=0,0.5,1`: YAML reads 0 and 1 as integers, sweep.csv
+    # gives them back as 0.0 and 1.0; each line must still have its three points.
+    option = "policies.stale_manager.biases.0.strength=0,0.5,1"
+    path = option.partition("=")[0]
+    out = tmp_path / "strength"
+    proc = cli("sweep", str(small), "--set", option, "--out", str(out), "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    frame = pd.read_csv(out / "sweep.csv")
+    assert sorted(frame[path].unique()) == [0, 0.5, 1]
+    for metric in HEADLINE:
+        assert (out / f"sweep_{metric}.png").is_file()
+
+    sc = parse_text(small.read_text(), str(small))
+    params = parameters_from(sc, [option])
+    assert params == {path: [0, 0.5, 1]}
+    for source in (frame, sweep_frame(out, grid(sc, params))):  # as re-read, and as plotted by the run
+        lines = _plotted(plot_sweep(source, params, "churn_rate", ["data_driven", "stale_manager"],
+                                    "data_driven"))
+        assert [label for label, _, _ in lines] == ["data_driven", "stale_manager", "stale_manager"]
+        for label, x, y in lines:
+            assert x == [0, 0.5, 1], label
+            assert all(map(math.isfinite, y)), label
+
+
+def test_sweep_plot_of_two_parameters_draws_every_combination(small: Path, tmp_path: Path) -> None:
+    sc = parse_text(small.read_text(), str(small))
+    params = {"market.competitor_pull": [0.1, 0.3], "policies.stale_manager.biases.0.strength": [0, 1]}
+    run_sweep(sc, params, tmp_path, replications=2, plots=False)
+    frame = pd.read_csv(tmp_path / "sweep.csv")
+    lines = _plotted(plot_sweep(frame, params, "profit", ["data_driven", "stale_manager"]))
+    assert len(lines) == 4  # two arms × two strengths, no difference panel without a baseline
+    for label, x, y in lines:
+        assert x == [0.1, 0.3], label
+        assert all(map(math.isfinite, y)), label
+    assert "stale_manager, policies.stale_manager.biases.0.strength=0" in [lb for lb, _, _ in lines]
 
 
 def _interrupt_in_the_second_point(small: Path, out: Path, **kwargs):
