@@ -241,3 +241,19 @@ def test_a_class_of_thirty_plays_on_one_server(app, workshop_id):
     rows = list(csv.DictReader(io.StringIO(
         fac.get(f"/facilitator/w/{workshop_id}/report.csv?token={app.state.token}").text)))
     assert sum(r["kind"] == "trainee" for r in rows) == 30
+
+
+def test_the_csv_export_is_formula_safe(app, workshop_id):
+    names = ['=HYPERLINK("http://evil.example","click")', "+1 555 0100", "-2+3", "@SUM(A1:A9)",
+             "Ada"]
+    for name in names:
+        join(app, workshop_id, name)
+    fac = TestClient(app)
+    text = fac.get(f"/facilitator/w/{workshop_id}/report.csv?token={app.state.token}").text
+    rows = list(csv.reader(io.StringIO(text)))
+    who = [r[0] for r in rows[1:] if r[1] == "trainee"]
+    assert who == ["'" + n for n in names[:4]] + ["Ada"]
+    for row in rows:
+        for cell in row:
+            if cell[:1] in ("=", "+", "@", "-"):
+                float(cell)  # only numbers (a negative profit) may start so

@@ -545,23 +545,37 @@ def class_charts(r: dict[str, Any]) -> dict[str, str]:
     return {"chart_class_profile": prof, "chart_class_profit": profit}
 
 
+#: A text cell starting with one of these is a formula to a spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def inert(cell: Any) -> Any:
+    """A CSV cell a spreadsheet shows as it is: text that would start a formula gets a leading `'`.
+
+    Numbers stay numbers (a negative profit is no formula); only text is changed.
+    """
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def class_csv(r: dict[str, Any]) -> str:
-    """The class report as CSV: one row per trainee and per bot."""
-    out = io.StringIO()
+    """The class report as CSV: one row per trainee and per bot (formula-safe, `inert`)."""
     metrics = list(r["outcome_labels"])
     kinds = list(r["labels"])
-    w = csv.writer(out)
-    w.writerow(["who", "kind", "rounds_done", "finished", *metrics,
-                *[f"bias_{k}" for k in kinds], "top_bias"])
+    rows: list[list[Any]] = [["who", "kind", "rounds_done", "finished", *metrics,
+                              *[f"bias_{k}" for k in kinds], "top_bias"]]
     for t in r["trainees"]:
         o = t.get("outcomes") or {}
-        w.writerow([t["name"], "trainee", t["rounds_done"], t["finished"],
-                    *[o.get(m, "") for m in metrics],
-                    *[f"{t['profile'][k]:.3f}" for k in kinds], t["top"] or ""])
+        rows.append([t["name"], "trainee", t["rounds_done"], t["finished"],
+                     *[o.get(m, "") for m in metrics],
+                     *[f"{t['profile'][k]:.3f}" for k in kinds], t["top"] or ""])
     for key, b in r["bots"].items():
-        w.writerow([b["label"], "bot", r["workshop"]["rounds"], True,
-                    *[b["outcomes"].get(m, "") for m in metrics], *["" for _ in kinds], key
-                    if key != "data_driven" else ""])
+        rows.append([b["label"], "bot", r["workshop"]["rounds"], True,
+                     *[b["outcomes"].get(m, "") for m in metrics], *["" for _ in kinds],
+                     key if key != "data_driven" else ""])
+    out = io.StringIO()
+    csv.writer(out).writerows([[inert(c) for c in row] for row in rows])
     return out.getvalue()
 
 
