@@ -12,7 +12,7 @@ import pytest
 from sim.loader import load_scenario
 from sim.registry import BIASES
 from sim.workshop.bots import BotSpec, play_bot
-from sim.workshop.engine import AccessError, RoundConflict, WorkshopEngine, play_script
+from sim.workshop.engine import BOT_VERSION, AccessError, RoundConflict, WorkshopEngine, play_script
 from sim.workshop.game import Game, Plan, PlanError, Setup
 from sim.workshop.profile import FLAG, profile
 
@@ -136,7 +136,7 @@ def test_debrief_compares_with_the_bots_and_explains_the_profile(engine, worksho
     assert "of service went to customers you were told you like" in text
     assert d["top"]["remedies"] and d["top"]["advice"]
     # The bots were played once and cached in the database.
-    assert engine.store.bot_results(workshop.id, "1") is not None
+    assert engine.store.bot_results(workshop.id, BOT_VERSION) is not None
 
 
 def test_class_report_sets_the_class_side_by_side(engine, workshop):
@@ -238,7 +238,7 @@ def figures(evidence: list[str]) -> list[float]:
 def habits(tmp_path_factory):
     """Trainees with one steady habit each, four rounds through the engine."""
     eng = WorkshopEngine(tmp_path_factory.mktemp("habits") / "w.sqlite")
-    ws = eng.create_workshop("default", rounds=4)
+    ws = eng.create_workshop("default", rounds=4, seed=20261122)
     segment = eng.setup(ws.id).segment_names[0]
     plans = {**HABITS, "one segment": {**KEEP, "segment_service": {segment: 1.0}}}
     sids = {}

@@ -20,9 +20,12 @@ when the server restarts (or when a game was evicted from the cache).
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +40,7 @@ from sim.workshop.profile import FLAG, BiasScore, flagged_top, labels, profile, 
 from sim.workshop.store import Store, TraineeRow, WorkshopRow
 
 #: Bump when bots or the profile change, so cached bot results are recomputed.
-BOT_VERSION = "1"
+BOT_VERSION = "2"
 OUTCOME_LABELS = {
     "churn_rate": "Churn", "revenue": "Revenue", "profit": "Profit",
     "satisfaction": "Satisfaction", "loyalty": "Loyalty", "nps": "NPS",
@@ -53,6 +56,20 @@ class RoundConflict(PlanError):
     """The round submitted is not the one being played (already played, or ahead)."""
 
 
+class NotOpen(RoundConflict):
+    """The facilitator has not opened this round yet, has paused the class, or time is up."""
+
+
+class WorkshopClosed(NotOpen):
+    """The facilitator has closed the workshop: nobody joins or plays any more."""
+
+
+#: The note of a plan submitted for a trainee when the round's time ran out.
+TIMED_OUT_NOTE = "(time ran out: the standing plan was submitted)"
+#: Longest countdown of a round (seconds).
+MAX_ROUND_SECONDS = 3 * 3600
+
+
 @dataclass(frozen=True)
 class Workshop:
     """A workshop's public facts.
@@ -63,6 +80,12 @@ class Workshop:
         scenario_name: The scenario played.
         rounds: Rounds per trainee.
         seed: The market realisation everyone plays.
+        paced: Trainees play only the rounds the facilitator has opened.
+        round_seconds: Countdown of each opened round (0 = none).
+        open_round: The last round the facilitator opened (paced; 0 = none yet).
+        status: 'open', 'paused' or 'closed'.
+        deadline: When the open round's countdown ends (seconds since the epoch), if it runs.
+        remaining: Seconds left on the countdown while paused (0 once time is up).
     """
 
     id: str
@@ -70,6 +93,31 @@ class Workshop:
     scenario_name: str
     rounds: int
     seed: int
+    paced: bool = False
+    round_seconds: int = 0
+    open_round: int = 0
+    status: str = "open"
+    deadline: float | None = None
+    remaining: float | None = None
+
+    @property
+    def time_up(self) -> bool:
+        """The open round's countdown has run out (until the facilitator opens the next)."""
+        return bool(self.round_seconds and self.open_round and self.deadline is None
+                    and self.remaining == 0)
+
+    @property
+    def playable(self) -> int:
+        """The last round trainees may play now (0: none)."""
+        if self.status != "open" or self.time_up:
+            return 0
+        return min(self.open_round, self.rounds) if self.paced else self.rounds
+
+    def seconds_left(self, now: float) -> float | None:
+        """Seconds left on the open round's countdown (None: no countdown runs)."""
+        if self.deadline is not None:
+            return max(0.0, self.deadline - now)
+        return self.remaining
 
 
 class WorkshopEngine:
@@ -79,11 +127,13 @@ class WorkshopEngine:
         store: A `Store` or the path of its SQLite file.
         population_cap: Largest population a workshop plays (small for a laptop).
         cache_size: Games kept in memory.
+        clock: Seconds since the epoch (the countdowns' clock; tests pass their own).
     """
 
     def __init__(self, store: Store | str | Path, population_cap: int = 3000,
-                 cache_size: int = 64) -> None:
+                 cache_size: int = 64, clock: Callable[[], float] = time.time) -> None:
         self.store = store if isinstance(store, Store) else Store(store)
+        self.clock = clock
         self.cap = population_cap
         self.cache_size = cache_size
         self._games: OrderedDict[str, Game] = OrderedDict()
@@ -92,31 +142,47 @@ class WorkshopEngine:
         self._lock = threading.RLock()
         self._session_locks: dict[str, threading.Lock] = {}
         self._bot_locks: dict[str, threading.Lock] = {}
+        self._pace_locks: dict[str, threading.Lock] = {}
 
     # ------------------------------------------------------------------ workshops
 
     def create_workshop(self, scenario: str | Path | Scenario, rounds: int = 4,
-                        seed: int | None = None, title: str = "") -> Workshop:
+                        seed: int | None = None, title: str = "", paced: bool = False,
+                        round_seconds: int = 0) -> Workshop:
         """Start a workshop.
 
         Args:
             scenario: A built-in name, a scenario file, or a `Scenario`.
             rounds: Rounds (quarters) each trainee plays.
-            seed: The market realisation; default the scenario's root seed.
+            seed: The market realisation; default a new one for every workshop, so that
+                classes do not meet the same customers and stories.
             title: Shown to trainees.
+            paced: Trainees play only the rounds the facilitator opens (`advance`);
+                default self-paced (every round open).
+            round_seconds: Countdown of each round the facilitator opens (paced only;
+                0 = none); when it runs out the standing plan is submitted for whoever
+                has not submitted.
 
         Returns:
             The workshop.
 
         Raises:
-            ValueError: If `rounds` is out of 1..12.
+            ValueError: If `rounds` is out of 1..12, or the countdown is out of range or
+                asked of a self-paced workshop.
         """
         if not 1 <= int(rounds) <= 12:
             raise ValueError(f"rounds: between 1 and 12, got {rounds}")
+        if not 0 <= int(round_seconds) <= MAX_ROUND_SECONDS:
+            raise ValueError(f"round time: between 0 and {MAX_ROUND_SECONDS // 60} minutes, "
+                             f"got {int(round_seconds) / 60:g}")
+        if round_seconds and not paced:
+            raise ValueError("round time: a countdown needs a paced workshop (the facilitator "
+                             "opens each round)")
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-        seed = int(sc.seed if seed is None else seed)
+        seed = secrets.randbelow(2**31) if seed is None else int(seed)
         row = self.store.add_workshop(title or f"{sc.name} workshop", sc.name,
-                                      json.dumps(sc.model_dump(mode="json")), int(rounds), seed)
+                                      json.dumps(sc.model_dump(mode="json")), int(rounds), seed,
+                                      paced, int(round_seconds))
         return self._public(row)
 
     def workshop(self, workshop_id: str) -> Workshop:
@@ -134,17 +200,131 @@ class WorkshopEngine:
         """All workshops, newest first."""
         return [self._public(r) for r in self.store.workshops()]
 
-    def find_or_create(self, scenario: str | Path, rounds: int) -> Workshop:
-        """The newest workshop of this scenario and rounds, or a new one (for restarts)."""
+    def find_or_create(self, scenario: str | Path, rounds: int, **options: Any) -> Workshop:
+        """The newest workshop of this scenario and rounds not closed, or a new one (for restarts).
+
+        Args:
+            scenario: A built-in name or a scenario file.
+            rounds: Rounds per trainee.
+            **options: `create_workshop`'s further arguments, for a new one.
+        """
         sc = load_scenario(scenario)
         for w in self.workshops():
-            if w.scenario_name == sc.name and w.rounds == rounds:
+            if w.scenario_name == sc.name and w.rounds == rounds and w.status != "closed":
                 return w
-        return self.create_workshop(sc, rounds)
+        return self.create_workshop(sc, rounds, **options)
 
     @staticmethod
     def _public(row: WorkshopRow) -> Workshop:
-        return Workshop(row.id, row.title, row.scenario_name, row.rounds, row.seed)
+        return Workshop(row.id, row.title, row.scenario_name, row.rounds, row.seed, row.paced,
+                        row.round_seconds, row.open_round, row.status, row.deadline,
+                        row.remaining)
+
+    # ------------------------------------------------------------------ pacing
+
+    def advance(self, workshop_id: str) -> Workshop:
+        """Open the next round of a paced workshop (and start its countdown, if it has one).
+
+        Opening a round also ends a pause. Trainees who are behind may play every
+        round opened so far.
+
+        Raises:
+            AccessError: No such workshop.
+            ValueError: The workshop is self-paced, closed, or every round is open.
+        """
+        w = self._controllable(workshop_id)
+        if not w.paced:
+            raise ValueError("This workshop is self-paced: every round is open already.")
+        if w.open_round >= w.rounds:
+            raise ValueError(f"All {w.rounds} rounds are open already.")
+        timed = bool(w.round_seconds)
+        self.store.set_pace(workshop_id, open_round=w.open_round + 1, status="open",
+                            deadline=self.clock() + w.round_seconds if timed else None,
+                            remaining=None)
+        return self.workshop(workshop_id)
+
+    def pause(self, workshop_id: str) -> Workshop:
+        """Pause the class: nobody submits and the countdown stops until `resume`.
+
+        Raises:
+            AccessError: No such workshop.
+            ValueError: The workshop is closed.
+        """
+        w = self._controllable(workshop_id)
+        if w.status == "open":
+            left = w.seconds_left(self.clock())
+            self.store.set_pace(workshop_id, status="paused", deadline=None, remaining=left)
+        return self.workshop(workshop_id)
+
+    def resume(self, workshop_id: str) -> Workshop:
+        """End a pause; the countdown goes on with the time it had left.
+
+        Raises:
+            AccessError: No such workshop.
+            ValueError: The workshop is closed.
+        """
+        w = self._controllable(workshop_id)
+        if w.status == "paused":
+            running = w.remaining is not None and w.remaining > 0
+            self.store.set_pace(workshop_id, status="open",
+                                deadline=self.clock() + w.remaining if running else None,
+                                remaining=None if running else w.remaining)
+        return self.tick(workshop_id)
+
+    def _controllable(self, workshop_id: str) -> Workshop:
+        """The workshop now (`tick`), if it is not closed (else `ValueError`)."""
+        w = self.tick(workshop_id)
+        if w.status == "closed":
+            raise ValueError("This workshop is closed.")
+        return w
+
+    def close(self, workshop_id: str) -> Workshop:
+        """Close the workshop: nobody joins or plays any more; debriefs and reports stay open.
+
+        Raises:
+            AccessError: No such workshop.
+        """
+        self.workshop(workshop_id)
+        self.store.set_pace(workshop_id, status="closed", deadline=None)
+        return self.workshop(workshop_id)
+
+    def tick(self, workshop_id: str) -> Workshop:
+        """Apply the countdown: once it has run out, submit the standing plan for whoever is behind.
+
+        Called whenever anyone touches the workshop (a page, a submit, the facilitator's
+        page refreshing), so no timer thread is needed. A trainee's standing plan is
+        the plan of their last round (the previous manager's for round 1), which is
+        what their form shows.
+
+        Returns:
+            The workshop as it is now.
+        """
+        w = self.workshop(workshop_id)
+        if w.status != "open" or not w.paced or not w.round_seconds:
+            return w
+        with self._lock:
+            lock = self._pace_locks.setdefault(workshop_id, threading.Lock())
+        with lock:
+            w = self.workshop(workshop_id)
+            if w.deadline is not None and self.clock() >= w.deadline:
+                self.store.set_pace(workshop_id, deadline=None, remaining=0.0)
+                w = self.workshop(workshop_id)
+            if w.time_up and w.status == "open":
+                counts = self.store.round_counts(workshop_id)
+                for t in self.store.trainees(workshop_id):
+                    for r in range(counts.get(t.id, 0) + 1, min(w.open_round, w.rounds) + 1):
+                        self._submit_standing(t.id, r)
+        return w
+
+    def _submit_standing(self, session_id: str, round_no: int) -> None:
+        done = self.store.rounds(session_id)
+        plan = Plan.from_dict(done[-1].plan) if done else Plan()
+        plan.note = TIMED_OUT_NOTE
+        try:
+            self._play(session_id, round_no, plan)
+        except RoundConflict:
+            pass  # the trainee's own plan came in first
+
 
     def setup(self, workshop_id: str) -> Setup:
         """The workshop's shared set-up (built once, cached)."""
@@ -159,31 +339,125 @@ class WorkshopEngine:
 
     # ------------------------------------------------------------------ trainees
 
-    def join(self, workshop_id: str, name: str) -> str:
+    def join(self, workshop_id: str, name: str, session_id: str | None = None) -> str:
         """A trainee joins; returns their secret session id.
+
+        Args:
+            workshop_id: The workshop.
+            name: Their display name (unique in the workshop).
+            session_id: The session this browser already has, if any: when it is one of
+                this workshop's, the trainee rejoins it instead of starting another.
 
         Raises:
             AccessError: If the workshop does not exist.
-            PlanError: If the name is empty or too long.
+            WorkshopClosed: If the facilitator has closed it.
+            PlanError: If the name is empty, too long or taken.
         """
-        self.workshop(workshop_id)
+        w = self.workshop(workshop_id)
+        if session_id:
+            try:
+                t = self.trainee(session_id)
+            except AccessError:
+                pass
+            else:
+                if t.workshop_id == workshop_id:
+                    return t.id
+        if w.status == "closed":
+            raise WorkshopClosed("This workshop is closed: nobody can join it any more.")
+        return self.store.add_trainee(workshop_id, self._free_name(workshop_id, name)).id
+
+    def _free_name(self, workshop_id: str, name: str, keep: str | None = None) -> str:
+        """A valid display name not taken by another trainee of the workshop (`keep` may have it)."""
         name = " ".join(str(name).split())
         if not name:
             raise PlanError("Please type a display name.")
         if len(name) > 60:
             raise PlanError("A display name can have at most 60 characters.")
-        return self.store.add_trainee(workshop_id, name).id
+        if any(t.name.casefold() == name.casefold() and t.id != keep
+               for t in self.store.trainees(workshop_id)):
+            raise PlanError(f"Someone in this workshop is already called '{name}'. If that is "
+                            f"you, type your resume code (it is on your dashboard); otherwise "
+                            f"add an initial to your name.")
+        return name
 
-    def trainee(self, session_id: str) -> TraineeRow:
-        """The trainee of a session.
+    def rejoin(self, workshop_id: str, code: str) -> str:
+        """The session of a resume code (shown on the trainee's dashboard); returns its id.
 
         Raises:
-            AccessError: If the session id is unknown.
+            AccessError: If no trainee of this workshop has that code.
+        """
+        letters = "".join(c for c in str(code).upper() if c.isalnum())
+        t = self.store.trainee_by(workshop_id, code=f"{letters[:3]}-{letters[3:]}")
+        if t is None or len(letters) != 6:
+            raise AccessError("No one in this workshop has that resume code.")
+        return self.trainee(t.id).id
+
+    def trainee(self, session_id: str) -> TraineeRow:
+        """The trainee of a session (the session it was merged into, if it was).
+
+        Raises:
+            AccessError: If the session id is unknown or the facilitator removed it.
         """
         row = self.store.trainee(session_id) if session_id else None
-        if row is None:
+        for _ in range(8):  # merges form a chain; never a loop, but stay bounded
+            if row is None or row.merged_into is None:
+                break
+            row = self.store.trainee(row.merged_into)
+        if row is None or row.removed:
             raise AccessError("unknown session")
         return row
+
+    # ------------------------------------------------------------------ roster
+
+    def roster_entry(self, workshop_id: str, ref: int) -> TraineeRow:
+        """A trainee of the workshop by roster number (`TraineeRow.ref`).
+
+        Raises:
+            AccessError: If there is none on the roster.
+        """
+        t = self.store.trainee_by(workshop_id, ref=int(ref))
+        if t is None or t.removed:
+            raise AccessError("no such trainee in this workshop")
+        return t
+
+    def rename(self, session_id: str, name: str) -> TraineeRow:
+        """Change a trainee's display name (the facilitator's correction).
+
+        Raises:
+            AccessError: Unknown session.
+            PlanError: If the name is empty, too long or taken.
+        """
+        t = self.trainee(session_id)
+        self.store.rename_trainee(t.id, self._free_name(t.workshop_id, name, keep=t.id))
+        return self.trainee(t.id)
+
+    def remove(self, session_id: str) -> None:
+        """Take a trainee off the roster: their session stops working and leaves the reports.
+
+        Raises:
+            AccessError: Unknown session.
+        """
+        t = self.trainee(session_id)
+        self.store.remove_trainee(t.id)
+        self._drop(t.id)
+
+    def merge(self, keep_id: str, drop_id: str) -> TraineeRow:
+        """Make two sessions of one person one: `keep_id`'s rounds stay, `drop_id` leaves the roster.
+
+        The browser of the dropped session continues in the kept one.
+
+        Raises:
+            AccessError: Unknown session.
+            ValueError: The two are the same, or in different workshops.
+        """
+        keep, drop = self.trainee(keep_id), self.trainee(drop_id)
+        if keep.id == drop.id:
+            raise ValueError("A trainee cannot be merged with themselves.")
+        if keep.workshop_id != drop.workshop_id:
+            raise ValueError("Only trainees of the same workshop can be merged.")
+        self.store.remove_trainee(drop.id, merged_into=keep.id)
+        self._drop(drop.id)
+        return keep
 
     def _session_lock(self, session_id: str) -> threading.Lock:
         with self._lock:
@@ -192,16 +466,17 @@ class WorkshopEngine:
     def game(self, session_id: str) -> Game:
         """The trainee's game, rebuilt from the stored rounds if it is not in memory."""
         t = self.trainee(session_id)
+        sid = t.id
         with self._lock:
-            g = self._games.get(session_id)
+            g = self._games.get(sid)
             if g is not None:
-                self._games.move_to_end(session_id)
+                self._games.move_to_end(sid)
                 return g
         g = Game(self.setup(t.workshop_id))
-        for r in self.store.rounds(session_id):
+        for r in self.store.rounds(sid):
             g.play(Plan.from_dict(r.plan))
         with self._lock:
-            self._games[session_id] = g
+            self._games[sid] = g
             while len(self._games) > self.cache_size:
                 self._games.popitem(last=False)
         return g
@@ -214,17 +489,58 @@ class WorkshopEngine:
     # ------------------------------------------------------------------ playing
 
     def dashboard(self, session_id: str) -> dict[str, Any]:
-        """What the trainee's CRM shows now, with the workshop and progress."""
+        """What the trainee's CRM shows now, with the workshop, progress and pacing (`pace`)."""
         t = self.trainee(session_id)
-        with self._session_lock(session_id):
-            g = self.game(session_id)
+        w = self.tick(t.workshop_id)
+        with self._session_lock(t.id):
+            g = self.game(t.id)
             d = g.dashboard()
-        w = self.workshop(t.workshop_id)
         d["trainee"] = t.name
+        d["code"] = t.code
         d["workshop"] = {"id": w.id, "title": w.title, "scenario": w.scenario_name}
         d["history"] = [{"round": r.round, "plan": r.plan, "results": r.results}
-                        for r in self.store.rounds(session_id)]
+                        for r in self.store.rounds(t.id)]
+        d["pace"] = self.pace(w, d["round"])
         return d
+
+    def pace(self, w: Workshop, round_no: int) -> dict[str, Any]:
+        """Whether a trainee may play `round_no` now, why not in plain words, and the countdown.
+
+        Returns:
+            ``can_play``, ``message`` (why not; '' when they can), ``paced``,
+            ``open_round``, ``status`` and ``seconds_left`` (None: no countdown).
+        """
+        try:
+            self._check_open(w, round_no)
+        except NotOpen as exc:
+            can, message = False, str(exc)
+        else:
+            can, message = True, ""
+        return {"can_play": can, "message": message, "paced": w.paced,
+                "open_round": w.open_round, "status": w.status,
+                "seconds_left": w.seconds_left(self.clock()) if w.paced else None}
+
+    @staticmethod
+    def _check_open(w: Workshop, round_no: int) -> None:
+        """Raise `NotOpen` (`WorkshopClosed`) unless the class's pacing lets round `round_no` be played."""
+        if w.status == "closed":
+            raise WorkshopClosed("The facilitator has closed this workshop: no more rounds can "
+                                 "be played. Nothing was changed.")
+        if w.status == "paused":
+            raise NotOpen("The facilitator has paused the workshop; you can submit again when it "
+                          "goes on. Nothing was changed.")
+        if not w.paced or int(round_no) > w.rounds:
+            return
+        if w.time_up:
+            raise NotOpen(f"Time is up for round {w.open_round}: the standing plan was submitted "
+                          f"for whoever had not submitted. Wait for the facilitator to open the "
+                          f"next round.")
+        if w.open_round == 0:
+            raise NotOpen("The facilitator has not opened the first round yet: read the "
+                          "dashboard and wait. Nothing was changed.")
+        if int(round_no) > w.open_round:
+            raise NotOpen(f"Round {round_no} is not open yet: the facilitator opens it. "
+                          f"Nothing was changed.")
 
     def submit(self, session_id: str, round_no: int, plan: Plan | dict[str, Any]
                ) -> dict[str, Any]:
@@ -242,11 +558,18 @@ class WorkshopEngine:
             AccessError: Unknown session.
             PlanError: Invalid plan (in plain words); nothing is changed.
             RoundConflict: The round is not the one being played.
+            NotOpen: The facilitator has not opened it, has paused the class, or time is up.
+            WorkshopClosed: The facilitator has closed the workshop.
         """
-        self.trainee(session_id)
+        t = self.trainee(session_id)
         p = plan if isinstance(plan, Plan) else Plan.from_dict(plan)
-        with self._session_lock(session_id):
-            g = self.game(session_id)
+        self._check_open(self.tick(t.workshop_id), int(round_no))
+        return self._play(t.id, round_no, p)
+
+    def _play(self, sid: str, round_no: int, p: Plan) -> dict[str, Any]:
+        """Play and store round `round_no` of a trainee's game (no pacing checks)."""
+        with self._session_lock(sid):
+            g = self.game(sid)
             expected = g.rounds_done + 1
             if g.finished:
                 raise RoundConflict("All rounds have been played; see your debrief.")
@@ -257,16 +580,16 @@ class WorkshopEngine:
             try:
                 rec = g.play(p)
             except Exception:
-                self._drop(session_id)
+                self._drop(sid)
                 raise
             try:
-                self.store.add_round(session_id, rec.round, rec.plan, rec.results, rec.features)
+                self.store.add_round(sid, rec.round, rec.plan, rec.results, rec.features)
             except sqlite3.IntegrityError:
-                self._drop(session_id)
+                self._drop(sid)
                 raise RoundConflict("That round was already submitted. Nothing was changed."
                                     ) from None
             except Exception:
-                self._drop(session_id)
+                self._drop(sid)
                 raise
         return rec.results
 
@@ -305,8 +628,8 @@ class WorkshopEngine:
 
     def profile(self, session_id: str) -> list[BiasScore]:
         """The trainee's bias profile from the rounds played so far."""
-        self.trainee(session_id)
-        return profile([r.features for r in self.store.rounds(session_id)])
+        t = self.trainee(session_id)
+        return profile([r.features for r in self.store.rounds(t.id)])
 
     def debrief(self, session_id: str) -> dict[str, Any]:
         """The debrief: the trainee's outcomes beside the bots', the bias profile, the truth.
@@ -315,8 +638,9 @@ class WorkshopEngine:
             PlanError: If the trainee has not played every round yet.
         """
         t = self.trainee(session_id)
-        with self._session_lock(session_id):
-            g = self.game(session_id)
+        sid = t.id
+        with self._session_lock(sid):
+            g = self.game(sid)
             if not g.finished:
                 raise PlanError(f"The debrief opens after the last round; "
                                 f"{g.setup.rounds - g.rounds_done} round(s) to go.")
@@ -330,7 +654,7 @@ class WorkshopEngine:
                                 "truth": STORY_TRUTH[key],
                                 "still_customer": bool(pop.status[cid] == 1)})
         bots = self.bots(t.workshop_id)
-        prof = self.profile(session_id)
+        prof = self.profile(sid)
         rows = [{"who": "You", "key": "you", **mine}]
         for name, b in bots.items():
             rows.append({"who": b["label"], "key": name, **b["outcomes"]})
@@ -345,20 +669,25 @@ class WorkshopEngine:
             "warmup": warm,
             "stories": stories,
             "rounds": [{"round": r.round, "plan": r.plan, "results": r.results}
-                       for r in self.store.rounds(session_id)],
+                       for r in self.store.rounds(sid)],
         }
 
     # ------------------------------------------------------------------ facilitator
 
     def progress(self, workshop_id: str) -> list[dict[str, Any]]:
-        """Every trainee's progress (from the database; cheap enough to poll)."""
-        w = self.workshop(workshop_id)
+        """Every trainee's progress (from the database; cheap enough to poll).
+
+        Polling it also applies the countdown (`tick`). Each row has the trainee's
+        roster number (`ref`, for the facilitator's controls) and resume code.
+        """
+        w = self.tick(workshop_id)
         counts = self.store.round_counts(workshop_id)
         out = []
         for t in self.store.trainees(workshop_id):
             rounds = self.store.rounds(t.id)
             last = rounds[-1].results if rounds else {}
             out.append({
+                "ref": t.ref, "code": t.code,
                 "name": t.name, "joined": t.joined, "rounds_done": counts.get(t.id, 0),
                 "rounds": w.rounds, "finished": counts.get(t.id, 0) >= w.rounds,
                 "last_profit": last.get("profit"), "last_churned": last.get("churned"),
@@ -372,7 +701,7 @@ class WorkshopEngine:
         Trainees who finished are compared on the full outcomes; bots are
         included when `with_bots` (computed once per workshop).
         """
-        w = self.workshop(workshop_id)
+        w = self.tick(workshop_id)
         trainees = []
         for t in self.store.trainees(workshop_id):
             rounds = self.store.rounds(t.id)

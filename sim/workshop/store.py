@@ -55,6 +55,25 @@ CREATE TABLE IF NOT EXISTS bots (
 );
 """
 
+#: Columns added since the first release: a database of an earlier version gets them on opening.
+ADDED_COLUMNS: dict[str, dict[str, str]] = {
+    "workshops": {
+        "paced": "INTEGER NOT NULL DEFAULT 0",
+        "round_seconds": "INTEGER NOT NULL DEFAULT 0",
+        "open_round": "INTEGER NOT NULL DEFAULT 0",
+        "status": "TEXT NOT NULL DEFAULT 'open'",
+        "deadline": "REAL",
+        "remaining": "REAL",
+    },
+    "trainees": {
+        "code": "TEXT",
+        "removed": "INTEGER NOT NULL DEFAULT 0",
+        "merged_into": "TEXT",
+    },
+}
+#: Letters of resume codes (no 0/O, 1/I/L: read aloud and typed from a slide).
+CODE_LETTERS = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
 
 def now() -> str:
     """The current time, ISO format, UTC."""
@@ -63,7 +82,16 @@ def now() -> str:
 
 @dataclass(frozen=True)
 class WorkshopRow:
-    """A workshop as stored."""
+    """A workshop as stored.
+
+    Attributes:
+        paced: Trainees play only the rounds the facilitator has opened.
+        round_seconds: Countdown of an opened round (0 = none).
+        open_round: The last round opened (paced workshops; 0 = none yet).
+        status: 'open', 'paused' or 'closed'.
+        deadline: When the open round's countdown ends (seconds since the epoch), if one runs.
+        remaining: Seconds left on the countdown when it was paused.
+    """
 
     id: str
     title: str
@@ -72,16 +100,47 @@ class WorkshopRow:
     rounds: int
     seed: int
     created: str
+    paced: bool = False
+    round_seconds: int = 0
+    open_round: int = 0
+    status: str = "open"
+    deadline: float | None = None
+    remaining: float | None = None
 
 
 @dataclass(frozen=True)
 class TraineeRow:
-    """A trainee as stored."""
+    """A trainee as stored.
+
+    Attributes:
+        ref: Their number in the workshop's roster (not secret, unlike `id`).
+        code: Their resume code (opens the session from the join page).
+        removed: The facilitator removed them.
+        merged_into: The session this one was merged into, if it was.
+    """
 
     id: str
     workshop_id: str
     name: str
     joined: str
+    ref: int = 0
+    code: str = ""
+    removed: bool = False
+    merged_into: str | None = None
+
+
+WORKSHOP_SELECT = ("SELECT id, title, scenario_name, scenario_json, rounds, seed, created, paced, "
+                   "round_seconds, open_round, status, deadline, remaining FROM workshops")
+TRAINEE_SELECT = ("SELECT id, workshop_id, name, joined, rowid, code, removed, merged_into "
+                  "FROM trainees")
+
+
+def _workshop(r: tuple) -> WorkshopRow:
+    return WorkshopRow(*r[:7], bool(r[7]), int(r[8]), int(r[9]), *r[10:])
+
+
+def _trainee(r: tuple) -> TraineeRow:
+    return TraineeRow(*r[:5], r[5] or "", bool(r[6]), r[7])
 
 
 @dataclass(frozen=True)
@@ -110,6 +169,13 @@ class Store:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            for table, columns in ADDED_COLUMNS.items():
+                have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+                for name, decl in columns.items():
+                    if name not in have:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+            for (sid,) in db.execute("SELECT id FROM trainees WHERE code IS NULL").fetchall():
+                db.execute("UPDATE trainees SET code=? WHERE id=?", (_code(), sid))
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -136,50 +202,85 @@ class Store:
     # ------------------------------------------------------------------ workshops
 
     def add_workshop(self, title: str, scenario_name: str, scenario_json: str, rounds: int,
-                     seed: int) -> WorkshopRow:
+                     seed: int, paced: bool = False, round_seconds: int = 0) -> WorkshopRow:
         """Store a new workshop with an unguessable id."""
         row = WorkshopRow(secrets.token_urlsafe(9), title, scenario_name, scenario_json,
-                          int(rounds), int(seed), now())
+                          int(rounds), int(seed), now(), bool(paced), int(round_seconds))
         with self._lock, self._connect() as db:
-            db.execute("INSERT INTO workshops VALUES (?,?,?,?,?,?,?)",
+            db.execute("INSERT INTO workshops (id, title, scenario_name, scenario_json, rounds, "
+                       "seed, created, paced, round_seconds) VALUES (?,?,?,?,?,?,?,?,?)",
                        (row.id, row.title, row.scenario_name, row.scenario_json, row.rounds,
-                        row.seed, row.created))
+                        row.seed, row.created, int(row.paced), row.round_seconds))
         return row
 
     def workshop(self, workshop_id: str) -> WorkshopRow | None:
         """A workshop by id."""
         with self._connect() as db:
-            r = db.execute("SELECT * FROM workshops WHERE id=?", (workshop_id,)).fetchone()
-        return WorkshopRow(*r) if r else None
+            r = db.execute(f"{WORKSHOP_SELECT} WHERE id=?", (workshop_id,)).fetchone()
+        return _workshop(r) if r else None
 
     def workshops(self) -> list[WorkshopRow]:
         """All workshops, newest first."""
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM workshops ORDER BY created DESC, rowid DESC")
-            return [WorkshopRow(*r) for r in rows.fetchall()]
+            rows = db.execute(f"{WORKSHOP_SELECT} ORDER BY created DESC, rowid DESC")
+            return [_workshop(r) for r in rows.fetchall()]
+
+    def set_pace(self, workshop_id: str, **fields: Any) -> None:
+        """Change a workshop's pacing (`open_round`, `status`, `deadline`, `remaining`)."""
+        allowed = {"open_round", "status", "deadline", "remaining"}
+        if not fields or set(fields) - allowed:
+            raise ValueError(f"pacing fields are {', '.join(sorted(allowed))}")
+        cols = ", ".join(f"{k}=?" for k in fields)
+        with self._lock, self._connect() as db:
+            db.execute(f"UPDATE workshops SET {cols} WHERE id=?", (*fields.values(), workshop_id))
 
     # ------------------------------------------------------------------ trainees
 
     def add_trainee(self, workshop_id: str, name: str) -> TraineeRow:
-        """Store a new trainee with an unguessable session id."""
-        row = TraineeRow(secrets.token_urlsafe(32), workshop_id, name, now())
+        """Store a new trainee with an unguessable session id and a short resume code."""
         with self._lock, self._connect() as db:
-            db.execute("INSERT INTO trainees VALUES (?,?,?,?)",
-                       (row.id, row.workshop_id, row.name, row.joined))
-        return row
+            taken = {r[0] for r in db.execute("SELECT code FROM trainees WHERE workshop_id=?",
+                                              (workshop_id,))}
+            code = _code()
+            while code in taken:
+                code = _code()
+            sid, joined = secrets.token_urlsafe(32), now()
+            cur = db.execute("INSERT INTO trainees (id, workshop_id, name, joined, code) "
+                             "VALUES (?,?,?,?,?)", (sid, workshop_id, name, joined, code))
+            return TraineeRow(sid, workshop_id, name, joined, int(cur.lastrowid or 0), code)
 
     def trainee(self, session_id: str) -> TraineeRow | None:
-        """A trainee by session id."""
+        """A trainee by session id (removed and merged ones too)."""
         with self._connect() as db:
-            r = db.execute("SELECT * FROM trainees WHERE id=?", (session_id,)).fetchone()
-        return TraineeRow(*r) if r else None
+            r = db.execute(f"{TRAINEE_SELECT} WHERE id=?", (session_id,)).fetchone()
+        return _trainee(r) if r else None
+
+    def trainee_by(self, workshop_id: str, *, ref: int | None = None,
+                   code: str | None = None) -> TraineeRow | None:
+        """A workshop's trainee by roster number or resume code (removed and merged ones too)."""
+        key, value = ("rowid", ref) if ref is not None else ("code", code)
+        with self._connect() as db:
+            r = db.execute(f"{TRAINEE_SELECT} WHERE workshop_id=? AND {key}=?",
+                           (workshop_id, value)).fetchone()
+        return _trainee(r) if r else None
 
     def trainees(self, workshop_id: str) -> list[TraineeRow]:
-        """A workshop's trainees in the order they joined."""
+        """A workshop's trainees in the order they joined (not the removed or merged ones)."""
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM trainees WHERE workshop_id=? ORDER BY rowid",
-                              (workshop_id,))
-            return [TraineeRow(*r) for r in rows.fetchall()]
+            rows = db.execute(f"{TRAINEE_SELECT} WHERE workshop_id=? AND removed=0 AND "
+                              "merged_into IS NULL ORDER BY rowid", (workshop_id,))
+            return [_trainee(r) for r in rows.fetchall()]
+
+    def rename_trainee(self, session_id: str, name: str) -> None:
+        """Change a trainee's display name."""
+        with self._lock, self._connect() as db:
+            db.execute("UPDATE trainees SET name=? WHERE id=?", (name, session_id))
+
+    def remove_trainee(self, session_id: str, merged_into: str | None = None) -> None:
+        """Take a trainee off the roster (into another session when merged); their rounds stay stored."""
+        with self._lock, self._connect() as db:
+            db.execute("UPDATE trainees SET removed=1, merged_into=? WHERE id=?",
+                       (merged_into, session_id))
 
     # ------------------------------------------------------------------ rounds
 
@@ -225,3 +326,9 @@ class Store:
         with self._lock, self._connect() as db:
             db.execute("INSERT OR REPLACE INTO bots VALUES (?,?,?)",
                        (workshop_id, version, json.dumps(result)))
+
+
+def _code() -> str:
+    """A short resume code, e.g. 'K7P-2QX'."""
+    letters = "".join(secrets.choice(CODE_LETTERS) for _ in range(6))
+    return f"{letters[:3]}-{letters[3:]}"
