@@ -13,7 +13,9 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
@@ -97,6 +99,80 @@ def _override(sc: Scenario, replications: int | None, seed: int | None) -> Scena
     if not updates:
         return sc
     return Scenario.model_validate({**sc.model_dump(), **updates})
+
+
+def _check_resume(resume: bool, force: bool, out: Path | None, earlier: str) -> None:
+    if resume and force:
+        _usage("give --resume (continue the results in --out) or --force (replace them), not both")
+    if resume and out is None:
+        _usage(f"--resume needs --out DIR (the folder of the {earlier})")
+
+
+def _results_folder(out: Path | None, sc: Scenario, *, resume: bool, force: bool, what: str,
+                    state: Callable[[Path], str | None], suffix: str = "") -> tuple[Path, bool]:
+    """The folder a run or sweep writes to, and whether this command makes it.
+
+    A folder that is not empty is refused (exit 2, nothing written) unless resumed,
+    or, with `--force`, emptied of earlier results; one holding anything else is
+    never emptied.
+
+    Args:
+        out: `--out`, or None for a new `results/<name><suffix>-<timestamp>/`.
+        sc: The scenario.
+        resume: `--resume`.
+        force: `--force`.
+        what: "run" or "sweep", for the message.
+        state: What the folder holds of this very run or sweep (`sim.output.run_state`).
+        suffix: Added to the default folder's name.
+    """
+    from sim.output import clear_results, default_out_dir, foreign_files
+
+    if out is None:
+        return default_out_dir(sc, suffix=suffix), True
+    if out.exists() and not out.is_dir():
+        _usage(f"{out} is a file; --out needs a folder")
+    if not out.exists():
+        return out, True
+    if resume or not any(out.iterdir()):
+        return out, False
+    foreign = foreign_files(out)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        _usage(f"{out} holds files that are not Retention Lab results ({shown}); "
+               "give --out a new or empty folder")
+    if force:
+        clear_results(out)
+        return out, False
+    found = state(out)
+    if found == "interrupted":
+        hint = (f"an interrupted {what} of this scenario: continue it with --resume, "
+                "or start again with --force")
+    elif found == "complete":
+        hint = f"this very {what}, complete: --resume shows it, --force runs it again"
+    else:
+        hint = "other results: replace them with --force, or choose another --out"
+    _usage(f"{out} is not empty; it holds {hint}")
+
+
+def _kept(out_dir: Path) -> bool:
+    """Whether an interrupted run or sweep left replications in `out_dir` to resume from."""
+    from sim.store import STORE_DIR
+
+    return any(out_dir.glob(f"**/{STORE_DIR}/rep-*.npz"))
+
+
+def _discard(out_dir: Path | None, made: bool) -> None:
+    """Remove a folder this command made, if it holds nothing to resume from."""
+    if made and out_dir is not None and not _kept(out_dir):
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def _stopped(out_dir: Path | None, made: bool, kept: str) -> NoReturn:
+    """Ctrl-C during a run or sweep: say what is kept (`kept`), or that nothing was written."""
+    if out_dir is not None and _kept(out_dir):
+        _interrupted(kept)
+    _discard(out_dir, made)
+    _interrupted("nothing was written")
 
 
 def _workers(n: int) -> int:
@@ -215,6 +291,8 @@ SchedulerOpt = Annotated[str | None, typer.Option(
     show_default=False)]
 SeedOpt = Annotated[int | None, typer.Option(
     min=0, help="Root seed [default: the scenario's].", show_default=False)]
+ForceOpt = Annotated[bool, typer.Option(
+    help="Replace the results already in --out (a folder holding other files is never emptied).")]
 
 
 def _check_backend(backend: Backend, scheduler: str | None) -> None:
@@ -234,42 +312,40 @@ def run_command(
     resume: Annotated[bool, typer.Option(
         help="With --out: continue an interrupted run in that folder, reusing every "
              "replication it finished (a complete folder is not run again).")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Run every policy of SCENARIO on the same customers and compare them.
 
     Each replication is written to OUT/replications/ as soon as it finishes;
     after an interruption, `--resume --out OUT` computes only the missing ones
-    and ends with the same outputs as an uninterrupted run.
+    and ends with the same outputs as an uninterrupted run. A folder that is not
+    empty is refused without --resume or --force.
     """
     _check_backend(backend, scheduler)
-    if resume and out is None:
-        _usage("--resume needs --out DIR (the folder of the earlier run)")
+    _check_resume(resume, force, out, "earlier run")
+    out_dir, made = None, False
     try:
         from sim.experiment import run
-        from sim.files import resolved_yaml
-        from sim.output import default_out_dir, is_complete, write_result
-        from sim.rng import replication_seeds
+        from sim.output import run_state, write_result
         from sim.store import STORE_DIR, StoreMismatchError
 
         sc = _override(_load(scenario), replications, seed)
-        out_dir = out if out is not None else default_out_dir(sc)
-        if resume and is_complete(out_dir, resolved_yaml(
-                sc, replication_seeds(sc.seed, sc.replications))):
+        out_dir, made = _results_folder(out, sc, resume=resume, force=force, what="run",
+                                        state=lambda d: run_state(sc, d))
+        if resume and run_state(sc, out_dir) == "complete":
             typer.echo(f"{out_dir} already holds this run; not run again.\n")
             _print_table(out_dir, sc)
             typer.echo(f"\nresults: {out_dir}")
             return
     except KeyboardInterrupt:
-        _interrupted("nothing was written")
+        _stopped(out_dir, made, "nothing was written")
     bar = _bar(f"{sc.name}:")
     try:
         result = run(sc, workers=_workers(workers), backend=backend.value, progress=bar,
                      scheduler=scheduler, store=out_dir, resume=resume)
     except KeyboardInterrupt:
-        if any((out_dir / STORE_DIR).glob("rep-*.npz")):
-            _interrupted(f"the replications finished so far are kept in {out_dir / STORE_DIR}; "
-                         f"continue with --resume --out {out_dir}")
-        _interrupted("nothing was written")
+        _stopped(out_dir, made, f"the replications finished so far are kept in {out_dir / STORE_DIR}; "
+                                f"continue with --resume --out {out_dir}")
     except StoreMismatchError as e:
         _usage(str(e))
     except ScenarioError as e:
@@ -374,27 +450,30 @@ def sweep_command(
     seed: SeedOpt = None,
     resume: Annotated[bool, typer.Option(
         help="Skip the points already complete in --out (after an interruption).")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Run the comparison over a grid of parameter values (resumable).
 
     Paths are dotted, over the scenario with every default filled in; list items
     by index or name: `--set market.competitor_pull=0.1,0.3` `--set
-    policies.stale_manager.biases.0.strength=0.2,0.8`.
+    policies.stale_manager.biases.0.strength=0.2,0.8`. A folder that is not
+    empty is refused without --resume or --force.
     """
     _check_backend(backend, scheduler)
-    if resume and out is None:
-        _usage("--resume needs --out DIR (the folder of the interrupted sweep)")
+    _check_resume(resume, force, out, "interrupted sweep")
+    out_dir, made = None, False
     try:
-        from sim.output import default_out_dir
-        from sim.sweep import parameters_from, run_sweep
+        from sim.sweep import parameters_from, run_sweep, sweep_state
 
         sc = _load(scenario)
         params = parameters_from(sc, set_ or [])
-        out_dir = out if out is not None else default_out_dir(sc, suffix="-sweep")
+        out_dir, made = _results_folder(
+            out, sc, resume=resume, force=force, what="sweep", suffix="-sweep",
+            state=lambda d: sweep_state(sc, params, d, replications=replications, seed=seed))
     except ScenarioError as e:
         _bad_input(e.problems)
     except KeyboardInterrupt:
-        _interrupted("nothing was written")
+        _stopped(out_dir, made, "nothing was written")
     bar = ProgressBar("") if sys.stderr.isatty() else None
 
     def progress(i: int, n: int, done: int, total: int) -> None:
@@ -407,10 +486,11 @@ def sweep_command(
                             workers=_workers(workers), backend=backend.value, seed=seed,
                             scheduler=scheduler, resume=resume, progress=progress)
     except ScenarioError as e:
+        _discard(out_dir, made)
         _bad_input(e.problems)
     except KeyboardInterrupt:
-        _interrupted(f"points finished so far are kept in {out_dir}; "
-                     f"continue with --resume --out {out_dir}")
+        _stopped(out_dir, made, f"points finished so far are kept in {out_dir}; "
+                                f"continue with --resume --out {out_dir}")
     except Exception as e:
         _failed(e, f"sweeping {sc.name}")
     finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+import shutil
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
@@ -59,7 +60,10 @@ def folder_name(name: str) -> str:
 
 def default_out_dir(scenario: Scenario, root: Path | str = "results", suffix: str = "",
                     now: datetime | None = None) -> Path:
-    """`results/<name><suffix>-<YYYYmmdd-HHMMSS>/` (`folder_name`), made unique with `-2`, `-3`... if taken.
+    """Create `results/<name><suffix>-<YYYYmmdd-HHMMSS>/` (`folder_name`), `-2`, `-3`... if taken.
+
+    The folder is created here, and only if it did not exist: two runs started in the
+    same second (even in two processes) get two folders, never one between them.
 
     Args:
         scenario: The scenario (its name is used).
@@ -68,15 +72,49 @@ def default_out_dir(scenario: Scenario, root: Path | str = "results", suffix: st
         now: The time stamp (default: now).
 
     Returns:
-        A path that does not exist yet.
+        The new, empty folder.
     """
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     base = Path(root) / f"{folder_name(scenario.name)}{suffix}-{stamp}"
+    base.parent.mkdir(parents=True, exist_ok=True)
     path, i = base, 1
-    while path.exists():
-        i += 1
-        path = base.with_name(f"{base.name}-{i}")
-    return path
+    while True:
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            i += 1
+            path = base.with_name(f"{base.name}-{i}")
+
+
+#: What a sweep writes beside its points (`sim.sweep`): `point-000/`..., `sweep.csv`,
+#: `sweep_<metric>.png`; and the temporary files of a write that was interrupted.
+_SWEEP_OR_TEMPORARY = re.compile(r"point-\d{3,}|sweep\.csv|sweep_[a-z_]+\.png|\..+\.tmp")
+
+
+def is_result(name: str) -> bool:
+    """Whether `run` or `sweep` writes an entry of this name at the top of a results folder."""
+    from sim.report import FIGURES
+    from sim.store import STORE_DIR
+
+    ours = {*CSV_FILES, *FIGURES, "report.html", RESOLVED, STORE_DIR}
+    return name in ours or _SWEEP_OR_TEMPORARY.fullmatch(name) is not None
+
+
+def foreign_files(out_dir: Path | str) -> list[str]:
+    """The entries of a results folder that neither `run` nor `sweep` writes, sorted."""
+    return sorted(p.name for p in Path(out_dir).iterdir() if not is_result(p.name))
+
+
+def clear_results(out_dir: Path | str) -> None:
+    """Remove from a results folder everything `run` and `sweep` wrote (`--force`); leave the rest."""
+    for entry in Path(out_dir).iterdir():
+        if not is_result(entry.name):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def csv_text(df: pd.DataFrame) -> str:
@@ -104,6 +142,21 @@ def is_complete(out_dir: Path | str, resolved_text: str | None = None) -> bool:
     if not res.is_file() or not all((out / f).is_file() for f in CSV_FILES):
         return False
     return resolved_text is None or res.read_text(encoding="utf-8") == resolved_text
+
+
+def run_state(scenario: Scenario, out_dir: Path | str) -> str | None:
+    """What a folder holds of this very run (same resolved scenario and seeds).
+
+    Returns:
+        "complete", "interrupted" (some of its replications or files are there), or None.
+    """
+    from sim.rng import replication_seeds
+    from sim.store import ReplicationStore
+
+    seeds = replication_seeds(scenario.seed, scenario.replications)
+    if is_complete(out_dir, resolved_yaml(scenario, seeds)):
+        return "complete"
+    return "interrupted" if ReplicationStore(out_dir, scenario, seeds).holds() else None
 
 
 TIMESERIES_COLUMNS = ("replication", "policy", "period", *METRICS)

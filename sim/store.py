@@ -98,8 +98,11 @@ class ReplicationStore:
 
     def matches(self) -> bool:
         """Whether the folder holds no store, or one of this very run."""
-        found = self.stored_hash()
-        return found is None or found == self.hash
+        return self.stored_hash() in (None, self.hash)
+
+    def holds(self) -> bool:
+        """Whether the folder holds a store of this very run (complete or not)."""
+        return self.stored_hash() == self.hash
 
     def _clean_temporary(self) -> None:
         for tmp in self.dir.glob(".*.tmp"):  # left by a killed process mid-write

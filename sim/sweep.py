@@ -379,6 +379,40 @@ class SweepOutcome:
     frame: pd.DataFrame
 
 
+def _overrides(replications: int | None, seed: int | None) -> dict[str, Any]:
+    return {k: v for k, v in (("replications", replications), ("seed", seed)) if v is not None}
+
+
+def sweep_state(scenario: Scenario, parameters: Mapping[str, Sequence[Any]], out_dir: Path | str, *,
+                replications: int | None = None, seed: int | None = None) -> str | None:
+    """What a folder holds of this very sweep (same grid, replications and seed).
+
+    Args:
+        scenario: The base scenario.
+        parameters: Path → values.
+        out_dir: The folder.
+        replications: As given to `run_sweep`.
+        seed: As given to `run_sweep`.
+
+    Returns:
+        "complete" (every point done and `sweep.csv` written), "interrupted" (some of
+        its points or replications are there), or None (nothing of it).
+    """
+    from sim.experiment import resolve
+    from sim.store import ReplicationStore
+
+    out = Path(out_dir)
+    points = grid(scenario, parameters, _overrides(replications, seed))
+    done = [point_done(out / pt.folder, pt.scenario) for pt in points]
+    if all(done) and (out / "sweep.csv").is_file():
+        return "complete"
+    for pt, finished in zip(points, done, strict=True):
+        store = ReplicationStore(out / pt.folder, *resolve(pt.scenario))
+        if finished or store.holds():
+            return "interrupted"
+    return None
+
+
 def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
               out_dir: Path | str, *, replications: int | None = None, workers: int = 1,
               backend: str = "local", seed: int | None = None, scheduler: str | None = None,
@@ -409,12 +443,7 @@ def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
     from sim.experiment import resolve, run
     from sim.store import ReplicationStore
 
-    overrides: dict[str, Any] = {}
-    if replications is not None:
-        overrides["replications"] = replications
-    if seed is not None:
-        overrides["seed"] = seed
-    points = grid(scenario, parameters, overrides)
+    points = grid(scenario, parameters, _overrides(replications, seed))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     skipped = []

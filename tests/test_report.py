@@ -131,8 +131,9 @@ def test_default_out_dir_is_unique(tmp_path: Path, result) -> None:
     now = datetime(2026, 11, 23, 10, 30, 5)
     first = output.default_out_dir(result.scenario, tmp_path, now=now)
     assert first == tmp_path / "report-small-20261123-103005"
-    first.mkdir()
+    assert first.is_dir() and not any(first.iterdir())  # made here: a second run cannot take it too
     assert output.default_out_dir(result.scenario, tmp_path, now=now).name.endswith("-2")
+    assert output.default_out_dir(result.scenario, tmp_path, now=now).name.endswith("-3")
 
 
 def test_number_formatting() -> None:

@@ -1,0 +1,222 @@
+"""The command line around a run: the results folder it writes to, Ctrl-C at any moment, progress."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from scenario_text import two_arm_yaml
+from typer.testing import CliRunner
+
+import sim
+from sim.cli import app
+from sim.loader import parse_text
+from sim.output import foreign_files, read_resolved
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = two_arm_yaml("hygiene", horizon=12, replications=2, seed=7, size=600, shift_at=5)
+FAST = ["--workers", "1"]
+
+runner = CliRunner()
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`python -m sim ARGS` in a subprocess, as a user runs it."""
+    env = {k: v for k, v in os.environ.items() if k != "RETENTION_LAB_DEBUG"}
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=300)
+
+
+def snapshot(folder: Path, pattern: str = "*") -> dict[str, tuple[int, bytes | None]]:
+    """Every entry below `folder` (matching `pattern`): modification time and bytes."""
+    return {p.relative_to(folder).as_posix(): (p.stat().st_mtime_ns, p.read_bytes() if p.is_file() else None)
+            for p in sorted(folder.rglob(pattern))}
+
+
+def seed_of(folder: Path) -> int | None:
+    return read_resolved((folder / "scenario.resolved.yaml").read_text(encoding="utf-8"))["root_seed"]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("hygiene") / "hygiene.yaml"
+    path.write_text(SMALL, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def complete(small: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete run's folder (seed 7), written by the command; tests work on copies."""
+    out = tmp_path_factory.mktemp("complete") / "run"
+    proc = cli("run", str(small), "--out", str(out), *FAST)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture
+def copy(complete: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(complete, tmp_path / "run"))
+
+
+# --------------------------------------------------------------------------- the results folder
+
+
+def test_run_into_other_results_is_refused_and_writes_nothing(small: Path, copy: Path) -> None:
+    before = snapshot(copy)
+    proc = cli("run", str(small), "--out", str(copy), "--seed", "8", *FAST)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1, proc.stderr  # one line
+    assert proc.stderr.startswith(f"error: {copy} is not empty; it holds other results")
+    assert "--force" in proc.stderr and "Traceback" not in proc.stderr
+    assert snapshot(copy) == before
+
+
+def test_run_into_the_same_complete_run_points_to_resume(small: Path, copy: Path) -> None:
+    before = snapshot(copy)
+    res = runner.invoke(app, ["run", str(small), "--out", str(copy), *FAST])
+    assert res.exit_code == 2
+    assert res.stderr == f"error: {copy} is not empty; it holds this very run, complete: --resume shows it, " \
+                         "--force runs it again\n"
+    assert snapshot(copy) == before
+    res = runner.invoke(app, ["run", str(small), "--out", str(copy), "--resume"])
+    assert res.exit_code == 0, res.output
+    assert "already holds this run" in res.stdout
+    assert snapshot(copy) == before
+
+
+def test_interrupted_run_is_refused_then_resumed(small: Path, tmp_path: Path) -> None:
+    out = tmp_path / "interrupted"
+    sim.run(parse_text(SMALL, "hygiene.yaml"), workers=1, store=out)  # replications, no outputs yet
+    kept = snapshot(out / "replications", "rep-*.npz")
+    res = runner.invoke(app, ["run", str(small), "--out", str(out), *FAST])
+    assert res.exit_code == 2
+    assert "an interrupted run of this scenario: continue it with --resume" in res.stderr
+    assert snapshot(out / "replications", "rep-*.npz") == kept
+    assert not (out / "summary.csv").exists()
+
+    res = runner.invoke(app, ["run", str(small), "--out", str(out), "--resume", *FAST])
+    assert res.exit_code == 0, res.output
+    assert snapshot(out / "replications", "rep-*.npz") == kept  # reused, not computed again
+    assert seed_of(out) == 7
+
+
+def test_force_replaces_the_old_results_cleanly(small: Path, copy: Path) -> None:
+    (copy / "point-003").mkdir()  # left by a sweep that wrote here before
+    (copy / "point-003" / "summary.csv").write_text("old")
+    (copy / "sweep.csv").write_text("old")
+    old_hash = (copy / "replications" / "scenario.sha256").read_text()
+    res = runner.invoke(app, ["run", str(small), "--out", str(copy), "--seed", "8", "--force", *FAST])
+    assert res.exit_code == 0, res.output
+    assert seed_of(copy) == 8
+    assert not (copy / "point-003").exists() and not (copy / "sweep.csv").exists()
+    assert (copy / "replications" / "scenario.sha256").read_text() != old_hash
+    assert sorted(p.name for p in (copy / "replications").glob("rep-*.npz")) == ["rep-00000.npz",
+                                                                                "rep-00001.npz"]
+
+
+def test_a_folder_of_other_files_is_never_emptied(small: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes")
+    (mine / "summary.csv").write_text("a results name among them")
+    before = snapshot(mine)
+    for extra in ([], ["--force"]):
+        res = runner.invoke(app, ["run", str(small), "--out", str(mine), *extra])
+        assert res.exit_code == 2
+        assert res.stderr == (f"error: {mine} holds files that are not Retention Lab results (notes.txt); "
+                              "give --out a new or empty folder\n")
+        assert snapshot(mine) == before
+
+
+def test_an_empty_folder_is_used(small: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = runner.invoke(app, ["run", str(small), "--out", str(empty), *FAST])
+    assert res.exit_code == 0, res.output
+    assert seed_of(empty) == 7
+    assert foreign_files(empty) == []  # everything a run writes is known as a result (for --force)
+
+
+@pytest.mark.parametrize("command", [["run"], ["sweep", "--set", "market.competitor_pull=0.2"]])
+def test_resume_and_force_together_are_refused(small: Path, copy: Path, command: list[str]) -> None:
+    before = snapshot(copy)
+    res = runner.invoke(app, [command[0], str(small), *command[1:], "--out", str(copy), "--resume", "--force"])
+    assert res.exit_code == 2
+    assert res.stderr == ("error: give --resume (continue the results in --out) or --force (replace them), "
+                          "not both\n")
+    assert snapshot(copy) == before
+
+
+def test_a_file_as_out_is_refused(small: Path, tmp_path: Path) -> None:
+    path = tmp_path / "file.csv"
+    path.write_text("x")
+    res = runner.invoke(app, ["run", str(small), "--out", str(path)])
+    assert res.exit_code == 2
+    assert res.stderr == f"error: {path} is a file; --out needs a folder\n"
+
+
+def test_sweep_refuses_resumes_and_forces(small: Path, copy: Path, tmp_path: Path) -> None:
+    sweep = ["sweep", str(small), "--set", "market.competitor_pull=0.2", *FAST]
+    before = snapshot(copy)
+    res = runner.invoke(app, [*sweep, "--out", str(copy)])  # a run's folder
+    assert res.exit_code == 2
+    assert res.stderr.startswith(f"error: {copy} is not empty; it holds other results")
+    assert snapshot(copy) == before
+
+    res = runner.invoke(app, [*sweep, "--out", str(copy), "--force"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in copy.iterdir() if not p.name.endswith(".png")) == ["point-000", "sweep.csv"]
+    assert foreign_files(copy) == []  # everything a sweep writes is known as a result (for --force)
+
+    done = snapshot(copy)
+    res = runner.invoke(app, [*sweep, "--out", str(copy)])
+    assert res.exit_code == 2
+    assert "this very sweep, complete: --resume shows it" in res.stderr
+    (copy / "point-000" / "done").unlink()  # as if interrupted while writing the point's outputs
+    (copy / "sweep.csv").unlink()
+    res = runner.invoke(app, [*sweep, "--out", str(copy)])
+    assert res.exit_code == 2
+    assert "an interrupted sweep of this scenario: continue it with --resume" in res.stderr
+    res = runner.invoke(app, [*sweep, "--out", str(copy), "--resume"])
+    assert res.exit_code == 0, res.output
+    assert (copy / "sweep.csv").read_bytes() == done["sweep.csv"][1]
+
+
+class _Frozen(datetime):
+    @classmethod
+    def now(cls, tz=None) -> datetime:
+        return datetime(2026, 5, 4, 3, 2, 1)
+
+
+def test_default_folders_never_collide(small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sim.output
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sim.output, "datetime", _Frozen)  # two runs in the same second
+    for _ in range(2):
+        res = runner.invoke(app, ["run", str(small), *FAST, "--replications", "1"])
+        assert res.exit_code == 0, res.output
+    first, second = tmp_path / "results/hygiene-20260504-030201", tmp_path / "results/hygiene-20260504-030201-2"
+    assert f"results: {Path('results') / second.name}\n" in res.stdout
+    assert (first / "scenario.resolved.yaml").is_file() and (second / "scenario.resolved.yaml").is_file()
+
+
+def test_ctrl_c_leaves_no_empty_default_folder(small: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import sim.experiment
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sim.experiment, "run", interrupted)
+    res = runner.invoke(app, ["run", str(small)])
+    assert res.exit_code == 130
+    assert res.stderr == "interrupted: nothing was written\n"
+    assert list((tmp_path / "results").iterdir()) == []
