@@ -288,3 +288,40 @@ def test_the_class_report_names_a_top_bias_only_when_one_is_flagged(habits):
         for kind, score in t["profile"].items():
             assert float(rows[t["name"]][f"bias_{kind}"]) == pytest.approx(score, abs=5e-4)
     assert rep["flagged"]["stereotype"] == 1 and rep["flagged"]["affinity"] == 1
+
+
+def test_a_named_customer_who_left_shows_when_they_left_not_a_last_purchase(engine):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    from sim.workshop.app import SESSION_COOKIE, create_app
+
+    ws = engine.create_workshop("default", rounds=4, seed=20261122)
+    sid = engine.join(ws.id, "Neglect")
+    engine.submit(sid, 1, {"shares": {"service": 0.0, "complaints": 0.0, "points": 0.0,
+                                      "acquisition": 1.0}})
+    stories = engine.dashboard(sid)["stories"]
+    gone = [s for s in stories if not s["active"]]
+    assert gone, "with no service at all some named customer leaves in the first quarter"
+    for s in gone:
+        assert s["weeks_since_purchase"] is None and s["last_purchase"] == ""
+        assert s["left"] == "this week" or re.fullmatch(r"1 week ago|([2-9]|1[0-3]) weeks ago",
+                                                        s["left"]), s["left"]
+    for s in stories:
+        if s["active"]:
+            assert s["last_purchase"] and "1 weeks" not in s["last_purchase"]
+    page = TestClient(create_app(engine=engine), cookies={SESSION_COOKIE: sid}).get("/play").text
+    assert "0 weeks ago" not in page and "1 weeks" not in page
+    assert page.count("has left") == len(gone) and "Left " in page
+
+
+def test_plural_words():
+    from sim.workshop.game import ago, plural
+
+    assert [plural(n, "week") for n in (0, 1, 2)] == ["0 weeks", "1 week", "2 weeks"]
+    assert plural(1.0, "quarter") == "1 quarter"
+    assert [ago(x) for x in (0, 0.4, 1, 3, None, float("nan"))] == [
+        "this week", "this week", "1 week ago", "3 weeks ago", "", ""]

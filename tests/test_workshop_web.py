@@ -257,3 +257,100 @@ def test_the_csv_export_is_formula_safe(app, workshop_id):
         for cell in row:
             if cell[:1] in ("=", "+", "@", "-"):
                 float(cell)  # only numbers (a negative profit) may start so
+
+
+def trainees_of(app, workshop_id):
+    return [t.name for t in app.state.engine.store.trainees(workshop_id)]
+
+
+def test_rejoining_from_the_same_browser_or_with_the_code_keeps_the_session(app, workshop_id):
+    ada = join(app, workshop_id, "Ada")
+    sid = ada.cookies[SESSION_COOKIE]
+    ada.post("/play", data={"round": "1", **ROUND})
+    page = ada.get(f"/join/{workshop_id}").text
+    assert 'id="continue"' in page and "already in this workshop as <strong>Ada" in page
+    r = ada.post(f"/join/{workshop_id}", data={"name": "Ada"}, follow_redirects=False)
+    assert r.status_code == 303 and ada.cookies[SESSION_COOKIE] == sid
+    assert trainees_of(app, workshop_id) == ["Ada"]
+
+    code = app.state.engine.trainee(sid).code
+    assert code in ada.get("/play").text
+    phone = TestClient(app)
+    r = phone.post(f"/join/{workshop_id}", data={"code": code.lower()}, follow_redirects=False)
+    assert r.status_code == 303 and phone.cookies[SESSION_COOKIE] == sid
+    assert phone.get("/api/session").json()["round"] == 2
+    stranger = TestClient(app)
+    r = stranger.post(f"/join/{workshop_id}", data={"code": "ZZZ-ZZZ"})
+    assert r.status_code == 400 and "resume code" in error_text(r.text)
+    r = stranger.post(f"/join/{workshop_id}", data={"name": "ada"})
+    assert r.status_code == 400 and "resume code" in error_text(r.text)
+    assert trainees_of(app, workshop_id) == ["Ada"]
+
+
+def test_a_paced_class_through_the_facilitator_controls(app):
+    fac = TestClient(app)
+    fac.get(f"/facilitator?token={app.state.token}")  # the token is kept in a cookie
+    r = fac.post(f"/facilitator?token={app.state.token}", follow_redirects=False,
+                 data={"scenario": "default", "rounds": "2", "title": "Paced", "paced": "1",
+                       "minutes": "10", "seed": "7"})
+    assert r.status_code == 303
+    wid = r.headers["location"].rsplit("/", 1)[-1]
+    ws = app.state.engine.workshop(wid)
+    assert (ws.paced, ws.round_seconds, ws.seed) == (True, 600, 7)
+    pace = f"/facilitator/w/{wid}/pace"
+    assert TestClient(app).post(pace, data={"action": "advance"}).status_code == 403
+
+    ada = join(app, wid, "Ada")
+    assert "not opened the first round" in ada.get("/play").text
+    r = ada.post("/play", data={"round": "1", **ROUND, "share_service": "55"})
+    assert r.status_code == 409 and "not opened the first round" in error_text(r.text)
+    assert 'value="55"' in r.text  # what the trainee typed is kept
+    page = fac.get(f"/facilitator/w/{wid}").text
+    assert 'id="advance"' in page and "no round is open yet" in page
+
+    assert fac.post(pace, data={"action": "advance"}, follow_redirects=False).status_code == 303
+    board = ada.get("/play").text
+    assert 'id="time-left"' in board and "10 min 00 s" in board
+    assert ada.post("/play", data={"round": "1", **ROUND},
+                    follow_redirects=False).status_code == 303
+    r = ada.post("/play", data={"round": "2", **ROUND})
+    assert r.status_code == 409 and "Round 2 is not open yet" in error_text(r.text)
+
+    fac.post(pace, data={"action": "advance"})
+    fac.post(pace, data={"action": "pause"})
+    assert "Paused" in fac.get(f"/facilitator/w/{wid}").text
+    r = ada.post("/play", data={"round": "2", **ROUND})
+    assert r.status_code == 409 and "paused" in error_text(r.text)
+    fac.post(pace, data={"action": "resume"})
+
+    r = fac.post(pace, data={"action": "close"})
+    assert r.status_code == 400 and "yes, close it" in error_text(r.text)
+    fac.post(pace, data={"action": "close", "confirm": "1"})
+    assert "Closed" in fac.get(f"/facilitator/w/{wid}").text
+    r = ada.post("/play", data={"round": "2", **ROUND})
+    assert r.status_code == 409 and "closed" in error_text(r.text)
+    late = TestClient(app)
+    assert late.get(f"/join/{wid}").status_code == 410
+    assert late.post(f"/join/{wid}", data={"name": "Ben"}).status_code == 410
+    assert trainees_of(app, wid) == ["Ada"]
+
+
+def test_the_facilitator_renames_and_removes_on_the_roster_page(app, workshop_id):
+    ada, dup = join(app, workshop_id, "Ada"), join(app, workshop_id, "Ada 2")
+    ben = join(app, workshop_id, "Bne")
+    fac = TestClient(app)
+    roster = f"/facilitator/w/{workshop_id}/roster"
+    assert fac.get(roster).status_code == 403
+    page = fac.get(f"{roster}?token={app.state.token}").text
+    eng = app.state.engine
+    refs = {t.name: t.ref for t in eng.store.trainees(workshop_id)}
+    assert eng.trainee(ada.cookies[SESSION_COOKIE]).code in page
+    assert fac.post(roster, data={"action": "rename", "ref": refs["Bne"], "name": "Ben"},
+                    follow_redirects=False).status_code == 303
+    r = fac.post(roster, data={"action": "rename", "ref": refs["Bne"], "name": "Ada"})
+    assert r.status_code == 400 and "already called" in error_text(r.text)
+    fac.post(roster, data={"action": "merge", "ref": refs["Ada 2"], "into": refs["Ada"]})
+    assert dup.get("/api/session").json()["trainee"] == "Ada"
+    fac.post(roster, data={"action": "remove", "ref": refs["Bne"]})
+    assert ben.get("/play").status_code == 403
+    assert trainees_of(app, workshop_id) == ["Ada"]

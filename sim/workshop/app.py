@@ -2,15 +2,19 @@
 
 Routes:
 
-- trainees: ``/join/{workshop}`` (display name) → ``/play`` (dashboard and
-  controls, one round per submit) → ``/debrief``. The session id lives in an
-  HttpOnly cookie; ``/resume/{session}`` sets it on another device. No route
-  takes another trainee's id, so a trainee can read and change only their own
-  session. ``/api/session`` and ``/api/round`` are the same as JSON.
+- trainees: ``/join/{workshop}`` (display name, or the resume code of an
+  earlier session; a browser that already has a session there continues it)
+  → ``/play`` (dashboard and controls, one round per submit, within the
+  rounds the facilitator has opened) → ``/debrief``. The session id lives in
+  an HttpOnly cookie; ``/resume/{session}`` sets it on another device. No
+  route takes another trainee's id, so a trainee can read and change only
+  their own session. ``/api/session`` and ``/api/round`` are the same as JSON.
 - facilitator (token in ``?token=`` or the cookie it sets): ``/facilitator``
-  (workshops, start a new one), ``/facilitator/w/{id}`` (live progress, class
-  outcomes and bias profile), ``/facilitator/w/{id}/report.html`` and
-  ``report.csv`` (exports). Without the token: 403.
+  (workshops, start a new one), ``/facilitator/w/{id}`` (class control —
+  open the next round, pause, go on, close — live progress, class outcomes
+  and bias profile; POSTs to ``/pace``), ``/facilitator/w/{id}/roster``
+  (resume codes; rename, remove, merge), ``/facilitator/w/{id}/report.html``
+  and ``report.csv`` (exports). Without the token: 403.
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ from sim.allocation import CHANNELS
 from sim.loader import ScenarioError, builtin_names
 from sim.workshop import charts
 from sim.workshop.customer_lists import LISTS
-from sim.workshop.engine import AccessError, RoundConflict, WorkshopEngine
-from sim.workshop.game import COMPLAINT_ORDERS, Plan, PlanError
+from sim.workshop.engine import AccessError, NotOpen, RoundConflict, WorkshopClosed, WorkshopEngine
+from sim.workshop.game import COMPLAINT_ORDERS, Plan, PlanError, plural
 from sim.workshop.profile import FLAG, labels
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -72,6 +76,7 @@ def make_env() -> Environment:
     env.filters["pct"] = _pct
     env.filters["num"] = _num
     env.filters["svg"] = lambda s: Markup(s)
+    env.filters["plural"] = plural
     env.globals.update(CHANNELS=CHANNELS, CHANNEL_LABELS=CHANNEL_LABELS, LISTS=LISTS,
                        COMPLAINT_ORDERS=COMPLAINT_ORDERS, labels=labels, FLAG=FLAG)
     return env
@@ -247,7 +252,11 @@ def index(request: Request) -> Response:
 
 
 async def join(request: Request) -> Response:
-    """Join a workshop under a display name (GET shows the form)."""
+    """Join a workshop under a display name, or rejoin with a resume code (GET shows the form).
+
+    A browser that already has a session in this workshop is offered to continue it,
+    and joining again from it returns that session rather than a second one.
+    """
     site = _site(request)
     wid = request.path_params["wid"]
     try:
@@ -255,14 +264,28 @@ async def join(request: Request) -> Response:
     except AccessError:
         return site.refuse(404, "There is no workshop at this link. Ask your facilitator "
                                 "for the join link.")
+    mine = site.session_of(request)
+    current = site.engine.trainee(mine) if mine else None
+    if current is not None and current.workshop_id != wid:
+        mine, current = None, None
     if request.method == "GET":
-        return site.page("join.html", workshop=ws, error=None, name="")
+        if current is None and ws.status == "closed":
+            return site.refuse(410, "This workshop is closed: nobody can join it any more.")
+        return site.page("join.html", workshop=ws, error=None, name="", current=current)
     form = await request.form()
-    name = str(form.get("name", ""))
+    name, code = str(form.get("name", "")), str(form.get("code", "")).strip()
     try:
-        sid = await run_in_threadpool(site.engine.join, wid, name)
+        if code:
+            sid = site.engine.rejoin(wid, code)
+        else:
+            sid = await run_in_threadpool(site.engine.join, wid, name, mine)
+    except AccessError as exc:
+        return site.page("join.html", status=400, workshop=ws, error=f"{exc} Check it on the "
+                         "dashboard of your first device, or ask your facilitator.", name=name,
+                         current=current)
     except PlanError as exc:
-        return site.page("join.html", status=400, workshop=ws, error=str(exc), name=name)
+        return site.page("join.html", status=410 if isinstance(exc, WorkshopClosed) else 400,
+                         workshop=ws, error=str(exc), name=name, current=current)
     return _enter_session(sid)
 
 
@@ -298,8 +321,10 @@ def dashboard_page(request: Request, sid: str, status: int = 200, error: str | N
     if values is None:
         values = form_from_plan(d["history"][-1]["plan"]) if d["history"] else \
             form_from_plan(Plan().to_dict())
+    left = d["pace"]["seconds_left"]
     return site.page("dashboard.html", status=status, d=d, error=error, v=values,
                      trend_charts=trend_charts(d),
+                     time_left=None if left is None else duration(left),
                      resume_url=f"{site.base(request)}/resume/{sid}")
 
 
@@ -327,6 +352,8 @@ def submit_form(request: Request, sid: str, form: dict[str, str]) -> Response:
     try:
         plan = plan_from_form(form, list(setup.segment_names), list(setup.named_ids))
         eng.submit(sid, round_no, plan)
+    except NotOpen as exc:  # the class's pacing: keep what the trainee typed
+        return dashboard_page(request, sid, status=409, error=str(exc), values=form)
     except RoundConflict as exc:
         return dashboard_page(request, sid, status=409, error=str(exc))
     except PlanError as exc:
@@ -396,9 +423,15 @@ async def facilitator(request: Request) -> Response:
         form = await request.form()
         try:
             rounds = int(str(form.get("rounds", "4")))
+            seed_text = str(form.get("seed", "")).strip()
+            seed = int(seed_text) if seed_text else None
+            minutes = float(str(form.get("minutes", "") or 0).strip() or 0)
+            if not math.isfinite(minutes):
+                raise ValueError(f"round time: a number of minutes, got {minutes}")
             ws = await run_in_threadpool(
                 site.engine.create_workshop, str(form.get("scenario", "default")), rounds,
-                None, str(form.get("title", "")).strip()[:80])
+                seed, str(form.get("title", "")).strip()[:80], bool(form.get("paced")),
+                round(60 * minutes))
         except (ValueError, ScenarioError) as exc:
             error = f"Could not start the workshop: {exc}"
         else:
@@ -409,24 +442,111 @@ async def facilitator(request: Request) -> Response:
     return site.with_token_cookie(request, resp)
 
 
-def fac_workshop(request: Request) -> Response:
-    """One workshop live: progress, class outcomes and bias profile."""
+def _fac_workshop_id(request: Request) -> tuple[Site, str, Response | None]:
+    """The site, the workshop id, and the refusal if the token is missing or there is no such workshop."""
     site = _site(request)
-    if not site.authorised(request):
-        return site.refuse(403, NEED_TOKEN)
-    eng = site.engine
     wid = request.path_params["wid"]
+    if not site.authorised(request):
+        return site, wid, site.refuse(403, NEED_TOKEN)
     try:
-        eng.workshop(wid)
+        site.engine.workshop(wid)
     except AccessError:
-        return site.refuse(404, "No such workshop.")
+        return site, wid, site.refuse(404, "No such workshop.")
+    return site, wid, None
+
+
+def fac_workshop(request: Request, error: str | None = None) -> Response:
+    """One workshop live: pacing controls, progress, class outcomes and bias profile."""
+    site, wid, refused = _fac_workshop_id(request)
+    if refused:
+        return refused
+    eng = site.engine
+    progress = eng.progress(wid)  # applies the countdown first
     rep = eng.class_report(wid, with_bots=False)
     any_done = any(t["finished"] for t in rep["trainees"])
     if any_done:
         rep = eng.class_report(wid, with_bots=True)
-    resp = site.page("workshop.html", r=rep, progress=eng.progress(wid),
+    w = eng.workshop(wid)
+    resp = site.page("workshop.html", status=400 if error else 200, r=rep, progress=progress,
+                     w=w, pace=pace_text(w, eng.clock()), error=error,
                      join_url=f"{site.base(request)}/join/{wid}", **class_charts(rep))
     return site.with_token_cookie(request, resp)
+
+
+#: The facilitator's pacing buttons and the engine's method each calls.
+PACE_ACTIONS = {"advance": "advance", "pause": "pause", "resume": "resume", "close": "close"}
+
+
+async def fac_pace(request: Request) -> Response:
+    """The facilitator's pacing controls: open the next round, pause, go on, close."""
+    site, wid, refused = _fac_workshop_id(request)
+    if refused:
+        return refused
+    form = await request.form()
+    action = str(form.get("action", ""))
+    if action not in PACE_ACTIONS:
+        return fac_workshop(request, error=f"Unknown control {action!r}.")
+    if action == "close" and not form.get("confirm"):
+        return fac_workshop(request, error="To close the workshop, tick 'yes, close it' first.")
+    try:
+        await run_in_threadpool(getattr(site.engine, PACE_ACTIONS[action]), wid)
+    except ValueError as exc:
+        return fac_workshop(request, error=str(exc))
+    return RedirectResponse(f"/facilitator/w/{wid}", status_code=303)
+
+
+async def fac_roster(request: Request) -> Response:
+    """The roster: resume codes; rename, remove or merge trainees (POST does one of these)."""
+    site, wid, refused = _fac_workshop_id(request)
+    if refused:
+        return refused
+    eng = site.engine
+    error = None
+    if request.method == "POST":
+        form = await request.form()
+        action = str(form.get("action", ""))
+        try:
+            t = eng.roster_entry(wid, int(str(form.get("ref", "0"))))
+            if action == "rename":
+                eng.rename(t.id, str(form.get("name", "")))
+            elif action == "remove":
+                eng.remove(t.id)
+            elif action == "merge":
+                eng.merge(eng.roster_entry(wid, int(str(form.get("into", "0")))).id, t.id)
+            else:
+                raise ValueError(f"Unknown roster action {action!r}.")
+        except (AccessError, ValueError) as exc:  # PlanError is a ValueError
+            error = str(exc)
+        else:
+            return RedirectResponse(f"/facilitator/w/{wid}/roster", status_code=303)
+    resp = site.page("roster.html", status=400 if error else 200, w=eng.workshop(wid),
+                     progress=eng.progress(wid), error=error)
+    return site.with_token_cookie(request, resp)
+
+
+def pace_text(w: Any, now: float) -> str:
+    """The workshop's pacing in plain words, for the facilitator."""
+    if w.status == "closed":
+        return "Closed: nobody joins or plays any more; debriefs and reports stay open."
+    if not w.paced:
+        state = "Self-paced: every trainee plays every round at their own speed."
+    elif w.open_round == 0:
+        state = "Paced: no round is open yet; trainees read their dashboard."
+    elif w.time_up:
+        state = (f"Paced: time is up for round {w.open_round} of {w.rounds}; the standing plan "
+                 f"was submitted for whoever had not.")
+    else:
+        state = f"Paced: round {w.open_round} of {w.rounds} is open."
+        left = w.seconds_left(now)
+        if left is not None:
+            state += f" {duration(left)} left."
+    return state + (" Paused: nobody can submit." if w.status == "paused" else "")
+
+
+def duration(seconds: float) -> str:
+    """A countdown in plain words: '9 min 40 s', '45 s'."""
+    s = max(0, math.ceil(seconds))
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
 
 
 def fac_report(request: Request) -> Response:
@@ -469,6 +589,8 @@ ROUTES = [
     Route("/api/round", api_round, methods=["POST"]),
     Route("/facilitator", facilitator, methods=["GET", "POST"]),
     Route("/facilitator/w/{wid}", fac_workshop),
+    Route("/facilitator/w/{wid}/pace", fac_pace, methods=["POST"]),
+    Route("/facilitator/w/{wid}/roster", fac_roster, methods=["GET", "POST"]),
     Route("/facilitator/w/{wid}/report.html", fac_report),
     Route("/facilitator/w/{wid}/report.csv", fac_csv),
 ]

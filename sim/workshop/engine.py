@@ -35,7 +35,7 @@ import numpy as np
 from sim.loader import load_scenario
 from sim.scenario import Scenario
 from sim.workshop.bots import BotSpec, debrief_bots, play_bot
-from sim.workshop.game import STORY_TEXT, STORY_TRUTH, Game, Plan, PlanError, Setup
+from sim.workshop.game import STORY_TEXT, STORY_TRUTH, Game, Plan, PlanError, Setup, plural
 from sim.workshop.profile import FLAG, BiasScore, flagged_top, labels, profile, top_bias
 from sim.workshop.store import Store, TraineeRow, WorkshopRow
 
@@ -643,7 +643,7 @@ class WorkshopEngine:
             g = self.game(sid)
             if not g.finished:
                 raise PlanError(f"The debrief opens after the last round; "
-                                f"{g.setup.rounds - g.rounds_done} round(s) to go.")
+                                f"{plural(g.setup.rounds - g.rounds_done, 'round')} to go.")
             mine = g.outcomes()
             series = g.series()
             warm = g.per_round

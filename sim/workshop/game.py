@@ -281,6 +281,19 @@ STORY_TRUTH: dict[str, str] = {
 }
 
 
+def plural(n: float, word: str, words: str | None = None) -> str:
+    """`n` and the word in the right number: '1 week', '3 weeks', '0 rounds'."""
+    k = int(n) if float(n).is_integer() else n
+    return f"{k} {word if k == 1 else words or word + 's'}"
+
+
+def ago(weeks: float | None) -> str:
+    """How long ago, in weeks: 'this week', '1 week ago', '3 weeks ago' ('' when unknown)."""
+    if weeks is None or not math.isfinite(weeks):
+        return ""
+    return "this week" if round(weeks) <= 0 else f"{plural(round(weeks), 'week')} ago"
+
+
 def pick_stories(model: RetentionModel) -> dict[str, int]:
     """Choose the named customers of the stories from the true traits (the game designer's view).
 
@@ -554,6 +567,11 @@ class Game:
             })
         return out
 
+    def _left_at(self, view: CRMView, c: int) -> int | None:
+        """The period customer `c` left in, if the CRM has seen them leave (churn is seen when it happens)."""
+        at = int(self.model.customers.churned_at[c])
+        return at if view.churned[c] and at >= 0 else None
+
     def outcomes(self) -> dict[str, float]:
         """The trainee's results over the rounds played (what the debrief compares)."""
         ts = self.model.timeseries()
@@ -608,7 +626,8 @@ class Game:
             "complaints_open": int(np.count_nonzero(view.complaint_open & known)),
             "queue": complaint_queue(view, value, lists["liked"]),
             "answers": survey_answers(view, self.model.customers, t, w),
-            "stories": [story_card(view, key, int(cid), value, lists["liked"])
+            "stories": [story_card(view, key, int(cid), value, lists["liked"],
+                                   left_at=self._left_at(view, int(cid)))
                         for key, cid in self.setup.stories.items()],
             "lists": list_rows(view, lists, value, avg_value),
             "segment_names": list(view.segment_names),
@@ -681,7 +700,7 @@ def survey_answers(view: CRMView, pop: CustomerPopulation, t: int, weeks: int,
 
 
 def story_card(view: CRMView, key: str, c: int, value: np.ndarray,
-               liked: np.ndarray) -> dict[str, Any]:
+               liked: np.ndarray, left_at: int | None = None) -> dict[str, Any]:
     """A named customer of the stories (`STORY_TEXT`) with what the CRM shows of them.
 
     Args:
@@ -690,19 +709,26 @@ def story_card(view: CRMView, key: str, c: int, value: np.ndarray,
         c: The customer's id.
         value: Each customer's value as the CRM estimates it.
         liked: Members of the "liked" list.
+        left_at: The period they left in, if they have left.
 
     Returns:
-        The story's card (JSON-ready).
+        The story's card (JSON-ready). Of a customer who has left it gives when
+        they left (`left`) and no last purchase (`last_purchase` is ''; the CRM
+        keeps no recency for closed accounts).
     """
     name, head, text = STORY_TEXT[key]
+    active = bool(view.known[c])
+    recency = float(view.recency[c])
     return {
         "key": key, "id": c, "name": name, "headline": head, "text": text,
         "segment": view.segment_names[int(view.segment[c])],
-        "active": bool(view.known[c]),
+        "active": active,
         "spend": float(np.nan_to_num(view.monetary[c], nan=0.0)),
         "purchases": float(np.nan_to_num(view.frequency[c], nan=0.0)),
         "value": float(value[c]),
-        "weeks_since_purchase": float(np.nan_to_num(view.recency[c], nan=0.0)),
+        "weeks_since_purchase": recency if active and math.isfinite(recency) else None,
+        "last_purchase": ago(recency) if active else "",
+        "left": "" if active or left_at is None else ago(view.t - left_at),
         "complaints": int(np.nan_to_num(view.complaints_total[c], nan=0)),
         "complaint_open": bool(view.complaint_open[c]),
         "last_nps": (None if not np.isfinite(view.survey_nps[c])
