@@ -286,3 +286,22 @@ def test_rounds_already_submitted_are_not_submitted_again_by_the_countdown(engin
     assert [r.plan["note"] for r in engine.store.rounds(ada)] == ["mine"]
     with pytest.raises(RoundConflict):
         engine.submit(ada, 1, GOOD)
+
+
+def test_a_restarted_server_resumes_the_workshop_it_started(engine):
+    """`workshop serve` finds its workshop again; the options shape only a new one."""
+    ws = engine.find_or_create("default", 2, paced=True, round_seconds=120, seed=5)
+    assert (ws.paced, ws.round_seconds, ws.seed) == (True, 120, 5)
+    assert engine.find_or_create("default", 2, seed=6).id == ws.id
+    with pytest.raises(ValueError, match="round time"):
+        engine.find_or_create("default", 3, round_seconds=60)
+
+
+def test_the_serve_command_offers_the_class_options():
+    from typer.testing import CliRunner
+
+    from sim.workshop.cli import app
+
+    out = CliRunner().invoke(app, ["serve", "--help"], terminal_width=200).output
+    for option in ("--paced", "--round-minutes", "--seed"):
+        assert option in out

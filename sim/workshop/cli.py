@@ -35,11 +35,20 @@ def serve(
         "--db", help="SQLite file holding the workshop (kept across restarts).")] = DEFAULT_DB,
     public_url: Annotated[str, typer.Option(
         "--public-url", help="Base URL to print in links (default http://HOST:PORT).")] = "",
+    paced: Annotated[bool, typer.Option(
+        "--paced", help="Trainees play only the rounds the facilitator opens.")] = False,
+    round_minutes: Annotated[float, typer.Option(
+        "--round-minutes", min=0, max=180,
+        help="Countdown of each opened round (with --paced; 0 = none).")] = 0,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", help="Market seed (default: a new market for each new workshop).")] = None,
 ) -> None:
     """Start the workshop server and print the facilitator and join links.
 
     Restarted on the same database with the same scenario and rounds, it resumes
-    the same workshop: the links stay valid and every trainee continues.
+    the same workshop (unless it was closed): the links stay valid and every
+    trainee continues. `--paced`, `--round-minutes` and `--seed` apply to a new
+    workshop only.
     """
     import uvicorn
 
@@ -49,8 +58,9 @@ def serve(
 
     engine = WorkshopEngine(db)
     try:
-        ws = engine.find_or_create(scenario, rounds)
-    except ScenarioError as exc:
+        ws = engine.find_or_create(scenario, rounds, seed=seed, paced=paced,
+                                   round_seconds=round(60 * round_minutes))
+    except (ScenarioError, ValueError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
