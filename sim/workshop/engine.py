@@ -106,13 +106,6 @@ class Workshop:
         return bool(self.round_seconds and self.open_round and self.deadline is None
                     and self.remaining == 0)
 
-    @property
-    def playable(self) -> int:
-        """The last round trainees may play now (0: none)."""
-        if self.status != "open" or self.time_up:
-            return 0
-        return min(self.open_round, self.rounds) if self.paced else self.rounds
-
     def seconds_left(self, now: float) -> float | None:
         """Seconds left on the open round's countdown (None: no countdown runs)."""
         if self.deadline is not None:
