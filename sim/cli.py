@@ -4,21 +4,33 @@ Exit codes: 0 success; 2 bad input (every problem printed on stderr as
 ``file:line: field: message``, never a traceback); 1 failure while running;
 130 interrupted (Ctrl-C), with a one-line message and no half-written file.
 
+Ctrl-C: while the command line starts (`sim.__main__`) and reads its
+arguments, and once a command has written everything, Ctrl-C ends the process
+at once with exit code 130 and a line; while a command works it raises
+`KeyboardInterrupt`, so that the command cleans up and says what was kept; a
+`KeyboardInterrupt` no command caught means nothing was written.
+
 Heavy modules (the model, pandas, matplotlib) are imported inside the commands,
 so `list`, `show`, `schema` and `--help` answer at once.
 """
 
 from __future__ import annotations
 
+import _thread
+import functools
 import importlib
 import json
 import os
 import shutil
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar
 
 import typer
 
@@ -67,9 +79,91 @@ def _usage(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+def _main_thread() -> bool:
+    """Whether signal handlers can be set here (only the main thread may)."""
+    return threading.current_thread() is threading.main_thread()
+
+
+def _hold_ctrl_c() -> None:
+    """Ignore a second Ctrl-C while an interrupted command cleans up and says so."""
+    if _main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _interrupted(what: str) -> NoReturn:
+    _hold_ctrl_c()
     _err(f"interrupted: {what}")
     raise typer.Exit(130)
+
+
+def _exit_on_ctrl_c(message: str) -> None:
+    """From now on, Ctrl-C prints `interrupted: MESSAGE` and ends the process with code 130.
+
+    For the moments when no file is being written: reading the command line,
+    printing what is done, exiting.
+    """
+    if not _main_thread():
+        return
+    line = f"interrupted: {message}\n".encode()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        _flush()
+        os.write(2, line)
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, stop)
+
+
+def _flush() -> None:
+    """Flush stdout and stderr before `os._exit`: what was printed stays printed."""
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):
+            stream.flush()
+
+
+def _ctrl_c_not_lost(unraisable: Any) -> None:
+    """`sys.unraisablehook` of the command line: a Ctrl-C is never printed and lost.
+
+    One that came where Python cannot raise it (a weakref callback, a `__del__`) is
+    delivered again, to the command, a moment later (from here it would land in this
+    hook, and be lost again).
+    """
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        again = threading.Timer(0.01, _thread.interrupt_main)
+        again.daemon = True
+        again.start()
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+@contextmanager
+def _ctrl_c_interrupts() -> Iterator[None]:
+    """Within: Ctrl-C raises `KeyboardInterrupt`; one that no command caught wrote nothing."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler) if _main_thread() else None
+    try:
+        yield
+    except KeyboardInterrupt:
+        _interrupted("nothing was written")
+    finally:
+        if before is not None:  # None: a handler not set from Python; keep ours
+            signal.signal(signal.SIGINT, before)
+
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def _command(name: str, **settings: Any) -> Callable[[Command], Command]:
+    """`app.command(name)`, with Ctrl-C handled as `_ctrl_c_interrupts` says."""
+    def register(f: Command) -> Command:
+        @functools.wraps(f)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            with _ctrl_c_interrupts():
+                return f(*args, **kwargs)
+
+        app.command(name, **settings)(command)
+        return f
+
+    return register
 
 
 def _failed(exc: BaseException, doing: str) -> NoReturn:
@@ -169,6 +263,7 @@ def _discard(out_dir: Path | None, made: bool) -> None:
 
 def _stopped(out_dir: Path | None, made: bool, kept: str) -> NoReturn:
     """Ctrl-C during a run or sweep: say what is kept (`kept`), or that nothing was written."""
+    _hold_ctrl_c()
     if out_dir is not None and _kept(out_dir):
         _interrupted(kept)
     _discard(out_dir, made)
@@ -300,7 +395,7 @@ def _check_backend(backend: Backend, scheduler: str | None) -> None:
         _usage("--scheduler needs --backend dask")
 
 
-@app.command("run")
+@_command("run")
 def run_command(
     scenario: ScenarioArg,
     out: OutOpt = None,
@@ -363,6 +458,7 @@ def run_command(
                      f"{out_dir}")
     except Exception as e:
         _failed(e, f"writing {out_dir}")
+    _exit_on_ctrl_c(f"the results are complete in {out_dir}")
     typer.echo(f"{sc.name}: {len(sc.policies)} policies × {sc.replications} replications, "
                f"{sc.horizon} {sc.period}s\n")
     typer.echo(comparison_text(result.summary, result.comparison, result.policies,
@@ -371,7 +467,7 @@ def run_command(
     typer.echo(f"report:  {out_dir / 'report.html'}")
 
 
-@app.command("validate")
+@_command("validate")
 def validate_command(
     scenarios: Annotated[list[str], typer.Argument(
         metavar="SCENARIO", help="Scenario files or built-in names.", show_default=False)],
@@ -398,7 +494,7 @@ def _one_line(description: str) -> str:
     return first + "." if dot else text
 
 
-@app.command("list")
+@_command("list")
 def list_command() -> None:
     """List the built-in scenarios, one line each."""
     names = builtin_names()
@@ -414,7 +510,7 @@ def list_command() -> None:
         typer.echo(f"{name.ljust(width)}  {desc}")
 
 
-@app.command("show")
+@_command("show")
 def show_command(
     name: Annotated[str, typer.Argument(
         metavar="NAME", help="A built-in scenario name.", show_default=False)],
@@ -426,7 +522,7 @@ def show_command(
     typer.echo(builtin_path(name).read_text(encoding="utf-8"), nl=False)
 
 
-@app.command("schema")
+@_command("schema")
 def schema_command() -> None:
     """Print the JSON Schema of the scenario file."""
     from sim.scenario import Scenario
@@ -434,7 +530,7 @@ def schema_command() -> None:
     typer.echo(json.dumps(Scenario.model_json_schema(), indent=2, ensure_ascii=False))
 
 
-@app.command("sweep")
+@_command("sweep")
 def sweep_command(
     scenario: ScenarioArg,
     set_: Annotated[list[str] | None, typer.Option(
@@ -496,6 +592,7 @@ def sweep_command(
     finally:
         if bar is not None:
             bar.close()
+    _exit_on_ctrl_c(f"the sweep is complete in {out_dir}")
     typer.echo(_sweep_text(outcome.frame, outcome, sc))
     typer.echo(f"\nresults:   {out_dir}")
     typer.echo(f"sweep.csv: {out_dir / 'sweep.csv'}")
@@ -522,7 +619,7 @@ def _sweep_text(frame: pd.DataFrame, outcome: Any, sc: Scenario) -> str:
             + _columns(rows, left=n_left))
 
 
-@app.command(
+@_command(
     "workshop",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
                       "help_option_names": []},
@@ -554,7 +651,7 @@ def workshop_command(ctx: typer.Context) -> None:
         raise typer.Exit(int(code))
 
 
-@app.command("calibrate")
+@_command("calibrate")
 def calibrate_command(
     orders: Annotated[Path, typer.Argument(
         metavar="ORDERS", help="The order log: CSV or Parquet, one row per purchase (customer, date, amount, "
@@ -599,10 +696,24 @@ def calibrate_command(
         _interrupted("nothing was written")
     except Exception as e:
         _failed(e, f"calibrating from {orders}")
+    _exit_on_ctrl_c(f"the calibration is complete in {out}")
     typer.echo(cal.text())
     typer.echo(f"\nwrote {out / 'scenario.yaml'}, {out / 'calibration.json'}, {out / 'calibration.html'}")
 
 
 def main() -> None:
-    """Entry point of `retention-lab` and `python -m sim`."""
-    app(prog_name="retention-lab")
+    """Run the command line (called by `sim.__main__.main`, the entry point)."""
+    _exit_on_ctrl_c("nothing was written")
+    sys.unraisablehook = _ctrl_c_not_lost
+    try:
+        app(prog_name="retention-lab")
+    except SystemExit as e:
+        if e.code == 130:
+            # Interrupted, and said so. Exit now with that code: CPython would otherwise
+            # end by killing itself with SIGINT when the KeyboardInterrupt happened inside
+            # code an extension ran through the C API (status -2 instead of 130).
+            _flush()
+            os._exit(130)
+        raise
+    finally:
+        _exit_on_ctrl_c("the command had finished")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -220,3 +223,115 @@ def test_ctrl_c_leaves_no_empty_default_folder(small: Path, tmp_path: Path,
     assert res.exit_code == 130
     assert res.stderr == "interrupted: nothing was written\n"
     assert list((tmp_path / "results").iterdir()) == []
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+
+
+#: Runs the command line as `retention-lab ARGS...` does, and presses Ctrl-C (SIGINT to
+#: itself) the moment it first imports the module named by its first argument.
+CTRL_C_AT_IMPORT = """
+import importlib.abc, os, signal, sys
+
+module = sys.argv[1]
+sys.argv = ["retention-lab", *sys.argv[2:]]
+
+class CtrlC(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == module:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+from sim.__main__ import main
+main()
+"""
+
+
+def _interrupted_cleanly(proc: subprocess.Popen[str], stderr: str, out: Path | None, case: object) -> None:
+    assert "Traceback" not in stderr, (case, stderr)
+    assert proc.returncode == 130, (case, proc.returncode, stderr)
+    assert stderr == "interrupted: nothing was written\n", (case, stderr)
+    assert out is None or not out.exists(), case
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+def test_ctrl_c_at_each_step_of_the_start(small: Path, tmp_path: Path) -> None:
+    # pydantic: reading scenarios; sim.experiment, sim.sweep: the run's and the sweep's own
+    # imports, inside the command.
+    env = {k: v for k, v in os.environ.items() if k != "RETENTION_LAB_DEBUG"}
+    sweep = ["sweep", str(small), "--set", "market.competitor_pull=0.1,0.2"]
+    cases = [("pydantic", ["run", str(small)]), ("sim.experiment", ["run", str(small)]), ("sim.sweep", sweep)]
+    started = []
+    for i, (module, args) in enumerate(cases):
+        out = tmp_path / f"out-{i}"
+        started.append((subprocess.Popen(
+            [sys.executable, "-c", CTRL_C_AT_IMPORT, module, *args, "--out", str(out)], cwd=ROOT, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), out, module))
+    for proc, out, module in started:
+        _interrupted_cleanly(proc, proc.communicate(timeout=120)[1], out, module)
+
+
+def _ctrl_c_after(args: list[str], delay: float) -> tuple[subprocess.Popen[str], str]:
+    """`python -m sim ARGS`, Ctrl-C `delay` s after the command line started its imports.
+
+    The clock starts when `-X importtime` reports typer, the command line's first
+    import: Python's own start-up (site and its .pth files) comes before any line
+    of ours and takes from 30 ms to seconds on a busy machine.
+
+    Returns:
+        The finished process and its stderr, without the import times.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "RETENTION_LAB_DEBUG"}
+    proc = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "sim", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if line.startswith("import time:") and " typer" in line:
+            break
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    lines += proc.stderr.readlines()
+    proc.wait(timeout=120)
+    return proc, "".join(line for line in lines if not line.startswith("import time:"))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+def test_ctrl_c_soon_after_the_start_exits_130_without_traceback(small: Path, tmp_path: Path) -> None:
+    cases = [(0.0, ["run", str(small)]), (0.3, ["run", str(small)]), (1.0, ["run", str(small)]),
+             (0.3, ["list"])]
+    with ThreadPoolExecutor(len(cases)) as pool:
+        outs = [None if args == ["list"] else tmp_path / f"out-{i}" for i, (_, args) in enumerate(cases)]
+        done = [pool.submit(_ctrl_c_after, [*args, *(["--out", str(out)] if out else [])], delay)
+                for (delay, args), out in zip(cases, outs, strict=True)]
+        for future, out, (delay, args) in zip(done, outs, cases, strict=True):
+            _interrupted_cleanly(*future.result(), out, (delay, args[0]))
+
+
+def test_a_ctrl_c_no_command_caught_wrote_nothing(small: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sim.cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.cli, "load_scenario", interrupted)
+    res = runner.invoke(app, ["validate", str(small)])
+    assert res.exit_code == 130
+    assert res.stderr == "interrupted: nothing was written\n"
+
+
+def test_a_ctrl_c_python_would_swallow_is_delivered_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sim.cli
+
+    class Finalised:
+        def __del__(self) -> None:  # Ctrl-C while Python runs a finaliser: printed and lost
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sys, "unraisablehook", sim.cli._ctrl_c_not_lost)
+    with pytest.raises(KeyboardInterrupt):
+        Finalised()
+        for _ in range(100):
+            time.sleep(0.01)
