@@ -20,17 +20,18 @@ import _thread
 import functools
 import importlib
 import json
+import math
 import os
 import shutil
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -38,6 +39,8 @@ from sim.loader import ScenarioError, builtin_names, builtin_path, load_scenario
 
 if TYPE_CHECKING:
     import pandas as pd
+    from rich.console import Console
+    from rich.progress import ProgressColumn, Task, TaskID
 
     from sim.scenario import Scenario
 
@@ -274,37 +277,83 @@ def _workers(n: int) -> int:
     return n if n > 0 else max(os.cpu_count() or 1, 1)
 
 
+def _time_left(task: Task) -> str:
+    """A progress task's ETA, `H:MM:SS`: the pace since it started; it counts down between steps."""
+    made = task.completed - task.fields["first"]
+    if task.start_time is None or task.total is None or made <= 0:
+        return "-:--:--"
+    now = task.start_time + (task.elapsed or 0.0)
+    pace = (task.fields["last"] - task.start_time) / made
+    minutes, seconds = divmod(math.ceil(max(pace * task.remaining - (now - task.fields["last"]), 0.0)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}"
+
+
+def _eta_column() -> ProgressColumn:
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Eta(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(_time_left(task), style="progress.remaining")
+
+    return Eta()
+
+
 class ProgressBar:
-    """A one-line progress bar on a terminal (redrawn in place), called as `(done, total)`.
+    """A one-line progress bar with elapsed time and ETA (rich), called as `(done, total)`.
+
+    A new `label`, or a count going back (a sweep's next point), starts the bar and
+    its clock again.
 
     Args:
         label: Text before the bar.
-        stream: Where it is drawn (stderr).
+        console: Where it is drawn (default: a rich console on stderr).
         unit: What is counted.
+        clock: Seconds, for the elapsed time and the ETA (default: the console's clock).
     """
 
-    def __init__(self, label: str, stream: TextIO | None = None,
-                 unit: str = "replications") -> None:
+    def __init__(self, label: str, console: Console | None = None, unit: str = "replications",
+                 clock: Callable[[], float] | None = None) -> None:
+        from rich import console as rc
+        from rich import progress as rp
+
         self.label = label
-        self.stream = stream or sys.stderr
-        self.unit = unit
-        self.drawn = False
+        self.progress = rp.Progress(
+            rp.TextColumn("{task.description}", markup=False), rp.BarColumn(), rp.MofNCompleteColumn(),
+            rp.TextColumn(unit, markup=False), rp.TextColumn("elapsed"), rp.TimeElapsedColumn(),
+            rp.TextColumn("ETA"), _eta_column(), console=console or rc.Console(file=sys.stderr),
+            refresh_per_second=4, redirect_stdout=False, redirect_stderr=False, get_time=clock)
+        self.task: TaskID | None = None
+        self.shown = (label, 0)
 
     def __call__(self, done: int, total: int) -> None:
-        """Redraw the bar."""
-        width = 30
-        filled = int(width * done / max(total, 1))
-        bar = "#" * filled + "-" * (width - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{total} {self.unit}\x1b[K")
-        self.stream.flush()
-        self.drawn = True
+        """Show `done` of `total`."""
+        now = self.progress.get_time()
+        if self.task is None:
+            self.progress.start()
+            self.task = self.progress.add_task(self.label, total=total, completed=done, first=done, last=now)
+        elif self.label != self.shown[0] or done < self.shown[1]:
+            self.progress.reset(self.task, total=total, completed=done, description=self.label, first=done,
+                                last=now)
+        else:
+            self.progress.update(self.task, total=total, completed=done, last=now)
+        self.shown = (self.label, done)
 
     def close(self) -> None:
-        """End the bar's line."""
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.drawn = False
+        """Draw the bar a last time and end its line."""
+        if self.task is not None:
+            self.progress.stop()
+            self.progress.remove_task(self.task)
+            self.task = None
+
+    def __enter__(self) -> ProgressBar:
+        """The bar, closed on leaving the block (before any message about how it ended)."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the bar."""
+        self.close()
 
 
 def _bar(label: str) -> ProgressBar | None:
@@ -436,8 +485,9 @@ def run_command(
         _stopped(out_dir, made, "nothing was written")
     bar = _bar(f"{sc.name}:")
     try:
-        result = run(sc, workers=_workers(workers), backend=backend.value, progress=bar,
-                     scheduler=scheduler, store=out_dir, resume=resume)
+        with bar or nullcontext():
+            result = run(sc, workers=_workers(workers), backend=backend.value, progress=bar,
+                         scheduler=scheduler, store=out_dir, resume=resume)
     except KeyboardInterrupt:
         _stopped(out_dir, made, f"the replications finished so far are kept in {out_dir / STORE_DIR}; "
                                 f"continue with --resume --out {out_dir}")
@@ -447,9 +497,6 @@ def run_command(
         _bad_input(e.problems)
     except Exception as e:
         _failed(e, f"running {sc.name}")
-    finally:
-        if bar is not None:
-            bar.close()
     try:
         write_result(result, out_dir)
     except KeyboardInterrupt:
@@ -570,7 +617,7 @@ def sweep_command(
         _bad_input(e.problems)
     except KeyboardInterrupt:
         _stopped(out_dir, made, "nothing was written")
-    bar = ProgressBar("") if sys.stderr.isatty() else None
+    bar = _bar("")
 
     def progress(i: int, n: int, done: int, total: int) -> None:
         if bar is not None:
@@ -578,9 +625,10 @@ def sweep_command(
             bar(done, total)
 
     try:
-        outcome = run_sweep(sc, params, out_dir, replications=replications,
-                            workers=_workers(workers), backend=backend.value, seed=seed,
-                            scheduler=scheduler, resume=resume, progress=progress)
+        with bar or nullcontext():
+            outcome = run_sweep(sc, params, out_dir, replications=replications,
+                                workers=_workers(workers), backend=backend.value, seed=seed,
+                                scheduler=scheduler, resume=resume, progress=progress)
     except ScenarioError as e:
         _discard(out_dir, made)
         _bad_input(e.problems)
@@ -589,9 +637,6 @@ def sweep_command(
                                 f"continue with --resume --out {out_dir}")
     except Exception as e:
         _failed(e, f"sweeping {sc.name}")
-    finally:
-        if bar is not None:
-            bar.close()
     _exit_on_ctrl_c(f"the sweep is complete in {out_dir}")
     typer.echo(_sweep_text(outcome.frame, outcome, sc))
     typer.echo(f"\nresults:   {out_dir}")

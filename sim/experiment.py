@@ -215,8 +215,9 @@ def run(scenario: Scenario | str | Path, replications: int | None = None, worker
         workers: Parallel processes (local) or Dask workers of a local cluster.
         backend: "local" (processes) or "dask".
         seed: Overrides the scenario's root seed.
-        progress: Called with (done, total) after each replication (and once at the
-            start when a resumed run already has some).
+        progress: Called with (done, total) once at the start (done: the replications a
+            resumed run already has; a progress bar's clock starts there) and after each
+            replication.
         scheduler: Address of a Dask scheduler (backend "dask"); None starts a local cluster.
         store: A folder: each replication is written to `store/replications/` as it
             finishes and the result is built by streaming over those files, so memory
@@ -237,6 +238,8 @@ def run(scenario: Scenario | str | Path, replications: int | None = None, worker
     total = len(seeds)
     if store is None:
         done: list[ReplicationResult] = []
+        if progress is not None:
+            progress(0, total)
         it = _iterate(sc, seeds, workers, backend, scheduler)
         try:
             for rr in it:
@@ -249,7 +252,7 @@ def run(scenario: Scenario | str | Path, replications: int | None = None, worker
     st = ReplicationStore(store, sc, seeds)
     finished = st.prepare(resume)
     count = len(finished)
-    if count and progress is not None:
+    if progress is not None:
         progress(count, total)
     todo = sorted(set(range(total)) - set(finished))
     it = _iterate(sc, seeds, workers, backend, scheduler, todo)

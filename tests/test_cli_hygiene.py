@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
@@ -335,3 +336,62 @@ def test_a_ctrl_c_python_would_swallow_is_delivered_again(monkeypatch: pytest.Mo
         Finalised()
         for _ in range(100):
             time.sleep(0.01)
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class _Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _drawn(steps: list[tuple[float, str, int, int]], at: float | None = None) -> str:
+    """The last frame of a `ProgressBar` fed (time, label, done, total) steps, drawn `at`, as plain text."""
+    from rich.console import Console
+
+    from sim.cli import ProgressBar
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=110, record=True)
+    clock = _Clock()
+    bar = ProgressBar("", console=console, clock=clock)
+    for now, label, done, total in steps:
+        clock.now = now
+        bar.label = label
+        bar(done, total)
+    console.export_text(clear=True)  # the frames drawn so far
+    clock.now = clock.now if at is None else at
+    bar.close()  # draws the last one
+    return console.export_text().strip()
+
+
+def test_progress_shows_elapsed_time_and_eta() -> None:
+    # One replication every 10 s: after 2 of 4 at 20 s, 20 s are left.
+    line = _drawn([(0, "run:", 0, 4), (10, "run:", 1, 4), (20, "run:", 2, 4)])
+    assert line.startswith("run: ")
+    assert line.endswith(" 2/4 replications elapsed 0:00:20 ETA 0:00:20"), line
+    assert "━" in line
+
+
+def test_progress_eta_counts_down_between_replications() -> None:
+    line = _drawn([(0, "run:", 0, 4), (10, "run:", 1, 4)], at=16)
+    assert line.endswith(" 1/4 replications elapsed 0:00:16 ETA 0:00:24"), line
+    assert _drawn([(0, "run:", 0, 4)], at=16).endswith(" 0/4 replications elapsed 0:00:16 ETA -:--:--")
+
+
+def test_progress_after_resume_counts_only_what_this_run_did() -> None:
+    # 3 of 8 were done before: 1 replication in 10 s now, so 4 left take 40 s.
+    line = _drawn([(0, "run:", 3, 8), (10, "run:", 4, 8)])
+    assert line.endswith(" 4/8 replications elapsed 0:00:10 ETA 0:00:40"), line
+
+
+def test_progress_starts_again_at_each_point_of_a_sweep() -> None:
+    line = _drawn([(0, "point 1/2:", 0, 2), (30, "point 1/2:", 2, 2), (31, "point 2/2:", 0, 2),
+                   (36, "point 2/2:", 1, 2)])
+    assert line.startswith("point 2/2: ")
+    assert line.endswith(" 1/2 replications elapsed 0:00:05 ETA 0:00:05"), line
