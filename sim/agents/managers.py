@@ -99,8 +99,10 @@ class Manager(mesa.Agent):
         remedies weigh in what they reveal; decision biases bend the split.
 
         Without biases or remedies, a policy whose score is pure
-        (`Policy.pure_score`) is scored only in the periods it re-targets: the
-        decision is the same, as the score is not used in between.
+        (`Policy.pure_score`) and whose decision reads it only through the base
+        `Policy.target` is scored only in the periods it re-targets: the
+        decision is the same, as the score is not used in between
+        (`Policy.uses_score`).
         """
         t = view.t
         if any(r.refresh_due(t) for r in self.remedies):
@@ -112,8 +114,7 @@ class Manager(mesa.Agent):
         for b, s in zip(self.biases, strengths, strict=True):
             seen = b.see(seen, s)
         # A pure score the decision will not use (between re-targetings) is not computed.
-        skip = (not self.biases and not self.remedies and self.policy.pure_score
-                and not self.policy.retargets(seen))
+        skip = not self.biases and not self.remedies and not self.policy.uses_score(seen)
         score = None if skip else self.policy.score(seen, self.stream)
         for b, s in zip(self.biases, strengths, strict=True):
             score = b.judge(score, seen, s)

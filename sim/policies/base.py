@@ -115,7 +115,8 @@ class Policy:
     needs_truth: ClassVar[bool] = False
     #: Whether `score` only reads the view (no random draws, no state kept): then a manager
     #: without biases or remedies skips it in the periods whose decision does not use it
-    #: (between re-targetings). Policies that draw from `rng` in `score` leave this False.
+    #: (between re-targetings; see `uses_score`). Policies that draw from `rng` in `score`
+    #: leave this False.
     pure_score: ClassVar[bool] = False
 
     def __init__(self, shares: dict[str, float] | None = None, target_share: float | None = None,
@@ -141,6 +142,19 @@ class Policy:
     def offer(self, view: CRMView) -> np.ndarray:
         """Needs position the offer is tuned to, per segment: the needs the CRM reveals."""
         return view.field_segment_mean("needs_signal").astype(F32)
+
+    def uses_score(self, view: CRMView) -> bool:
+        """Whether this period's decision uses the score (if not, a pure score need not be computed).
+
+        It always does, except for a `pure_score` policy whose decision reads the
+        score only through the base `target`, between re-targetings. A policy
+        that overrides `decide` or `target` may read the score every period, so
+        it is scored every period whatever `pure_score` says (the same decision,
+        as a pure score would have been the same).
+        """
+        cls = type(self)
+        through_target = cls.decide is Policy.decide and cls.target is Policy.target
+        return not (self.pure_score and through_target) or self.retargets(view)
 
     def retargets(self, view: CRMView) -> bool:
         """Whether `target` chooses the customers anew in this period (and so uses the score)."""
