@@ -746,6 +746,45 @@ def calibrate_command(
     typer.echo(f"\nwrote {out / 'scenario.yaml'}, {out / 'calibration.json'}, {out / 'calibration.html'}")
 
 
+@_command("viz")
+def viz_command(
+    scenario: Annotated[str, typer.Argument(
+        metavar="SCENARIO", help="Scenario file or built-in name.", show_default=False)],
+    policy: Annotated[str | None, typer.Option(
+        help="The arm shown first [default: the scenario's first].", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the model; Reset starts it again.")] = 0,
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port to listen on.")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    """Step the model in the browser: Mesa's SolaraViz page, with controls, curves and customers.
+
+    Step, Play/Pause and Reset; sliders for customers, competitors' pull and
+    budget, and the arm to play, which take effect at Reset. Served offline
+    until Ctrl-C (docs/viz.md).
+    """
+    sc = _load(scenario)
+    arms = [p.name for p in sc.policies]
+    if policy is not None and policy not in arms:
+        _usage(f"--policy: {policy!r} is not an arm of {sc.name}; its arms are: {', '.join(arms)}")
+    source = str(Path(scenario).resolve()) if Path(scenario).is_file() else scenario
+    try:
+        from sim.viz import Settings, serve
+    except ImportError as e:
+        _err(f"the viz cannot start: a package is missing ({e.name}); "
+             "install it with `pip install retention-lab[notebooks]` (Mesa's rec extra, solara)")
+        raise typer.Exit(1) from None
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    typer.echo(f"Retention Lab viz of {sc.name} at http://{shown}:{port}/  (Ctrl-C to stop)")
+    _flush()
+    try:
+        serve(Settings(source=source, policy=policy, seed=seed), host, port)
+    except KeyboardInterrupt:
+        pass
+    except Exception as e:
+        _failed(e, f"serving the viz of {sc.name}")
+    _interrupted("the viz stopped")  # the server runs until it is stopped (Ctrl-C)
+
+
 def main() -> None:
     """Run the command line (called by `sim.__main__.main`, the entry point)."""
     _exit_on_ctrl_c("nothing was written")

@@ -8,6 +8,7 @@ from typing import Any
 import mesa
 import numpy as np
 import pandas as pd
+from mesa.experimental.scenarios import Scenario as MesaScenario
 
 from sim.agents.customers import Customer, CustomerPopulation
 from sim.agents.managers import Manager
@@ -29,11 +30,46 @@ def _reporter(name: str):
     return report
 
 
+def _scenarios(spec: Scenario | str | Path | None,
+               scenario: Scenario | str | Path | MesaScenario | None) -> tuple[Scenario, MesaScenario | None]:
+    """Ours (loaded if named) and Mesa's own, from the first argument and the `scenario` keyword.
+
+    Mesa 3.5's `Model` has a `scenario` of its own, and SolaraViz's Reset passes
+    one as `scenario=`: that one is Mesa's, never ours.
+    """
+    mesa_scenario = None
+    if isinstance(scenario, MesaScenario):
+        mesa_scenario, scenario = scenario, None
+    if spec is not None and scenario is not None:
+        raise TypeError("RetentionModel: the scenario was given twice (first argument and scenario=)")
+    ours = spec if spec is not None else scenario
+    if ours is None:
+        raise TypeError("RetentionModel needs a scenario: a Scenario, a scenario file or a built-in name")
+    if not isinstance(ours, Scenario):
+        from sim.loader import load_scenario
+
+        ours = load_scenario(ours)
+    return ours, mesa_scenario
+
+
+def _generator(rng: SeedLike, mesa_scenario: MesaScenario | None) -> np.random.Generator:
+    """The model's one generator; Mesa's scenario, when given, carries the same (Mesa requires it)."""
+    if mesa_scenario is None:
+        return make_rng(rng)
+    theirs = mesa_scenario.rng
+    if rng is not None and theirs is not None and theirs is not rng and theirs != rng:
+        raise ValueError("rng and scenario.rng (Mesa's scenario) must be the same")
+    gen = make_rng(rng if rng is not None else theirs)
+    mesa_scenario.rng = gen
+    return gen
+
+
 class RetentionModel(mesa.Model):
     """A market of customers and one manager, stepped one period at a time.
 
     Args:
-        scenario: A `Scenario`, a path to a scenario file, or a built-in name.
+        spec: A `Scenario`, a path to a scenario file, or a built-in name (the
+            first argument; `scenario=` is still accepted for it).
         policy: The arm to play (a policy name of the scenario); default the first.
         rng: Seed or generator. The same seed gives an identical run, and every
             arm of a scenario given the same seed meets the same customers,
@@ -47,8 +83,13 @@ class RetentionModel(mesa.Model):
             look) the view is let go once the manager has decided and the
             decision before the customers step, which lowers the peak memory
             by about 45 bytes per customer.
+        scenario: The scenario as a keyword, as before `spec` (the same thing), or
+            Mesa's own `mesa.experimental.scenarios.Scenario`, which Mesa's
+            SolaraViz passes when it resets a model: that one is handed to
+            `mesa.Model` (it holds no parameter of ours) and `spec` is the scenario.
 
     Attributes:
+        scenario_spec: The scenario played (`model.scenario` is Mesa's own).
         customers: The customers (column-wise; `customers[i]` is one customer).
         manager: The manager agent.
         datacollector: Mesa's collector of the per-period metrics.
@@ -56,15 +97,13 @@ class RetentionModel(mesa.Model):
         period: Periods done so far.
     """
 
-    def __init__(self, scenario: Scenario | str | Path, policy: str | None = None,
+    def __init__(self, spec: Scenario | str | Path | None = None, policy: str | None = None,
                  rng: SeedLike = None, *, policy_object: Policy | None = None,
-                 biases: list[Bias] | None = None, keep_last: bool = True) -> None:
-        if not isinstance(scenario, Scenario):
-            from sim.loader import load_scenario
-
-            scenario = load_scenario(scenario)
-        gen = make_rng(rng)
-        super().__init__(rng=gen)
+                 biases: list[Bias] | None = None, keep_last: bool = True,
+                 scenario: Scenario | str | Path | MesaScenario | None = None) -> None:
+        scenario, mesa_scenario = _scenarios(spec, scenario)
+        gen = _generator(rng, mesa_scenario)
+        super().__init__(rng=gen, scenario=mesa_scenario)
         self.scenario_spec = scenario
         streams = spawn_streams(gen)
         self.streams = streams
