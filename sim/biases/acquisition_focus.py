@@ -8,6 +8,7 @@ from sim.allocation import Decision
 from sim.biases.base import MAX_SHIFT, Bias
 from sim.biases.evidence import Detection, Rounds, clip, pct
 from sim.crm import CRMView
+from sim.i18n import N_, msg
 from sim.registry import BIASES
 
 
@@ -16,9 +17,9 @@ class AcquisitionFocus(Bias):
     """Moves budget from keeping existing customers to winning new ones."""
 
     kind: ClassVar[str] = "acquisition_focus"
-    label: ClassVar[str] = "Acquisition focus"
-    advice: ClassVar[str] = ("Keep most of the budget on the customers you have: winning a new "
-                             "customer costs far more than keeping one.")
+    label: ClassVar[str] = N_("Acquisition focus")
+    advice: ClassVar[str] = N_("Keep most of the budget on the customers you have: winning a new "
+                                "customer costs far more than keeping one.")
 
     def adjust(self, decision: Decision, view: CRMView, s: float) -> Decision:
         """Up to 75 % of the retention budget moves to acquisition."""
@@ -38,6 +39,6 @@ class AcquisitionFocus(Bias):
         acq = rounds.share("acquisition")
         keep = rounds.mean(lambda r: sum(r["shares"].get(c, 0.0) for c in ("service", "complaints", "points")))
         return Detection(clip((acq - 0.25) / 0.45), [
-            f"On average {pct(acq)} of the budget went to winning new customers and "
-            f"{pct(keep)} to keeping the ones you had (a data-driven manager "
-            f"spends about 20 % on acquisition)."])
+            msg("On average {acq} of the budget went to winning new customers and "
+                "{keep} to keeping the ones you had (a data-driven manager "
+                "spends about 20 % on acquisition).", acq=pct(acq), keep=pct(keep))])

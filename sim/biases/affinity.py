@@ -10,6 +10,7 @@ from sim.allocation import Decision
 from sim.biases.base import Bias, blend, blend_priority
 from sim.biases.evidence import Detection, Rounds, clip, pct
 from sim.crm import CRMView
+from sim.i18n import N_, msg
 from sim.registry import BIASES
 
 
@@ -18,9 +19,9 @@ class Affinity(Bias):
     """Favours customers the manager likes; likability is unrelated to value."""
 
     kind: ClassVar[str] = "affinity"
-    label: ClassVar[str] = "Affinity (serving whom you like)"
-    advice: ClassVar[str] = ("Serve customers because the data says they are at risk or valuable, not "
-                             "because you enjoy them; handle complaints oldest first, whoever filed them.")
+    label: ClassVar[str] = N_("Affinity (serving whom you like)")
+    advice: ClassVar[str] = N_("Serve customers because the data says they are at risk or valuable, not "
+                                "because you enjoy them; handle complaints oldest first, whoever filed them.")
     remedies: ClassVar[tuple[str, ...]] = ("feedback_loop", "diverse_team", "training")
 
     def judge(self, score: np.ndarray | None, view: CRMView, s: float) -> np.ndarray:
@@ -38,10 +39,14 @@ class Affinity(Bias):
         got, base, ex = rounds.excess("liked")
         liked, average = rounds.mean("value_liked"), rounds.mean("avg_value")
         found = Detection(clip(max(ex / 0.35, 0.0) * 0.8 + 0.3 * rounds.order_share("liked")))
+        values = {"got": pct(got), "base": pct(base), "liked": liked, "average": average}
         found.evidence.append(
-            f"{pct(got)} of service went to customers you were told you like, who are "
-            f"{pct(base)} of the base and {'no more' if liked <= 1.25 * average else 'more'} valuable "
-            f"(they spend {liked:.0f} a week against {average:.0f} on average).")
-        if (e := rounds.ordered("liked", "customers you like first")):
+            msg("{got} of service went to customers you were told you like, who are {base} of the base "
+                "and no more valuable (they spend {liked:.0f} a week against {average:.0f} on average).",
+                **values) if liked <= 1.25 * average else
+            msg("{got} of service went to customers you were told you like, who are {base} of the base "
+                "and more valuable (they spend {liked:.0f} a week against {average:.0f} on average).",
+                **values))
+        if (e := rounds.ordered("liked", msg("customers you like first"))):
             found.evidence.append(e)
         return found

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from sim.i18n import msg
+
 #: Needs moved this far (in fit widths) make the range decision informative.
 NEEDS_MOVED = 0.3
 
@@ -86,7 +88,8 @@ class Rounds:
         n = sum(r["complaint_order"] == order for r in self.rounds)
         if not n:
             return None
-        return f"You had complaints handled '{what}' in {n} of {len(self.rounds)} rounds."
+        return msg("You had complaints handled '{what}' in {n} of {total} rounds.", what=what, n=n,
+                   total=len(self.rounds))
 
     def measures(self, kind: str) -> list[dict[str, float]]:
         """What a bias's own `measure` recorded, round by round (rounds without a record left out)."""

@@ -8,6 +8,7 @@ from sim.allocation import Decision
 from sim.biases.base import Bias
 from sim.biases.evidence import Detection, Rounds, clip
 from sim.crm import CRMView
+from sim.i18n import N_, msg
 from sim.registry import BIASES
 
 
@@ -16,9 +17,9 @@ class Overpromise(Bias):
     """Promises more than is delivered."""
 
     kind: ClassVar[str] = "overpromise"
-    label: ClassVar[str] = "Over-promising"
-    advice: ClassVar[str] = ("Promise what you deliver: an honest promise (50) avoids the disappointment "
-                             "that turns sign-ups into churn.")
+    label: ClassVar[str] = N_("Over-promising")
+    advice: ClassVar[str] = N_("Promise what you deliver: an honest promise (50) avoids the disappointment "
+                                "that turns sign-ups into churn.")
     remedies: ClassVar[tuple[str, ...]] = ("feedback_loop", "training")
 
     def adjust(self, decision: Decision, view: CRMView, s: float) -> Decision:
@@ -31,4 +32,5 @@ class Overpromise(Bias):
         """A promise above what is delivered."""
         promise = rounds.mean("promise")
         return Detection(clip((promise - 0.55) / 0.35), [
-            f"Your marketing promise averaged {100 * promise:.0f} on a scale where 50 is what you deliver."])
+            msg("Your marketing promise averaged {promise:.0f} on a scale where 50 is what you deliver.",
+                promise=100 * promise)])

@@ -8,6 +8,7 @@ from sim.allocation import Decision
 from sim.biases.base import MAX_SHIFT, Bias
 from sim.biases.evidence import Detection, Rounds, clip, pct
 from sim.crm import CRMView
+from sim.i18n import N_, msg
 from sim.registry import BIASES
 
 
@@ -16,9 +17,9 @@ class PointsLockin(Bias):
     """Buys retention with points and contracts instead of satisfaction."""
 
     kind: ClassVar[str] = "points_lockin"
-    label: ClassVar[str] = "Points lock-in"
-    advice: ClassVar[str] = ("Points buy retention, not loyalty: put the money into service and "
-                             "complaint handling, which raise satisfaction.")
+    label: ClassVar[str] = N_("Points lock-in")
+    advice: ClassVar[str] = N_("Points buy retention, not loyalty: put the money into service and "
+                                "complaint handling, which raise satisfaction.")
 
     def adjust(self, decision: Decision, view: CRMView, s: float) -> Decision:
         """Up to 75 % of the service budget moves to points."""
@@ -32,5 +33,5 @@ class PointsLockin(Bias):
         """The budget's share spent on points and contracts rather than service."""
         points, service = rounds.share("points"), rounds.share("service")
         return Detection(clip((points - 0.05) / 0.35), [
-            f"On average {pct(points)} of the budget went to loyalty points and "
-            f"contracts, against {pct(service)} to service."])
+            msg("On average {points} of the budget went to loyalty points and "
+                "contracts, against {service} to service.", points=pct(points), service=pct(service))])

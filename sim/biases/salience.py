@@ -10,6 +10,7 @@ from sim.allocation import Decision
 from sim.biases.base import Bias, blend, blend_priority
 from sim.biases.evidence import Detection, Rounds, clip, pct
 from sim.crm import CRMView
+from sim.i18n import N_, msg
 from sim.registry import BIASES
 
 F32 = np.float32
@@ -28,9 +29,9 @@ class Salience(Bias):
     """Reacts to the loudest recent complainers; silent at-risk customers are ignored."""
 
     kind: ClassVar[str] = "salience"
-    label: ClassVar[str] = "Salience (the loudest first)"
-    advice: ClassVar[str] = ("The loudest customers are not the ones most likely to leave: look for the "
-                             "silent ones whose purchases slow down, and handle complaints oldest first.")
+    label: ClassVar[str] = N_("Salience (the loudest first)")
+    advice: ClassVar[str] = N_("The loudest customers are not the ones most likely to leave: look for the "
+                                "silent ones whose purchases slow down, and handle complaints oldest first.")
     remedies: ClassVar[tuple[str, ...]] = ("feedback_loop", "training")
 
     def judge(self, score: np.ndarray | None, view: CRMView, s: float) -> np.ndarray:
@@ -47,8 +48,9 @@ class Salience(Bias):
         """Service to the loudest customers beyond their share; the loudest complaints first."""
         got, base, ex = rounds.excess("loud")
         found = Detection(clip(max(ex - 0.08, 0.0) / 0.25 * 0.8 + 0.3 * rounds.order_share("loudest")))
-        found.evidence.append(f"{pct(got)} of service went to the loudest customers (complainers and "
-                              f"angry survey answers), who are {pct(base)} of the base.")
-        if (e := rounds.ordered("loudest", "loudest first")):
+        found.evidence.append(msg("{got} of service went to the loudest customers (complainers and "
+                                  "angry survey answers), who are {base} of the base.",
+                                  got=pct(got), base=pct(base)))
+        if (e := rounds.ordered("loudest", msg("loudest first"))):
             found.evidence.append(e)
         return found

@@ -10,6 +10,7 @@ from pydantic import Field
 from sim.biases.base import Bias
 from sim.biases.evidence import NEEDS_MOVED, Detection, Rounds, clip, pct
 from sim.crm import CRMView
+from sim.i18n import N_, msg
 from sim.registry import BIASES
 from sim.scenario import BiasParams
 
@@ -21,9 +22,9 @@ class StaleData(Bias):
     """Keeps steering by an old snapshot of the CRM (taken at `snapshot_at`)."""
 
     kind: ClassVar[str] = "stale_data"
-    label: ClassVar[str] = "Stale data"
-    advice: ClassVar[str] = ("When the purchase mix moves, retune the range to what customers buy now; "
-                             "steer by this quarter's figures, not last year's star segment.")
+    label: ClassVar[str] = N_("Stale data")
+    advice: ClassVar[str] = N_("When the purchase mix moves, retune the range to what customers buy now; "
+                                "steer by this quarter's figures, not last year's star segment.")
     remedies: ClassVar[tuple[str, ...]] = ("data_refresh", "training")
 
     class Params(BiasParams):
@@ -62,10 +63,11 @@ class StaleData(Bias):
         kept, moved = rounds.range_kept(NEEDS_MOVED)
         found = Detection(clip(kept * (1.0 - rounds.labels()["score"])))
         if moved:
-            found.evidence.append(
-                f"In {moved} round(s) customers' purchases showed their needs had moved away "
-                f"from last year's range; you kept {pct(kept)} of last year's range.")
+            found.evidence.append(msg(
+                "In {moved} round(s) customers' purchases showed their needs had moved away "
+                "from last year's range; you kept {kept} of last year's range.",
+                moved=moved, kept=pct(kept)))
         else:
-            found.evidence.append("Customers' needs did not move noticeably while you played, so the "
-                                  "range decision shows nothing either way.")
+            found.evidence.append(msg("Customers' needs did not move noticeably while you played, so the "
+                                      "range decision shows nothing either way."))
         return found

@@ -10,6 +10,7 @@ from sim.allocation import Decision
 from sim.biases.base import Bias, blend
 from sim.biases.evidence import NEEDS_MOVED, Detection, Rounds, clip, pct
 from sim.crm import CRMView
+from sim.i18n import N_, msg
 from sim.policies.base import zscore
 from sim.registry import BIASES
 
@@ -26,10 +27,10 @@ class Stereotype(Bias):
     """
 
     kind: ClassVar[str] = "stereotype"
-    label: ClassVar[str] = "Stereotyping"
-    advice: ClassVar[str] = ("Judge customers by their own data, not their segment's label: spread service "
-                             "over all segments by who is actually at risk, and revisit your beliefs "
-                             "about a segment every quarter.")
+    label: ClassVar[str] = N_("Stereotyping")
+    advice: ClassVar[str] = N_("Judge customers by their own data, not their segment's label: spread service "
+                                "over all segments by who is actually at risk, and revisit your beliefs "
+                                "about a segment every quarter.")
     remedies: ClassVar[tuple[str, ...]] = ("diverse_team", "data_refresh", "training")
 
     def __init__(self, strength: float, **options: object) -> None:
@@ -65,13 +66,15 @@ class Stereotype(Bias):
         lab = rounds.labels()
         kept, _ = rounds.range_kept(NEEDS_MOVED)
         found = Detection(clip(lab["score"] + 0.25 * kept * lab["score"]))
-        found.evidence.append(
-            f"The segment label explained {pct(lab['r2'])} of who got service; the analysts' "
-            f"risk scores would have let it explain {pct(lab['ref_r2'])}. Customers in segments "
-            f"that got almost nothing were {pct(lab['neglected'])} of the base "
-            f"(by risk: {pct(lab['ref_neglected'])}).")
+        found.evidence.append(msg(
+            "The segment label explained {r2} of who got service; the analysts' "
+            "risk scores would have let it explain {ref_r2}. Customers in segments "
+            "that got almost nothing were {neglected} of the base (by risk: {ref_neglected}).",
+            r2=pct(lab["r2"]), ref_r2=pct(lab["ref_r2"]), neglected=pct(lab["neglected"]),
+            ref_neglected=pct(lab["ref_neglected"])))
         if len(rounds) > 1:
-            found.evidence.append(
-                f"From round to round your split over segments moved by {pct(lab['change'])}, "
-                f"while the customers' risk moved it by {pct(lab['ref_change'])}.")
+            found.evidence.append(msg(
+                "From round to round your split over segments moved by {change}, "
+                "while the customers' risk moved it by {ref_change}.",
+                change=pct(lab["change"]), ref_change=pct(lab["ref_change"])))
         return found
