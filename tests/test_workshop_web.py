@@ -354,3 +354,88 @@ def test_the_facilitator_renames_and_removes_on_the_roster_page(app, workshop_id
     fac.post(roster, data={"action": "remove", "ref": refs["Bne"]})
     assert ben.get("/play").status_code == 403
     assert trainees_of(app, workshop_id) == ["Ada"]
+
+
+# --------------------------------------------------------------------------- languages
+
+#: English a Chinese page must not show (sentences, headings, code names, plurals).
+ENGLISH = ("Your decision for this quarter", "Customers you hear about", "Split the budget",
+           "Last year's report", "Complaint queue", "Latest survey answers", "Submit round",
+           "Spends", "Last purchase", "weeks ago", "week ago", "of the base", "Service to customers",
+           "Oldest first", "You are Ada", "big_accounts", "small_growers", "bargain_hunters",
+           "common random numbers", "Segment", "Revenue", "Churn", "no data yet")
+#: English a Chinese debrief must not show.
+ENGLISH_DEBRIEF = ("Outcomes side by side", "Your bias profile", "Bot with", "Data-driven bot",
+                   "of service went to", "What to do differently", "Remedies that work",
+                   "the truth", "value at risk", "clv", "common random numbers")
+
+
+def visible_text(html: str) -> str:
+    html = re.sub(r"<style>.*?</style>", " ", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def chinese(text: str) -> int:
+    return len(re.findall(r"[\u4e00-\u9fff]", text))
+
+
+def test_a_chinese_workshop_speaks_chinese_and_each_trainee_can_switch(app):
+    ws = app.state.engine.create_workshop("default", rounds=1, seed=5, title="销售经理班",
+                                          language="zh_CN")
+    ada, ben = join(app, ws.id, "Ada"), join(app, ws.id, "Ben")
+    page = ada.get("/play").text
+    assert '<html lang="zh-CN">' in page and chinese(visible_text(page)) > 500
+    assert "你本季度的决策" in page and "大客户" in page and "客户流失" not in ENGLISH
+    shown = visible_text(page)
+    assert not [s for s in ENGLISH if s in shown], [s for s in ENGLISH if s in shown]
+
+    # Ada switches to English: the link brings her back to her page, and it is remembered.
+    r = ada.get("/language/en?next=/play")
+    assert r.status_code == 200 and "Your decision for this quarter" in r.text
+    assert "Your decision for this quarter" in ada.get("/play").text
+    assert 'lang="en"' in ada.get("/play").text
+    # Ben, who did not switch, still reads Chinese, refusals included.
+    assert "你本季度的决策" in ben.get("/play").text
+    r = ben.post("/play", data={**ROUND, "round": "1", "share_acquisition": "50"})
+    assert r.status_code == 400 and error_text(r.text).startswith("超出预算")
+    r = ben.post("/play", data={**ROUND, "round": "1", "promise": "x"})
+    assert r.status_code == 400 and "不是数字" in error_text(r.text) and "营销承诺" in error_text(r.text)
+    # A link elsewhere than this site is not followed; an unknown language changes nothing.
+    assert "你本季度的决策" in ben.get("/language/fr?next=/play").text
+    r = TestClient(app).get("/language/en?next=//evil.example", follow_redirects=False)
+    assert r.headers["location"] == "/"
+
+    # Ben's debrief is Chinese through and through (bots, evidence, advice, the truth).
+    ben.post("/play", data={**ROUND, "round": "1", "list_liked": "80", "complaint_order": "liked"})
+    deb = ben.get("/debrief").text
+    shown = visible_text(deb)
+    assert "你的偏差画像" in deb and "数据驱动机器人" in deb and "的服务给了你喜欢的客户" in deb
+    assert "应当如何改进" in deb and "有效的纠偏方法" in deb
+    assert not [s for s in ENGLISH_DEBRIEF if s in shown], [s for s in ENGLISH_DEBRIEF if s in shown]
+
+    # The facilitator's pages and exports follow the workshop's language.
+    fac = TestClient(app)
+    page = fac.get(f"/facilitator/w/{ws.id}?token={app.state.token}").text
+    assert "课堂控制" in page and "全班偏差画像" in page
+    report = fac.get(f"/facilitator/w/{ws.id}/report.html").text
+    assert "工作坊报告" in report and '<html lang="zh-CN">' in report
+    rows = list(csv.reader(io.StringIO(fac.get(f"/facilitator/w/{ws.id}/report.csv").text)))
+    assert rows[0][:2] == ["姓名", "类型"] and {r[1] for r in rows[1:]} == {"学员", "机器人"}
+
+
+def test_the_facilitator_chooses_the_language_of_a_new_workshop(app):
+    fac = TestClient(app)
+    form = fac.get(f"/facilitator?token={app.state.token}").text
+    assert 'name="language"' in form and "简体中文" in form
+    r = fac.post("/facilitator", data={"scenario": "default", "rounds": "2", "title": "班",
+                                       "language": "zh_CN"}, follow_redirects=False)
+    wid = r.headers["location"].rsplit("/", 1)[-1]
+    assert app.state.engine.workshop(wid).language == "zh_CN"
+    assert "课堂控制" in fac.get(f"/facilitator/w/{wid}").text
+    join_page = TestClient(app).get(f"/join/{wid}").text
+    assert "你的显示名称" in join_page and "加入" in join_page
+    r = fac.post(f"/facilitator/w/{wid}/pace", data={"action": "language", "language": "en"})
+    assert r.status_code == 200 and "Class control" in r.text
+    assert app.state.engine.workshop(wid).language == "en"
+    r = fac.post("/facilitator", data={"scenario": "default", "rounds": "2", "language": "fr"})
+    assert r.status_code == 400 and "language" in error_text(r.text)

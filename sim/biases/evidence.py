@@ -43,8 +43,8 @@ def clip(x: float) -> float:
 
 
 def pct(x: float) -> str:
-    """A share as a whole percentage."""
-    return f"{100 * x:.0f} %"
+    """A share as a whole percentage ('62 %'; translatable, as each language writes it)."""
+    return msg("{percent:.0f} %", percent=100 * x)
 
 
 def _tv(a: dict[str, float], b: dict[str, float]) -> float:

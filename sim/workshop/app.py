@@ -15,6 +15,12 @@ Routes:
   and bias profile; POSTs to ``/pace``), ``/facilitator/w/{id}/roster``
   (resume codes; rename, remove, merge), ``/facilitator/w/{id}/report.html``
   and ``report.csv`` (exports). Without the token: 403.
+- everyone: ``/language/{lang}?next=/path`` switches the pages' language for this
+  browser (a cookie); without it a page speaks its workshop's language.
+
+Every text a page shows goes through the gettext catalogues of `sim.i18n`
+(templates with Jinja2's i18n extension, one environment per language), and
+numbers through Babel's formats for the page's language.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import io
 import json
 import math
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,56 +42,80 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from sim import i18n
 from sim.allocation import CHANNELS
+from sim.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, localize, msg
 from sim.loader import ScenarioError, builtin_names
 from sim.workshop import charts
 from sim.workshop.customer_lists import LISTS
-from sim.workshop.engine import AccessError, NotOpen, RoundConflict, WorkshopClosed, WorkshopEngine
-from sim.workshop.game import COMPLAINT_ORDERS, Plan, PlanError, plural
+from sim.workshop.engine import (
+    TIMED_OUT_NOTE,
+    AccessError,
+    NotOpen,
+    RoundConflict,
+    WorkshopClosed,
+    WorkshopEngine,
+)
+from sim.workshop.game import COMPLAINT_ORDERS, Plan, PlanError
 from sim.workshop.profile import FLAG, labels
+from sim.workshop.words import BIAS_SHORT, segment_words
 
 TEMPLATES = Path(__file__).parent / "templates"
 SESSION_COOKIE = "rl_session"
 TOKEN_COOKIE = "rl_token"
-CHANNEL_LABELS = {"service": "Service to customers", "complaints": "Complaint handling",
-                  "points": "Loyalty points & contracts", "acquisition": "Winning new customers"}
+LANG_COOKIE = "rl_lang"
+CHANNEL_LABELS = {"service": N_("Service to customers"), "complaints": N_("Complaint handling"),
+                  "points": N_("Loyalty points & contracts"), "acquisition": N_("Winning new customers")}
 
 
-def _pct(x: Any, digits: int = 0) -> str:
+def _finite(x: Any) -> float | None:
     try:
         v = float(x)
     except (TypeError, ValueError):
-        return "–"
-    return "–" if not math.isfinite(v) else f"{100 * v:.{digits}f} %"
+        return None
+    return v if math.isfinite(v) else None
 
 
-def _num(x: Any, digits: int = 0) -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "–"
-    if not math.isfinite(v):
-        return "–"
-    return f"{v:,.{digits}f}".replace(",", " ")
+def fmt_pct(x: Any, lang: str = DEFAULT_LANGUAGE, digits: int = 0) -> str:
+    """A share (0.25) as a percentage in the language's format ('–' when it is no number)."""
+    v = _finite(x)
+    return "–" if v is None else i18n.percent(v, lang, digits)
 
 
-def make_env() -> Environment:
-    """The Jinja2 environment of the workshop's templates."""
-    env = Environment(loader=FileSystemLoader(TEMPLATES),
-                      autoescape=select_autoescape(["html"]))
-    env.filters["pct"] = _pct
-    env.filters["num"] = _num
+def fmt_num(x: Any, lang: str = DEFAULT_LANGUAGE, digits: int = 0) -> str:
+    """A number in the language's format ('–' when it is no number)."""
+    v = _finite(x)
+    return "–" if v is None else i18n.number(v, lang, digits)
+
+
+def make_env(lang: str = DEFAULT_LANGUAGE) -> Environment:
+    """The Jinja2 environment of the workshop's templates, speaking `lang`."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
+                      extensions=["jinja2.ext.i18n"])
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["pct"] = lambda x, digits=0: fmt_pct(x, lang, digits)
+    env.filters["num"] = lambda x, digits=0: fmt_num(x, lang, digits)
+    env.filters["tr"] = lambda text: localize(text, lang)
+    env.filters["seg"] = lambda name: segment_words(name, lang)
+    env.filters["when"] = lambda iso: i18n.datetime(iso, lang) if iso else ""
     env.filters["svg"] = lambda s: Markup(s)
-    env.filters["plural"] = plural
     env.globals.update(CHANNELS=CHANNELS, CHANNEL_LABELS=CHANNEL_LABELS, LISTS=LISTS,
-                       COMPLAINT_ORDERS=COMPLAINT_ORDERS, labels=labels, FLAG=FLAG)
+                       COMPLAINT_ORDERS=COMPLAINT_ORDERS, labels=labels, FLAG=FLAG,
+                       TIMED_OUT_NOTE=TIMED_OUT_NOTE, LANG=lang, LANGUAGES=LANGUAGES,
+                       HTML_LANG=lang.replace("_", "-"))
     return env
+
+
+def reason(exc: BaseException) -> Any:
+    """An exception's message as raised (a translatable `sim.i18n.Message` where it is one)."""
+    return exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
 
 
 # --------------------------------------------------------------------------- form → plan
 
 
-def _percent(form: dict[str, str], key: str, label: str, default: float = 0.0,
+def _percent(form: dict[str, str], key: str, label: Any, default: float = 0.0,
              high: float = 100.0) -> float:
     raw = str(form.get(key, "")).strip().replace(",", ".").rstrip("%").strip()
     if raw == "":
@@ -93,10 +123,11 @@ def _percent(form: dict[str, str], key: str, label: str, default: float = 0.0,
     try:
         v = float(raw)
     except ValueError:
-        raise PlanError(f"{label}: '{form.get(key)}' is not a number. Nothing was changed."
-                        ) from None
+        raise PlanError(msg("{label}: '{value}' is not a number. Nothing was changed.",
+                            label=label, value=form.get(key))) from None
     if not math.isfinite(v) or v < 0 or v > high:
-        raise PlanError(f"{label}: {raw} is outside 0–{high:g}. Nothing was changed.")
+        raise PlanError(msg("{label}: {value} is outside 0–{high:g}. Nothing was changed.",
+                            label=label, value=raw, high=high))
     return v / 100.0
 
 
@@ -107,26 +138,28 @@ def plan_from_form(form: dict[str, str], segment_names: list[str],
     Raises:
         PlanError: A field is not a number or out of range, in plain words.
     """
-    shares = {c: _percent(form, f"share_{c}", f"{CHANNEL_LABELS[c]} (% of the budget)")
+    shares = {c: _percent(form, f"share_{c}", msg("{channel} (% of the budget)",
+                                                  channel=msg(CHANNEL_LABELS[c])))
               for c in CHANNELS}
-    seg = {s: _percent(form, f"seg_{s}", f"Segment {s} (% of the rest of service money)")
-           for s in segment_names}
+    seg = {s: _percent(form, f"seg_{s}", msg("Segment {segment} (% of the rest of service money)",
+                                             segment=s)) for s in segment_names}
     seg = {s: v for s, v in seg.items() if v > 0}
-    lists = {k: _percent(form, f"list_{k}", f"{LISTS[k][0]} (% of service money)")
+    lists = {k: _percent(form, f"list_{k}", msg("{name} (% of service money)", name=msg(LISTS[k][0])))
              for k in LISTS}
-    named = {i: _percent(form, f"named_{i}", f"Customer {i} (% of service money)")
+    named = {i: _percent(form, f"named_{i}", msg("Customer {id} (% of service money)", id=i))
              for i in named_ids}
     order = form.get("complaint_order", "oldest")
     if order not in COMPLAINT_ORDERS:
-        raise PlanError(f"Complaint handling: choose one of the listed orders, got {order!r}.")
+        raise PlanError(msg("Complaint handling: choose one of the listed orders, got {order!r}.",
+                            order=order))
     return Plan.from_dict({
         "shares": shares,
         "segment_service": seg,
         "lists": {k: v for k, v in lists.items() if v > 0},
         "named": {str(i): v for i, v in named.items() if v > 0},
         "complaint_order": order,
-        "promise": _percent(form, "promise", "Marketing promise (0–100)", 0.5),
-        "range_update": _percent(form, "range_update", "Product range (0–100)", 1.0),
+        "promise": _percent(form, "promise", msg("Marketing promise (0–100)"), 0.5),
+        "range_update": _percent(form, "range_update", msg("Product range (0–100)"), 1.0),
         "note": str(form.get("note", ""))[:2000],
     })
 
@@ -153,34 +186,56 @@ def form_from_plan(plan: dict[str, Any]) -> dict[str, str]:
 #: How long a trainee's session cookie lasts (seconds).
 SESSION_MAX_AGE = 14 * 24 * 3600
 #: Why a facilitator page is refused without the token.
-NEED_TOKEN = "The facilitator pages need the facilitator link (with its token)."
+NEED_TOKEN = N_("The facilitator pages need the facilitator link (with its token).")
 
 
 @dataclass
 class Site:
-    """What every page shares: the engine, the templates, the facilitator's token, the base URL.
+    """What every page shares: the engine, the templates per language, the facilitator's token, the base URL.
 
     The app keeps it in `app.state.site`; each route reads it from its request.
 
     Attributes:
         engine: The workshop engine served.
-        env: The Jinja2 environment (`make_env`).
         token: The facilitator's token.
         public_url: Base URL shown in links ('' = the request's).
+        envs: The Jinja2 environment of each language (`make_env`), made on first use.
     """
 
     engine: WorkshopEngine
-    env: Environment
     token: str
     public_url: str = ""
+    envs: dict[str, Environment] = field(default_factory=dict)
 
-    def page(self, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-        """A rendered template."""
-        return HTMLResponse(self.env.get_template(template).render(**ctx), status_code=status)
+    def env(self, lang: str) -> Environment:
+        """The templates speaking `lang`."""
+        if lang not in self.envs:
+            self.envs[lang] = make_env(lang)
+        return self.envs[lang]
 
-    def refuse(self, status: int, message: str) -> HTMLResponse:
-        """The error page with `message`."""
-        return self.page("error.html", status=status, message=message)
+    def lang(self, request: Request, workshop_id: str | None = None) -> str:
+        """The language of a page: the browser's choice (its cookie), else the workshop's, else English."""
+        chosen = request.cookies.get(LANG_COOKIE, "")
+        if chosen in LANGUAGES:
+            return chosen
+        if workshop_id:
+            try:
+                return self.engine.workshop(workshop_id).language
+            except AccessError:
+                pass
+        return DEFAULT_LANGUAGE
+
+    def page(self, request: Request, template: str, status: int = 200, lang: str | None = None,
+             **ctx: Any) -> HTMLResponse:
+        """A rendered template in `lang` (default: `Site.lang` without a workshop)."""
+        lang = lang or self.lang(request)
+        html = self.env(lang).get_template(template).render(here=request.url.path, **ctx)
+        return HTMLResponse(html, status_code=status)
+
+    def refuse(self, request: Request, status: int, message: Any,
+               lang: str | None = None) -> HTMLResponse:
+        """The error page with `message` (translated)."""
+        return self.page(request, "error.html", status=status, lang=lang, message=message)
 
     def base(self, request: Request) -> str:
         """The base URL for links shown on a page (no trailing slash)."""
@@ -225,7 +280,7 @@ def create_app(db: str | Path = "workshop.sqlite", engine: WorkshopEngine | None
         facilitator's token and `app.state.site` what its pages share (`Site`).
     """
     eng = engine or WorkshopEngine(db)
-    site = Site(eng, make_env(), eng.store.facilitator_token(), public_url)
+    site = Site(eng, eng.store.facilitator_token(), public_url)
     app = Starlette(routes=ROUTES)
     app.state.site = site
     app.state.engine = eng
@@ -243,12 +298,30 @@ def _enter_session(sid: str) -> Response:
     return resp
 
 
+def _trainee_lang(request: Request, sid: str) -> str:
+    """The language of a trainee's pages: theirs if they chose one, else their workshop's."""
+    site = _site(request)
+    return site.lang(request, site.engine.trainee(sid).workshop_id)
+
+
 def index(request: Request) -> Response:
     """The start page, or the dashboard for a trainee with a session."""
     site = _site(request)
     if site.session_of(request):
         return RedirectResponse("/play", status_code=303)
-    return site.page("index.html")
+    return site.page(request, "index.html")
+
+
+def switch_language(request: Request) -> Response:
+    """Speak another language on this browser's pages (a cookie), back to the page it came from."""
+    lang = request.path_params["lang"]
+    nxt = request.query_params.get("next", "/")
+    if not nxt.startswith("/") or nxt.startswith("//"):
+        nxt = "/"
+    resp = RedirectResponse(nxt, status_code=303)
+    if lang in LANGUAGES:
+        resp.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=SESSION_MAX_AGE)
+    return resp
 
 
 async def join(request: Request) -> Response:
@@ -259,19 +332,22 @@ async def join(request: Request) -> Response:
     """
     site = _site(request)
     wid = request.path_params["wid"]
+    lang = site.lang(request, wid)
     try:
         ws = site.engine.workshop(wid)
     except AccessError:
-        return site.refuse(404, "There is no workshop at this link. Ask your facilitator "
-                                "for the join link.")
+        return site.refuse(request, 404, msg("There is no workshop at this link. Ask your "
+                                             "facilitator for the join link."), lang)
     mine = site.session_of(request)
     current = site.engine.trainee(mine) if mine else None
     if current is not None and current.workshop_id != wid:
         mine, current = None, None
     if request.method == "GET":
         if current is None and ws.status == "closed":
-            return site.refuse(410, "This workshop is closed: nobody can join it any more.")
-        return site.page("join.html", workshop=ws, error=None, name="", current=current)
+            return site.refuse(request, 410, msg("This workshop is closed: nobody can join it any "
+                                                 "more."), lang)
+        return site.page(request, "join.html", lang=lang, workshop=ws, error=None, name="",
+                         current=current)
     form = await request.form()
     name, code = str(form.get("name", "")), str(form.get("code", "")).strip()
     try:
@@ -280,12 +356,13 @@ async def join(request: Request) -> Response:
         else:
             sid = await run_in_threadpool(site.engine.join, wid, name, mine)
     except AccessError as exc:
-        return site.page("join.html", status=400, workshop=ws, error=f"{exc} Check it on the "
-                         "dashboard of your first device, or ask your facilitator.", name=name,
-                         current=current)
+        error = msg("{reason} Check it on the dashboard of your first device, or ask your "
+                    "facilitator.", reason=reason(exc))
+        return site.page(request, "join.html", status=400, lang=lang, workshop=ws, error=error,
+                         name=name, current=current)
     except PlanError as exc:
-        return site.page("join.html", status=410 if isinstance(exc, WorkshopClosed) else 400,
-                         workshop=ws, error=str(exc), name=name, current=current)
+        return site.page(request, "join.html", status=410 if isinstance(exc, WorkshopClosed) else 400,
+                         lang=lang, workshop=ws, error=reason(exc), name=name, current=current)
     return _enter_session(sid)
 
 
@@ -296,11 +373,11 @@ def resume(request: Request) -> Response:
     try:
         site.engine.trainee(sid)
     except AccessError:
-        return site.refuse(403, "This link does not open any session.")
+        return site.refuse(request, 403, msg("This link does not open any session."))
     return _enter_session(sid)
 
 
-def dashboard_page(request: Request, sid: str, status: int = 200, error: str | None = None,
+def dashboard_page(request: Request, sid: str, status: int = 200, error: Any = None,
                    values: dict[str, str] | None = None) -> Response:
     """The dashboard and controls of the coming round (the debrief once all are played).
 
@@ -322,9 +399,10 @@ def dashboard_page(request: Request, sid: str, status: int = 200, error: str | N
         values = form_from_plan(d["history"][-1]["plan"]) if d["history"] else \
             form_from_plan(Plan().to_dict())
     left = d["pace"]["seconds_left"]
-    return site.page("dashboard.html", status=status, d=d, error=error, v=values,
-                     trend_charts=trend_charts(d),
-                     time_left=None if left is None else duration(left),
+    lang = _trainee_lang(request, sid)
+    return site.page(request, "dashboard.html", status=status, lang=lang, d=d, error=error,
+                     v=values, trend_charts=trend_charts(d, lang),
+                     time_left=None if left is None else localize(duration(left), lang),
                      resume_url=f"{site.base(request)}/resume/{sid}")
 
 
@@ -333,8 +411,8 @@ async def play(request: Request) -> Response:
     site = _site(request)
     sid = site.session_of(request)
     if sid is None:
-        return site.refuse(403, "You have no session here. Join with the link your facilitator "
-                                "gave you.")
+        return site.refuse(request, 403, msg("You have no session here. Join with the link your "
+                                             "facilitator gave you."))
     if request.method == "GET":
         return dashboard_page(request, sid)
     form = {k: str(v) for k, v in (await request.form()).items()}
@@ -353,11 +431,11 @@ def submit_form(request: Request, sid: str, form: dict[str, str]) -> Response:
         plan = plan_from_form(form, list(setup.segment_names), list(setup.named_ids))
         eng.submit(sid, round_no, plan)
     except NotOpen as exc:  # the class's pacing: keep what the trainee typed
-        return dashboard_page(request, sid, status=409, error=str(exc), values=form)
+        return dashboard_page(request, sid, status=409, error=reason(exc), values=form)
     except RoundConflict as exc:
-        return dashboard_page(request, sid, status=409, error=str(exc))
+        return dashboard_page(request, sid, status=409, error=reason(exc))
     except PlanError as exc:
-        return dashboard_page(request, sid, status=400, error=str(exc), values=form)
+        return dashboard_page(request, sid, status=400, error=reason(exc), values=form)
     return RedirectResponse("/play", status_code=303)
 
 
@@ -366,12 +444,13 @@ def debrief(request: Request) -> Response:
     site = _site(request)
     sid = site.session_of(request)
     if sid is None:
-        return site.refuse(403, "You have no session here.")
+        return site.refuse(request, 403, msg("You have no session here."))
     try:
         b = site.engine.debrief(sid)
     except PlanError:
         return RedirectResponse("/play", status_code=303)
-    return site.page("debrief.html", b=b, **debrief_charts(b))
+    lang = _trainee_lang(request, sid)
+    return site.page(request, "debrief.html", lang=lang, b=b, **debrief_charts(b, lang))
 
 
 # --------------------------------------------------------------------------- JSON API (own session)
@@ -417,7 +496,7 @@ async def facilitator(request: Request) -> Response:
     """The workshops; POST starts a new one."""
     site = _site(request)
     if not site.authorised(request):
-        return site.refuse(403, NEED_TOKEN)
+        return site.refuse(request, 403, NEED_TOKEN)
     error = None
     if request.method == "POST":
         form = await request.form()
@@ -427,16 +506,16 @@ async def facilitator(request: Request) -> Response:
             seed = int(seed_text) if seed_text else None
             minutes = float(str(form.get("minutes", "") or 0).strip() or 0)
             if not math.isfinite(minutes):
-                raise ValueError(f"round time: a number of minutes, got {minutes}")
+                raise ValueError(msg("round time: a number of minutes, got {minutes}", minutes=minutes))
             ws = await run_in_threadpool(
                 site.engine.create_workshop, str(form.get("scenario", "default")), rounds,
                 seed, str(form.get("title", "")).strip()[:80], bool(form.get("paced")),
-                round(60 * minutes))
+                round(60 * minutes), str(form.get("language", DEFAULT_LANGUAGE)))
         except (ValueError, ScenarioError) as exc:
-            error = f"Could not start the workshop: {exc}"
+            error = msg("Could not start the workshop: {reason}", reason=reason(exc))
         else:
             return RedirectResponse(f"/facilitator/w/{ws.id}", status_code=303)
-    resp = site.page("facilitator.html", status=400 if error else 200, error=error,
+    resp = site.page(request, "facilitator.html", status=400 if error else 200, error=error,
                      workshops=site.engine.workshops(), scenarios=builtin_names(),
                      base=site.base(request))
     return site.with_token_cookie(request, resp)
@@ -447,15 +526,15 @@ def _fac_workshop_id(request: Request) -> tuple[Site, str, Response | None]:
     site = _site(request)
     wid = request.path_params["wid"]
     if not site.authorised(request):
-        return site, wid, site.refuse(403, NEED_TOKEN)
+        return site, wid, site.refuse(request, 403, NEED_TOKEN)
     try:
         site.engine.workshop(wid)
     except AccessError:
-        return site, wid, site.refuse(404, "No such workshop.")
+        return site, wid, site.refuse(request, 404, msg("No such workshop."))
     return site, wid, None
 
 
-def fac_workshop(request: Request, error: str | None = None) -> Response:
+def fac_workshop(request: Request, error: Any = None) -> Response:
     """One workshop live: pacing controls, progress, class outcomes and bias profile."""
     site, wid, refused = _fac_workshop_id(request)
     if refused:
@@ -467,9 +546,10 @@ def fac_workshop(request: Request, error: str | None = None) -> Response:
     if any_done:
         rep = eng.class_report(wid, with_bots=True)
     w = eng.workshop(wid)
-    resp = site.page("workshop.html", status=400 if error else 200, r=rep, progress=progress,
-                     w=w, pace=pace_text(w, eng.clock()), error=error,
-                     join_url=f"{site.base(request)}/join/{wid}", **class_charts(rep))
+    lang = site.lang(request, wid)
+    resp = site.page(request, "workshop.html", status=400 if error else 200, lang=lang, r=rep,
+                     progress=progress, w=w, pace=pace_text(w, eng.clock()), error=error,
+                     join_url=f"{site.base(request)}/join/{wid}", **class_charts(rep, lang))
     return site.with_token_cookie(request, resp)
 
 
@@ -478,20 +558,28 @@ PACE_ACTIONS = {"advance": "advance", "pause": "pause", "resume": "resume", "clo
 
 
 async def fac_pace(request: Request) -> Response:
-    """The facilitator's pacing controls: open the next round, pause, go on, close."""
+    """The facilitator's pacing controls: open the next round, pause, go on, close; the language."""
     site, wid, refused = _fac_workshop_id(request)
     if refused:
         return refused
     form = await request.form()
     action = str(form.get("action", ""))
+    if action == "language":
+        try:
+            site.engine.set_language(wid, str(form.get("language", "")))
+        except ValueError as exc:
+            return fac_workshop(request, error=reason(exc))
+        resp = RedirectResponse(f"/facilitator/w/{wid}", status_code=303)
+        resp.delete_cookie(LANG_COOKIE)  # the facilitator sees the workshop's new language
+        return resp
     if action not in PACE_ACTIONS:
-        return fac_workshop(request, error=f"Unknown control {action!r}.")
+        return fac_workshop(request, error=msg("Unknown control {action!r}.", action=action))
     if action == "close" and not form.get("confirm"):
-        return fac_workshop(request, error="To close the workshop, tick 'yes, close it' first.")
+        return fac_workshop(request, error=msg("To close the workshop, tick 'yes, close it' first."))
     try:
         await run_in_threadpool(getattr(site.engine, PACE_ACTIONS[action]), wid)
     except ValueError as exc:
-        return fac_workshop(request, error=str(exc))
+        return fac_workshop(request, error=reason(exc))
     return RedirectResponse(f"/facilitator/w/{wid}", status_code=303)
 
 
@@ -514,58 +602,62 @@ async def fac_roster(request: Request) -> Response:
             elif action == "merge":
                 eng.merge(eng.roster_entry(wid, int(str(form.get("into", "0")))).id, t.id)
             else:
-                raise ValueError(f"Unknown roster action {action!r}.")
+                raise ValueError(msg("Unknown roster action {action!r}.", action=action))
         except (AccessError, ValueError) as exc:  # PlanError is a ValueError
-            error = str(exc)
+            error = reason(exc)
         else:
             return RedirectResponse(f"/facilitator/w/{wid}/roster", status_code=303)
-    resp = site.page("roster.html", status=400 if error else 200, w=eng.workshop(wid),
-                     progress=eng.progress(wid), error=error)
+    resp = site.page(request, "roster.html", status=400 if error else 200, lang=site.lang(request, wid),
+                     w=eng.workshop(wid), progress=eng.progress(wid), error=error)
     return site.with_token_cookie(request, resp)
 
 
-def pace_text(w: Any, now: float) -> str:
-    """The workshop's pacing in plain words, for the facilitator."""
+def pace_text(w: Any, now: float) -> Any:
+    """The workshop's pacing in plain words, for the facilitator (translatable)."""
     if w.status == "closed":
-        return "Closed: nobody joins or plays any more; debriefs and reports stay open."
+        return msg("Closed: nobody joins or plays any more; debriefs and reports stay open.")
     if not w.paced:
-        state = "Self-paced: every trainee plays every round at their own speed."
+        state = msg("Self-paced: every trainee plays every round at their own speed.")
     elif w.open_round == 0:
-        state = "Paced: no round is open yet; trainees read their dashboard."
+        state = msg("Paced: no round is open yet; trainees read their dashboard.")
     elif w.time_up:
-        state = (f"Paced: time is up for round {w.open_round} of {w.rounds}; the standing plan "
-                 f"was submitted for whoever had not.")
+        state = msg("Paced: time is up for round {n} of {rounds}; the standing plan was submitted "
+                    "for whoever had not.", n=w.open_round, rounds=w.rounds)
     else:
-        state = f"Paced: round {w.open_round} of {w.rounds} is open."
         left = w.seconds_left(now)
-        if left is not None:
-            state += f" {duration(left)} left."
-    return state + (" Paused: nobody can submit." if w.status == "paused" else "")
+        state = (msg("Paced: round {n} of {rounds} is open.", n=w.open_round, rounds=w.rounds)
+                 if left is None else
+                 msg("Paced: round {n} of {rounds} is open. {left} left.", n=w.open_round,
+                     rounds=w.rounds, left=duration(left)))
+    if w.status == "paused":
+        return msg("{state} Paused: nobody can submit.", state=state)
+    return state
 
 
-def duration(seconds: float) -> str:
-    """A countdown in plain words: '9 min 40 s', '45 s'."""
+def duration(seconds: float) -> Any:
+    """A countdown in plain words: '9 min 40 s', '45 s' (translatable)."""
     s = max(0, math.ceil(seconds))
-    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+    return msg("{m} min {s:02d} s", m=s // 60, s=s % 60) if s >= 60 else msg("{s} s", s=s)
 
 
 def fac_report(request: Request) -> Response:
     """The class report as an HTML file to download."""
     site = _site(request)
     if not site.authorised(request):
-        return site.refuse(403, "The report needs the facilitator's token.")
+        return site.refuse(request, 403, msg("The report needs the facilitator's token."))
     wid = request.path_params["wid"]
+    lang = site.lang(request, wid)
     try:
         rep = site.engine.class_report(wid)
     except AccessError:
-        return site.refuse(404, "No such workshop.")
-    html = site.env.get_template("report.html").render(r=rep, **class_charts(rep))
+        return site.refuse(request, 404, msg("No such workshop."), lang)
+    html = site.env(lang).get_template("report.html").render(r=rep, **class_charts(rep, lang))
     return HTMLResponse(html, headers={
         "Content-Disposition": f'attachment; filename="workshop-{wid}-report.html"'})
 
 
 def fac_csv(request: Request) -> Response:
-    """The class report as CSV to download."""
+    """The class report as CSV to download (headers in the page's language)."""
     site = _site(request)
     if not site.authorised(request):
         return Response("forbidden: the facilitator token is needed\n", status_code=403,
@@ -575,12 +667,13 @@ def fac_csv(request: Request) -> Response:
         rep = site.engine.class_report(wid)
     except AccessError:
         return Response("no such workshop\n", status_code=404, media_type="text/plain")
-    return Response(class_csv(rep), media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="workshop-{wid}.csv"'})
+    return Response(class_csv(rep, site.lang(request, wid)), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="workshop-{wid}.csv"'})
 
 
 ROUTES = [
     Route("/", index),
+    Route("/language/{lang}", switch_language),
     Route("/join/{wid}", join, methods=["GET", "POST"]),
     Route("/resume/{sid}", resume),
     Route("/play", play, methods=["GET", "POST"]),
@@ -610,60 +703,81 @@ def _jsonable(x: Any) -> Any:
 # --------------------------------------------------------------------------- charts
 
 
-def trend_charts(d: dict[str, Any]) -> list[str]:
+def trend_charts(d: dict[str, Any], lang: str = DEFAULT_LANGUAGE) -> list[str]:
     """SVG trend charts of a dashboard, marked at the end of each quarter so far."""
     tr = d["trends"]
     rounds_at = [d["per_round"] * (k + 1) for k in range(d["round"])]
+
+    def t(text: str) -> str:
+        return localize(text, lang)
+
     return [
-        charts.line_chart({"active customers": tr["active_customers"]}, "Active customers",
-                          marks=rounds_at),
-        charts.line_chart({"revenue": tr["revenue"]}, "Revenue per week", marks=rounds_at),
-        charts.line_chart({"churned": tr["churned"], "complaints": tr["complaints"]},
-                          "Customers lost and complaints per week", marks=rounds_at),
-        charts.line_chart({"CSAT": tr["csat_surveyed"]}, "Survey CSAT (1–5), last 13 weeks",
-                          marks=rounds_at),
+        charts.line_chart({t(N_("active customers")): tr["active_customers"]}, t(N_("Active customers")),
+                          marks=rounds_at, lang=lang),
+        charts.line_chart({t(N_("revenue")): tr["revenue"]}, t(N_("Revenue per week")), marks=rounds_at,
+                          lang=lang),
+        charts.line_chart({t(N_("customers lost")): tr["churned"], t(N_("complaints")): tr["complaints"]},
+                          t(N_("Customers lost and complaints per week")), marks=rounds_at, lang=lang),
+        charts.line_chart({"CSAT": tr["csat_surveyed"]}, t(N_("Survey CSAT (1–5), last 13 weeks")),
+                          marks=rounds_at, lang=lang),
     ]
 
 
-def debrief_charts(b: dict[str, Any]) -> dict[str, str]:
+def _bias_words(kind: str, lang: str) -> str:
+    """A bias's name in a chart: its label up to the parenthesis, in `lang`."""
+    return localize(labels().get(kind, kind), lang).split(" (")[0].split("（")[0]
+
+
+def debrief_charts(b: dict[str, Any], lang: str = DEFAULT_LANGUAGE) -> dict[str, str]:
     """SVG charts of a debrief."""
     rows = b["outcomes"]
 
-    def short(r: dict[str, Any]) -> str:
-        return "You" if r["key"] == "you" else (
-            "data-driven" if r["key"] == "data_driven" else labels()[r["key"]].split(" (")[0])
+    def t(text: str) -> str:
+        return localize(text, lang)
 
-    profit = charts.bar_chart([(short(r), r["profit"]) for r in rows], "Profit over your rounds",
-                              fmt="{:,.0f}", highlight="You")
-    churn = charts.bar_chart([(short(r), 100 * r["churn_rate"]) for r in rows],
-                             "Churn over your rounds (%)", fmt="{:.1f} %", highlight="You")
-    prof = charts.bar_chart([(p["kind"].replace("_", " "), p["score"]) for p in b["profile"]],
-                            "Your bias profile (0 = no sign, 1 = fully biased)", limit=1.0,
-                            line=FLAG, line_label="resembles")
+    you, bot = t(N_("You")), t(N_("data-driven bot"))
+
+    def short(r: dict[str, Any]) -> str:
+        return you if r["key"] == "you" else (
+            t(N_("data-driven")) if r["key"] == "data_driven" else _bias_words(r["key"], lang))
+
+    money = (lambda v: fmt_num(v, lang))  # noqa: E731
+    profit = charts.bar_chart([(short(r), r["profit"]) for r in rows], t(N_("Profit over your rounds")),
+                              fmt=money, highlight=you)
+    churn = charts.bar_chart([(short(r), r["churn_rate"]) for r in rows],
+                             t(N_("Churn over your rounds (%)")), fmt=lambda v: fmt_pct(v, lang, 1),
+                             highlight=you)
+    prof = charts.bar_chart([(_bias_words(p["kind"], lang), p["score"]) for p in b["profile"]],
+                            t(N_("Your bias profile (0 = no sign, 1 = fully biased)")), limit=1.0,
+                            line=FLAG, line_label=t(N_("resembles")),
+                            fmt=lambda v: fmt_num(v, lang, 2))
     s = b["series"]
-    active = charts.line_chart({"you": s["you"]["active_customers"],
-                                "data-driven bot": s["data_driven"]["active_customers"]},
-                               "Active customers, you vs the data-driven bot",
-                               width=560, marks=[b["warmup"]])
-    sat = charts.line_chart({"you": s["you"]["satisfaction"],
-                             "data-driven bot": s["data_driven"]["satisfaction"]},
-                            "True satisfaction (hidden while you played)", width=560,
-                            marks=[b["warmup"]])
+    active = charts.line_chart({you: s["you"]["active_customers"],
+                                bot: s["data_driven"]["active_customers"]},
+                               t(N_("Active customers, you vs the data-driven bot")),
+                               width=560, marks=[b["warmup"]], lang=lang)
+    sat = charts.line_chart({you: s["you"]["satisfaction"], bot: s["data_driven"]["satisfaction"]},
+                            t(N_("True satisfaction (hidden while you played)")), width=560,
+                            marks=[b["warmup"]], lang=lang)
     return {"chart_profit": profit, "chart_churn": churn, "chart_profile": prof,
             "chart_active": active, "chart_sat": sat}
 
 
-def class_charts(r: dict[str, Any]) -> dict[str, str]:
+def class_charts(r: dict[str, Any], lang: str = DEFAULT_LANGUAGE) -> dict[str, str]:
     """SVG charts of the class report."""
-    prof = charts.bar_chart([(k.replace("_", " "), v) for k, v in r["class_profile"].items()],
-                            "Class bias profile (mean score of finished trainees)", limit=1.0,
-                            line=FLAG, line_label="resembles")
-    fin = [t for t in r["trainees"] if t.get("outcomes")]
-    items = [(t["name"], t["outcomes"]["profit"]) for t in fin]
+    def t(text: str) -> str:
+        return localize(text, lang)
+
+    prof = charts.bar_chart([(_bias_words(k, lang), v) for k, v in r["class_profile"].items()],
+                            t(N_("Class bias profile (mean score of finished trainees)")), limit=1.0,
+                            line=FLAG, line_label=t(N_("resembles")),
+                            fmt=lambda v: fmt_num(v, lang, 2))
+    items = [(row["name"], row["outcomes"]["profit"]) for row in r["trainees"] if row.get("outcomes")]
+    bot = t(N_("data-driven bot"))
     if "data_driven" in r["bots"]:
-        items.append(("data-driven bot", r["bots"]["data_driven"]["outcomes"]["profit"]))
-    profit = charts.bar_chart(items, "Profit: each trainee and the data-driven bot",
-                              fmt="{:,.0f}", highlight="data-driven bot")
+        items.append((bot, r["bots"]["data_driven"]["outcomes"]["profit"]))
+    profit = charts.bar_chart(items, t(N_("Profit: each trainee and the data-driven bot")),
+                              fmt=lambda v: fmt_num(v, lang), highlight=bot)
     return {"chart_class_profile": prof, "chart_class_profit": profit}
 
 
@@ -681,19 +795,38 @@ def inert(cell: Any) -> Any:
     return cell
 
 
-def class_csv(r: dict[str, Any]) -> str:
-    """The class report as CSV: one row per trainee and per bot (formula-safe, `inert`)."""
+#: The CSV's column names and kinds of row (in English the names a script reads; translated elsewhere).
+CSV_WORDS = {
+    "who": N_("who"), "kind": N_("kind"), "rounds_done": N_("rounds_done"), "finished": N_("finished"),
+    "top_bias": N_("top_bias"), "trainee": N_("trainee"), "bot": N_("bot"),
+    "churn_rate": N_("churn_rate"), "revenue": N_("revenue"), "profit": N_("profit"),
+    "satisfaction": N_("satisfaction"), "loyalty": N_("loyalty"), "nps": N_("nps"),
+    "complaints": N_("complaints"), "retained_not_loyal": N_("retained_not_loyal"),
+}
+
+
+def class_csv(r: dict[str, Any], lang: str = DEFAULT_LANGUAGE) -> str:
+    """The class report as CSV: one row per trainee and per bot (formula-safe, `inert`).
+
+    Column names and the kind of row are in `lang`; in English they are the
+    names scripts read (``who``, ``kind``, ``churn_rate``, ``bias_affinity``,
+    ``top_bias`` …). `top_bias` holds the bias kind, as in scenario files.
+    """
+    def word(key: str) -> str:
+        return localize(CSV_WORDS.get(key, key), lang)
+
     metrics = list(r["outcome_labels"])
     kinds = list(r["labels"])
-    rows: list[list[Any]] = [["who", "kind", "rounds_done", "finished", *metrics,
-                              *[f"bias_{k}" for k in kinds], "top_bias"]]
+    bias_cols = [localize(msg("bias_{kind}", kind=k, name=msg(BIAS_SHORT.get(k, k))), lang) for k in kinds]
+    rows: list[list[Any]] = [[word("who"), word("kind"), word("rounds_done"), word("finished"),
+                              *[word(m) for m in metrics], *bias_cols, word("top_bias")]]
     for t in r["trainees"]:
         o = t.get("outcomes") or {}
-        rows.append([t["name"], "trainee", t["rounds_done"], t["finished"],
+        rows.append([t["name"], word("trainee"), t["rounds_done"], t["finished"],
                      *[o.get(m, "") for m in metrics],
                      *[f"{t['profile'][k]:.3f}" for k in kinds], t["top"] or ""])
     for key, b in r["bots"].items():
-        rows.append([b["label"], "bot", r["workshop"]["rounds"], True,
+        rows.append([localize(b["label"], lang), word("bot"), r["workshop"]["rounds"], True,
                      *[b["outcomes"].get(m, "") for m in metrics], *["" for _ in kinds],
                      key if key != "data_driven" else ""])
     out = io.StringIO()

@@ -7,8 +7,10 @@ self-contained report.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
+
+from sim.i18n import DEFAULT_LANGUAGE, localize, msg
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
@@ -28,7 +30,8 @@ def _fmt(x: float) -> str:
 
 
 def line_chart(series: dict[str, Sequence[float]], title: str, width: int = 420,
-               height: int = 180, x0: int = 0, marks: Sequence[int] = ()) -> str:
+               height: int = 180, x0: int = 0, marks: Sequence[int] = (),
+               lang: str = DEFAULT_LANGUAGE) -> str:
     """A line chart of one or more series over periods.
 
     Args:
@@ -38,6 +41,7 @@ def line_chart(series: dict[str, Sequence[float]], title: str, width: int = 420,
         height: Pixels.
         x0: Period of the first value.
         marks: Periods to mark with a dashed vertical line (round starts).
+        lang: The language of the chart's own words (the axis, "no data yet").
     """
     pad_l, pad_r, pad_t, pad_b = 48, 10, 24, 22
     vals = [v for s in series.values() for v in s if v is not None and math.isfinite(v)]
@@ -47,7 +51,8 @@ def line_chart(series: dict[str, Sequence[float]], title: str, width: int = 420,
              f'aria-label="{escape(title)}">',
              f'<text x="{pad_l}" y="15" font-size="12" font-weight="bold">{escape(title)}</text>']
     if not vals or n < 2:
-        parts.append(f'<text x="{pad_l}" y="{height // 2}" font-size="11">no data yet</text></svg>')
+        parts.append(f'<text x="{pad_l}" y="{height // 2}" font-size="11">'
+                     f'{escape(localize(msg("no data yet"), lang))}</text></svg>')
         return "".join(parts)
     lo, hi = min(vals), max(vals)
     if hi - lo < 1e-12:
@@ -73,9 +78,10 @@ def line_chart(series: dict[str, Sequence[float]], title: str, width: int = 420,
         if 0 <= i < n:
             parts.append(f'<line x1="{px(i):.1f}" x2="{px(i):.1f}" y1="{pad_t}" '
                          f'y2="{pad_t + ph}" stroke="#999" stroke-dasharray="3,3"/>')
-    parts.append(f'<text x="{pad_l}" y="{height - 5}" font-size="10">week {x0}</text>'
+    first, last = (escape(localize(msg("week {n}", n=k), lang)) for k in (x0, x0 + n - 1))
+    parts.append(f'<text x="{pad_l}" y="{height - 5}" font-size="10">{first}</text>'
                  f'<text x="{width - pad_r}" y="{height - 5}" font-size="10" '
-                 f'text-anchor="end">week {x0 + n - 1}</text>')
+                 f'text-anchor="end">{last}</text>')
     for k, (label, s) in enumerate(series.items()):
         color = PALETTE[k % len(PALETTE)]
         pts, path = [], []
@@ -101,15 +107,15 @@ def line_chart(series: dict[str, Sequence[float]], title: str, width: int = 420,
 
 
 def bar_chart(items: Sequence[tuple[str, float]], title: str, width: int = 460,
-              fmt: str = "{:.2f}", highlight: str | None = None, limit: float | None = None,
-              line: float | None = None, line_label: str = "") -> str:
+              fmt: str | Callable[[float], str] = "{:.2f}", highlight: str | None = None,
+              limit: float | None = None, line: float | None = None, line_label: str = "") -> str:
     """A horizontal bar chart.
 
     Args:
         items: (label, value) pairs, drawn top to bottom.
         title: Shown above the chart.
         width: Pixels.
-        fmt: Format of the value labels.
+        fmt: Format of the value labels (a format string, or a function of the value).
         highlight: Label drawn in a second colour (e.g. "You").
         limit: Axis maximum (default the largest absolute value).
         line: Draw a dashed reference line at this value (e.g. the flag threshold).
@@ -138,7 +144,7 @@ def bar_chart(items: Sequence[tuple[str, float]], title: str, width: int = 460,
                      f'height="{bar_h}" fill="{color}"/>'
                      f'<text x="{x + w + 4 if v2 >= 0 else x - 4:.1f}" '
                      f'y="{y + 12}" font-size="10" text-anchor="{"start" if v2 >= 0 else "end"}">'
-                     f'{escape(fmt.format(v))}</text>')
+                     f'{escape(fmt(v) if callable(fmt) else fmt.format(v))}</text>')
     if line is not None:
         lx = zero + line * scale
         parts.append(f'<line x1="{lx:.1f}" x2="{lx:.1f}" y1="{pad_t - 4}" y2="{height - 6}" '

@@ -12,19 +12,20 @@ import numpy as np
 
 from sim.biases import loudness
 from sim.crm import CRMView
+from sim.i18n import N_
 
 #: Share of the base each customer list holds.
 LIST_SHARE = 0.10
 #: The customer lists a trainee can direct service money to.
 LISTS: dict[str, tuple[str, str]] = {
-    "liked": ("Customers you like",
-              "The customers you know personally and enjoy dealing with (your own impression)."),
-    "loud": ("The loudest customers",
-             "Customers who complained most, have a complaint waiting, or answered a survey "
-             "angrily."),
-    "big": ("The biggest accounts", "The customers who spend the most per week."),
-    "slowing": ("Customers who stopped buying",
-                "The customers with the longest time since their last purchase."),
+    "liked": (N_("Customers you like"),
+              N_("The customers you know personally and enjoy dealing with (your own impression).")),
+    "loud": (N_("The loudest customers"),
+             N_("Customers who complained most, have a complaint waiting, or answered a survey "
+                "angrily.")),
+    "big": (N_("The biggest accounts"), N_("The customers who spend the most per week.")),
+    "slowing": (N_("Customers who stopped buying"),
+                N_("The customers with the longest time since their last purchase.")),
 }
 
 

@@ -32,19 +32,21 @@ from typing import Any
 
 import numpy as np
 
+from sim.i18n import LANGUAGES, N_, localize, msg, nmsg
 from sim.loader import load_scenario
 from sim.scenario import Scenario
 from sim.workshop.bots import BotSpec, debrief_bots, play_bot
-from sim.workshop.game import STORY_TEXT, STORY_TRUTH, Game, Plan, PlanError, Setup, plural
+from sim.workshop.game import STORY_TEXT, STORY_TRUTH, Game, Plan, PlanError, Setup
 from sim.workshop.profile import FLAG, BiasScore, flagged_top, labels, profile, top_bias
 from sim.workshop.store import Store, TraineeRow, WorkshopRow
+from sim.workshop.words import BIAS_SHORT, POLICY_WORDS
 
 #: Bump when bots or the profile change, so cached bot results are recomputed.
 BOT_VERSION = "2"
 OUTCOME_LABELS = {
-    "churn_rate": "Churn", "revenue": "Revenue", "profit": "Profit",
-    "satisfaction": "Satisfaction", "loyalty": "Loyalty", "nps": "NPS",
-    "complaints": "Complaints", "retained_not_loyal": "Retained, not loyal",
+    "churn_rate": N_("Churn"), "revenue": N_("Revenue"), "profit": N_("Profit"),
+    "satisfaction": N_("Satisfaction"), "loyalty": N_("Loyalty"), "nps": N_("NPS"),
+    "complaints": N_("Complaints"), "retained_not_loyal": N_("Retained, not loyal"),
 }
 
 
@@ -65,7 +67,7 @@ class WorkshopClosed(NotOpen):
 
 
 #: The note of a plan submitted for a trainee when the round's time ran out.
-TIMED_OUT_NOTE = "(time ran out: the standing plan was submitted)"
+TIMED_OUT_NOTE = N_("(time ran out: the standing plan was submitted)")
 #: Longest countdown of a round (seconds).
 MAX_ROUND_SECONDS = 3 * 3600
 
@@ -86,6 +88,7 @@ class Workshop:
         status: 'open', 'paused' or 'closed'.
         deadline: When the open round's countdown ends (seconds since the epoch), if it runs.
         remaining: Seconds left on the countdown while paused (0 once time is up).
+        language: The language its pages speak unless a trainee picks another (`sim.i18n`).
     """
 
     id: str
@@ -99,6 +102,7 @@ class Workshop:
     status: str = "open"
     deadline: float | None = None
     remaining: float | None = None
+    language: str = "en"
 
     @property
     def time_up(self) -> bool:
@@ -141,7 +145,7 @@ class WorkshopEngine:
 
     def create_workshop(self, scenario: str | Path | Scenario, rounds: int = 4,
                         seed: int | None = None, title: str = "", paced: bool = False,
-                        round_seconds: int = 0) -> Workshop:
+                        round_seconds: int = 0, language: str = "en") -> Workshop:
         """Start a workshop.
 
         Args:
@@ -155,27 +159,32 @@ class WorkshopEngine:
             round_seconds: Countdown of each round the facilitator opens (paced only;
                 0 = none); when it runs out the standing plan is submitted for whoever
                 has not submitted.
+            language: The language of its pages (`sim.i18n.LANGUAGES`, e.g. "zh_CN");
+                each trainee can switch to another on their pages.
 
         Returns:
             The workshop.
 
         Raises:
-            ValueError: If `rounds` is out of 1..12, or the countdown is out of range or
-                asked of a self-paced workshop.
+            ValueError: If `rounds` is out of 1..12, the countdown is out of range or
+                asked of a self-paced workshop, or the language is not one the workshop speaks.
         """
+        if language not in LANGUAGES:
+            raise ValueError(f"language: one of {', '.join(LANGUAGES)}, got {language!r}")
         if not 1 <= int(rounds) <= 12:
-            raise ValueError(f"rounds: between 1 and 12, got {rounds}")
+            raise ValueError(msg("rounds: between 1 and 12, got {rounds}", rounds=rounds))
         if not 0 <= int(round_seconds) <= MAX_ROUND_SECONDS:
-            raise ValueError(f"round time: between 0 and {MAX_ROUND_SECONDS // 60} minutes, "
-                             f"got {int(round_seconds) / 60:g}")
+            raise ValueError(msg("round time: between 0 and {most} minutes, got {got:g}",
+                                 most=MAX_ROUND_SECONDS // 60, got=int(round_seconds) / 60))
         if round_seconds and not paced:
-            raise ValueError("round time: a countdown needs a paced workshop (the facilitator "
-                             "opens each round)")
+            raise ValueError(msg("round time: a countdown needs a paced workshop (the facilitator "
+                                 "opens each round)"))
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         seed = secrets.randbelow(2**31) if seed is None else int(seed)
-        row = self.store.add_workshop(title or f"{sc.name} workshop", sc.name,
+        title = title or localize(msg("{scenario} workshop", scenario=sc.name), language)
+        row = self.store.add_workshop(title, sc.name,
                                       json.dumps(sc.model_dump(mode="json")), int(rounds), seed,
-                                      paced, int(round_seconds))
+                                      paced, int(round_seconds), language)
         return self._public(row)
 
     def workshop(self, workshop_id: str) -> Workshop:
@@ -207,11 +216,24 @@ class WorkshopEngine:
                 return w
         return self.create_workshop(sc, rounds, **options)
 
+    def set_language(self, workshop_id: str, language: str) -> Workshop:
+        """Change the language of a workshop's pages (each trainee can still pick another).
+
+        Raises:
+            AccessError: If there is no such workshop.
+            ValueError: If the workshop does not speak `language` (`sim.i18n.LANGUAGES`).
+        """
+        self.workshop(workshop_id)
+        if language not in LANGUAGES:
+            raise ValueError(f"language: one of {', '.join(LANGUAGES)}, got {language!r}")
+        self.store.set_language(workshop_id, language)
+        return self.workshop(workshop_id)
+
     @staticmethod
     def _public(row: WorkshopRow) -> Workshop:
         return Workshop(row.id, row.title, row.scenario_name, row.rounds, row.seed, row.paced,
                         row.round_seconds, row.open_round, row.status, row.deadline,
-                        row.remaining)
+                        row.remaining, row.language)
 
     # ------------------------------------------------------------------ pacing
 
@@ -227,9 +249,9 @@ class WorkshopEngine:
         """
         w = self._controllable(workshop_id)
         if not w.paced:
-            raise ValueError("This workshop is self-paced: every round is open already.")
+            raise ValueError(msg("This workshop is self-paced: every round is open already."))
         if w.open_round >= w.rounds:
-            raise ValueError(f"All {w.rounds} rounds are open already.")
+            raise ValueError(msg("All {n} rounds are open already.", n=w.rounds))
         timed = bool(w.round_seconds)
         self.store.set_pace(workshop_id, open_round=w.open_round + 1, status="open",
                             deadline=self.clock() + w.round_seconds if timed else None,
@@ -268,7 +290,7 @@ class WorkshopEngine:
         """The workshop now (`tick`), if it is not closed (else `ValueError`)."""
         w = self.tick(workshop_id)
         if w.status == "closed":
-            raise ValueError("This workshop is closed.")
+            raise ValueError(msg("This workshop is closed."))
         return w
 
     def close(self, workshop_id: str) -> Workshop:
@@ -356,21 +378,21 @@ class WorkshopEngine:
                 if t.workshop_id == workshop_id:
                     return t.id
         if w.status == "closed":
-            raise WorkshopClosed("This workshop is closed: nobody can join it any more.")
+            raise WorkshopClosed(msg("This workshop is closed: nobody can join it any more."))
         return self.store.add_trainee(workshop_id, self._free_name(workshop_id, name)).id
 
     def _free_name(self, workshop_id: str, name: str, keep: str | None = None) -> str:
         """A valid display name not taken by another trainee of the workshop (`keep` may have it)."""
         name = " ".join(str(name).split())
         if not name:
-            raise PlanError("Please type a display name.")
+            raise PlanError(msg("Please type a display name."))
         if len(name) > 60:
-            raise PlanError("A display name can have at most 60 characters.")
+            raise PlanError(msg("A display name can have at most 60 characters."))
         if any(t.name.casefold() == name.casefold() and t.id != keep
                for t in self.store.trainees(workshop_id)):
-            raise PlanError(f"Someone in this workshop is already called '{name}'. If that is "
-                            f"you, type your resume code (it is on your dashboard); otherwise "
-                            f"add an initial to your name.")
+            raise PlanError(msg("Someone in this workshop is already called '{name}'. If that is "
+                                "you, type your resume code (it is on your dashboard); otherwise "
+                                "add an initial to your name.", name=name))
         return name
 
     def rejoin(self, workshop_id: str, code: str) -> str:
@@ -382,7 +404,7 @@ class WorkshopEngine:
         letters = "".join(c for c in str(code).upper() if c.isalnum())
         t = self.store.trainee_by(workshop_id, code=f"{letters[:3]}-{letters[3:]}")
         if t is None or len(letters) != 6:
-            raise AccessError("No one in this workshop has that resume code.")
+            raise AccessError(msg("No one in this workshop has that resume code."))
         return self.trainee(t.id).id
 
     def trainee(self, session_id: str) -> TraineeRow:
@@ -410,7 +432,7 @@ class WorkshopEngine:
         """
         t = self.store.trainee_by(workshop_id, ref=int(ref))
         if t is None or t.removed:
-            raise AccessError("no such trainee in this workshop")
+            raise AccessError(msg("no such trainee in this workshop"))
         return t
 
     def rename(self, session_id: str, name: str) -> TraineeRow:
@@ -445,9 +467,9 @@ class WorkshopEngine:
         """
         keep, drop = self.trainee(keep_id), self.trainee(drop_id)
         if keep.id == drop.id:
-            raise ValueError("A trainee cannot be merged with themselves.")
+            raise ValueError(msg("A trainee cannot be merged with themselves."))
         if keep.workshop_id != drop.workshop_id:
-            raise ValueError("Only trainees of the same workshop can be merged.")
+            raise ValueError(msg("Only trainees of the same workshop can be merged."))
         self.store.remove_trainee(drop.id, merged_into=keep.id)
         self._drop(drop.id)
         return keep
@@ -506,7 +528,7 @@ class WorkshopEngine:
         try:
             self._check_open(w, round_no)
         except NotOpen as exc:
-            can, message = False, str(exc)
+            can, message = False, exc.args[0]
         else:
             can, message = True, ""
         return {"can_play": can, "message": message, "paced": w.paced,
@@ -517,23 +539,23 @@ class WorkshopEngine:
     def _check_open(w: Workshop, round_no: int) -> None:
         """Raise `NotOpen` (`WorkshopClosed`) unless the class's pacing lets round `round_no` be played."""
         if w.status == "closed":
-            raise WorkshopClosed("The facilitator has closed this workshop: no more rounds can "
-                                 "be played. Nothing was changed.")
+            raise WorkshopClosed(msg("The facilitator has closed this workshop: no more rounds can "
+                                     "be played. Nothing was changed."))
         if w.status == "paused":
-            raise NotOpen("The facilitator has paused the workshop; you can submit again when it "
-                          "goes on. Nothing was changed.")
+            raise NotOpen(msg("The facilitator has paused the workshop; you can submit again when it "
+                              "goes on. Nothing was changed."))
         if not w.paced or int(round_no) > w.rounds:
             return
         if w.time_up:
-            raise NotOpen(f"Time is up for round {w.open_round}: the standing plan was submitted "
-                          f"for whoever had not submitted. Wait for the facilitator to open the "
-                          f"next round.")
+            raise NotOpen(msg("Time is up for round {n}: the standing plan was submitted "
+                              "for whoever had not submitted. Wait for the facilitator to open the "
+                              "next round.", n=w.open_round))
         if w.open_round == 0:
-            raise NotOpen("The facilitator has not opened the first round yet: read the "
-                          "dashboard and wait. Nothing was changed.")
+            raise NotOpen(msg("The facilitator has not opened the first round yet: read the "
+                              "dashboard and wait. Nothing was changed."))
         if int(round_no) > w.open_round:
-            raise NotOpen(f"Round {round_no} is not open yet: the facilitator opens it. "
-                          f"Nothing was changed.")
+            raise NotOpen(msg("Round {n} is not open yet: the facilitator opens it. "
+                              "Nothing was changed.", n=round_no))
 
     def submit(self, session_id: str, round_no: int, plan: Plan | dict[str, Any]
                ) -> dict[str, Any]:
@@ -565,10 +587,11 @@ class WorkshopEngine:
             g = self.game(sid)
             expected = g.rounds_done + 1
             if g.finished:
-                raise RoundConflict("All rounds have been played; see your debrief.")
+                raise RoundConflict(msg("All rounds have been played; see your debrief."))
             if int(round_no) != expected:
-                raise RoundConflict(f"Round {round_no} is not being played; this is round "
-                                    f"{expected}. Nothing was changed.")
+                raise RoundConflict(msg("Round {n} is not being played; this is round "
+                                        "{expected}. Nothing was changed.", n=round_no,
+                                        expected=expected))
             g.check(p)
             try:
                 rec = g.play(p)
@@ -579,7 +602,7 @@ class WorkshopEngine:
                 self.store.add_round(sid, rec.round, rec.plan, rec.results, rec.features)
             except sqlite3.IntegrityError:
                 self._drop(sid)
-                raise RoundConflict("That round was already submitted. Nothing was changed."
+                raise RoundConflict(msg("That round was already submitted. Nothing was changed.")
                                     ) from None
             except Exception:
                 self._drop(sid)
@@ -635,8 +658,9 @@ class WorkshopEngine:
         with self._session_lock(sid):
             g = self.game(sid)
             if not g.finished:
-                raise PlanError(f"The debrief opens after the last round; "
-                                f"{plural(g.setup.rounds - g.rounds_done, 'round')} to go.")
+                raise PlanError(nmsg("The debrief opens after the last round; {n} round to go.",
+                                     "The debrief opens after the last round; {n} rounds to go.",
+                                     g.setup.rounds - g.rounds_done))
             mine = g.outcomes()
             series = g.series()
             warm = g.per_round
@@ -648,9 +672,10 @@ class WorkshopEngine:
                                 "still_customer": bool(pop.status[cid] == 1)})
         bots = self.bots(t.workshop_id)
         prof = self.profile(sid)
-        rows = [{"who": "You", "key": "you", **mine}]
+        rows = [{"who": N_("You"), "key": "you", **mine}]
+        names = bot_names()
         for name, b in bots.items():
-            rows.append({"who": b["label"], "key": name, **b["outcomes"]})
+            rows.append({"who": names.get(name, b["label"]), "key": name, **b["outcomes"]})
         return {
             "trainee": t.name,
             "workshop": self.workshop(t.workshop_id).__dict__,
@@ -720,16 +745,23 @@ class WorkshopEngine:
             "flagged": flagged,
             "labels": labels(),
             "outcome_labels": OUTCOME_LABELS,
-            "bots": {k: {"label": b["label"], "outcomes": b["outcomes"]} for k, b in bots.items()},
+            "bots": {k: {"label": bot_names().get(k, b["label"]), "outcomes": b["outcomes"]}
+                     for k, b in bots.items()},
         }
 
 
 def bot_label(spec: BotSpec) -> str:
     """A bot's name in the debrief."""
     if not spec.biases:
-        return f"Data-driven bot ({spec.policy.replace('_', ' ')}, no bias)"
+        return msg("Data-driven bot ({policy}, no bias)",
+                   policy=msg(POLICY_WORDS.get(spec.policy, spec.policy.replace("_", " "))))
     kind, s = spec.biases[0]
-    return f"Bot with {labels()[kind].split(' (')[0].lower()} ({s:.1f})"
+    return msg("Bot with {bias} ({strength:.1f})", bias=msg(BIAS_SHORT.get(kind, kind)), strength=s)
+
+
+def bot_names() -> dict[str, str]:
+    """The debrief bots' names in the debrief, by bot (translatable: the cache keeps English)."""
+    return {spec.name: bot_label(spec) for spec in debrief_bots()}
 
 
 def play_script(engine: WorkshopEngine, workshop_id: str, name: str, spec: BotSpec

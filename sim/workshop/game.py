@@ -21,6 +21,7 @@ import numpy as np
 
 from sim.allocation import CHANNELS
 from sim.crm import CRMView, build_view
+from sim.i18n import N_, msg, nmsg
 from sim.metrics import nps_of
 from sim.model import RetentionModel
 from sim.policies.churn_risk import ChurnRiskPolicy
@@ -36,10 +37,10 @@ if TYPE_CHECKING:
 
 F32 = np.float32
 COMPLAINT_ORDERS: dict[str, str] = {
-    "oldest": "Oldest first (first come, first served)",
-    "value": "Most valuable customers first",
-    "loudest": "Loudest customers first",
-    "liked": "Customers you like first",
+    "oldest": N_("Oldest first (first come, first served)"),
+    "value": N_("Most valuable customers first"),
+    "loudest": N_("Loudest customers first"),
+    "liked": N_("Customers you like first"),
 }
 #: Default split of the budget (the previous manager's).
 DEFAULT_SHARES = {"service": 0.65, "complaints": 0.15, "points": 0.0, "acquisition": 0.2}
@@ -161,10 +162,12 @@ class Plan:
         """
         total = sum(self.shares.get(c, 0.0) for c in CHANNELS)
         if total > 1 + 1e-6:
-            parts = ", ".join(f"{c} {self.shares.get(c, 0.0):.0%}" for c in CHANNELS)
-            raise PlanError(
-                f"The budget is exceeded: you planned to spend {total:.0%} of it ({parts}). "
-                f"At most 100 % can be spent; lower one of the channels. Nothing was changed.")
+            parts = msg("service {service:.0%}, complaints {complaints:.0%}, points {points:.0%}, "
+                        "acquisition {acquisition:.0%}", **{c: self.shares.get(c, 0.0) for c in CHANNELS})
+            raise PlanError(msg(
+                "The budget is exceeded: you planned to spend {total:.0%} of it ({parts}). "
+                "At most 100 % can be spent; lower one of the channels. Nothing was changed.",
+                total=total, parts=parts))
         bad = [s for s in self.segment_service if s not in segment_names]
         if bad:
             raise PlanError(f"unknown segment(s) {', '.join(bad)}; the segments are "
@@ -184,9 +187,10 @@ class Plan:
         targeted = (sum(self.lists.values()) + sum(self.named.values())
                     + sum(self.customers.values()))
         if targeted > 1 + 1e-6:
-            raise PlanError(
-                f"The service money is over-committed: lists and named customers get "
-                f"{targeted:.0%} of it, at most 100 % is possible. Nothing was changed.")
+            raise PlanError(msg(
+                "The service money is over-committed: lists and named customers get "
+                "{targeted:.0%} of it, at most 100 % is possible. Nothing was changed.",
+                targeted=targeted))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-ready; customer ids as strings)."""
@@ -250,34 +254,34 @@ def periods_per_round(scenario: Scenario) -> int:
 
 STORY_TEXT: dict[str, tuple[str, str, str]] = {
     # key: (name, headline, story)
-    "liked": ("Mrs Ada Lindqvist", "A delight to deal with",
-              "Ada always stops for a chat, remembers your children's names and brings biscuits "
-              "at Christmas. You genuinely like her. She says she would love a bit more "
-              "personal attention."),
-    "loud": ("Mr Tom Okafor", "Complains about everything",
-             "Tom has filed complaint after complaint and tells everyone on the phone that he "
-             "is 'this close' to leaving. The team dreads his calls."),
-    "silent": ("Ms Mei Chen", "Never a word of complaint",
-               "Mei has never complained and never answered a survey. She used to buy "
-               "regularly; nobody has looked at her account in a while."),
-    "big": ("Globex Ltd", "Your biggest account",
-            "Globex spends more than anyone. Their buyer asks for a dedicated account manager "
-            "'as befits a customer of our size'."),
-    "grower": ("Sprout & Co", "A small customer, for now",
-               "Sprout is a young firm that buys little today. Their founder says they are "
-               "growing fast and would buy much more from a supplier who looks after them."),
+    "liked": (N_("Mrs Ada Lindqvist"), N_("A delight to deal with"),
+              N_("Ada always stops for a chat, remembers your children's names and brings biscuits "
+                 "at Christmas. You genuinely like her. She says she would love a bit more "
+                 "personal attention.")),
+    "loud": (N_("Mr Tom Okafor"), N_("Complains about everything"),
+             N_("Tom has filed complaint after complaint and tells everyone on the phone that he "
+                "is 'this close' to leaving. The team dreads his calls.")),
+    "silent": (N_("Ms Mei Chen"), N_("Never a word of complaint"),
+               N_("Mei has never complained and never answered a survey. She used to buy "
+                  "regularly; nobody has looked at her account in a while.")),
+    "big": (N_("Globex Ltd"), N_("Your biggest account"),
+            N_("Globex spends more than anyone. Their buyer asks for a dedicated account manager "
+               "'as befits a customer of our size'.")),
+    "grower": (N_("Sprout & Co"), N_("A small customer, for now"),
+               N_("Sprout is a young firm that buys little today. Their founder says they are "
+                  "growing fast and would buy much more from a supplier who looks after them.")),
 }
 STORY_TRUTH: dict[str, str] = {
-    "liked": "Ada was no more valuable than an average customer and no more at risk: money spent "
-             "on her bought goodwill you already had (affinity bias).",
-    "loud": "Tom is one of your most loyal customers; loud, but not at risk. Serving the loudest "
-            "first leaves quieter customers' complaints waiting (salience bias).",
-    "silent": "Mei was among the customers most likely to leave: silent customers drift away "
-              "without warning. Only the data on purchases shows it.",
-    "big": "Globex was never at risk and service changes little for them: their size made them "
-           "look important, not vulnerable (big-account bias).",
-    "grower": "Sprout could grow several-fold with attention; neglected, small customers with "
-              "potential stay small (big-account bias).",
+    "liked": N_("Ada was no more valuable than an average customer and no more at risk: money spent "
+                "on her bought goodwill you already had (affinity bias)."),
+    "loud": N_("Tom is one of your most loyal customers; loud, but not at risk. Serving the loudest "
+               "first leaves quieter customers' complaints waiting (salience bias)."),
+    "silent": N_("Mei was among the customers most likely to leave: silent customers drift away "
+                 "without warning. Only the data on purchases shows it."),
+    "big": N_("Globex was never at risk and service changes little for them: their size made them "
+              "look important, not vulnerable (big-account bias)."),
+    "grower": N_("Sprout could grow several-fold with attention; neglected, small customers with "
+                 "potential stay small (big-account bias)."),
 }
 
 
@@ -291,7 +295,9 @@ def ago(weeks: float | None) -> str:
     """How long ago, in weeks: 'this week', '1 week ago', '3 weeks ago' ('' when unknown)."""
     if weeks is None or not math.isfinite(weeks):
         return ""
-    return "this week" if round(weeks) <= 0 else f"{plural(round(weeks), 'week')} ago"
+    if round(weeks) <= 0:
+        return msg("this week")
+    return nmsg("{n} week ago", "{n} weeks ago", round(weeks))
 
 
 def pick_stories(model: RetentionModel) -> dict[str, int]:
@@ -480,7 +486,7 @@ class Game:
     def check(self, plan: Plan) -> None:
         """Validate a plan for this game (raises `PlanError`)."""
         if self.finished:
-            raise PlanError("All rounds have been played; there is nothing left to decide.")
+            raise PlanError(msg("All rounds have been played; there is nothing left to decide."))
         plan.validate(self.setup.segment_names, self.setup.named_ids, self.model.customers.n)
 
     def play(self, plan: Plan) -> RoundRecord:

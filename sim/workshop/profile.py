@@ -21,6 +21,7 @@ import numpy as np
 
 from sim.biases import Bias, Rounds
 from sim.biases.evidence import clip, pct
+from sim.i18n import msg
 from sim.policies.human import HumanPolicy, Instruction
 from sim.registry import BIASES, REMEDIES
 from sim.workshop.customer_lists import top_k
@@ -207,9 +208,10 @@ def _label_support(rounds: Rounds) -> tuple[float, str]:
     mine = rounds.mean(lambda r: _tilt(r["segment_service"], r["segment_base"]))
     ref = rounds.mean(lambda r: _tilt(r["ref_segment_service"], r["segment_base"]))
     support = clip(mine / max(ref, MIN_TILT))
-    return support, (f"Your service over segments departed from the segments' sizes by {pct(mine)} "
-                     f"(the analysts' risk targeting by {pct(ref)}); a split that follows the "
-                     f"segments' sizes favours no label, however steady it is.")
+    return support, msg("Your service over segments departed from the segments' sizes by {mine} "
+                        "(the analysts' risk targeting by {ref}); a split that follows the "
+                        "segments' sizes favours no label, however steady it is.",
+                        mine=pct(mine), ref=pct(ref))
 
 
 #: Bias kinds whose detector can score a steady habit that shows no sign of the bias,

@@ -64,6 +64,7 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "status": "TEXT NOT NULL DEFAULT 'open'",
         "deadline": "REAL",
         "remaining": "REAL",
+        "language": "TEXT NOT NULL DEFAULT 'en'",
     },
     "trainees": {
         "code": "TEXT",
@@ -91,6 +92,7 @@ class WorkshopRow:
         status: 'open', 'paused' or 'closed'.
         deadline: When the open round's countdown ends (seconds since the epoch), if one runs.
         remaining: Seconds left on the countdown when it was paused.
+        language: The workshop's language (`sim.i18n.LANGUAGES`).
     """
 
     id: str
@@ -106,6 +108,7 @@ class WorkshopRow:
     status: str = "open"
     deadline: float | None = None
     remaining: float | None = None
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ class TraineeRow:
 
 
 WORKSHOP_SELECT = ("SELECT id, title, scenario_name, scenario_json, rounds, seed, created, paced, "
-                   "round_seconds, open_round, status, deadline, remaining FROM workshops")
+                   "round_seconds, open_round, status, deadline, remaining, language FROM workshops")
 TRAINEE_SELECT = ("SELECT id, workshop_id, name, joined, rowid, code, removed, merged_into "
                   "FROM trainees")
 
@@ -202,15 +205,17 @@ class Store:
     # ------------------------------------------------------------------ workshops
 
     def add_workshop(self, title: str, scenario_name: str, scenario_json: str, rounds: int,
-                     seed: int, paced: bool = False, round_seconds: int = 0) -> WorkshopRow:
+                     seed: int, paced: bool = False, round_seconds: int = 0,
+                     language: str = "en") -> WorkshopRow:
         """Store a new workshop with an unguessable id."""
         row = WorkshopRow(secrets.token_urlsafe(9), title, scenario_name, scenario_json,
-                          int(rounds), int(seed), now(), bool(paced), int(round_seconds))
+                          int(rounds), int(seed), now(), bool(paced), int(round_seconds),
+                          language=language)
         with self._lock, self._connect() as db:
             db.execute("INSERT INTO workshops (id, title, scenario_name, scenario_json, rounds, "
-                       "seed, created, paced, round_seconds) VALUES (?,?,?,?,?,?,?,?,?)",
+                       "seed, created, paced, round_seconds, language) VALUES (?,?,?,?,?,?,?,?,?,?)",
                        (row.id, row.title, row.scenario_name, row.scenario_json, row.rounds,
-                        row.seed, row.created, int(row.paced), row.round_seconds))
+                        row.seed, row.created, int(row.paced), row.round_seconds, row.language))
         return row
 
     def workshop(self, workshop_id: str) -> WorkshopRow | None:
@@ -224,6 +229,11 @@ class Store:
         with self._connect() as db:
             rows = db.execute(f"{WORKSHOP_SELECT} ORDER BY created DESC, rowid DESC")
             return [_workshop(r) for r in rows.fetchall()]
+
+    def set_language(self, workshop_id: str, language: str) -> None:
+        """Change a workshop's language."""
+        with self._lock, self._connect() as db:
+            db.execute("UPDATE workshops SET language=? WHERE id=?", (language, workshop_id))
 
     def set_pace(self, workshop_id: str, **fields: Any) -> None:
         """Change a workshop's pacing (`open_round`, `status`, `deadline`, `remaining`)."""
