@@ -222,3 +222,13 @@ def test_a_workshop_speaks_a_language_the_workshop_knows(tmp_path):
         eng.create_workshop("default", rounds=2, seed=1, language="fr")
     with pytest.raises(ValueError, match="language"):
         eng.set_language(ws.id, "de")
+
+
+def test_serve_refuses_a_language_the_workshop_does_not_speak(tmp_path):
+    from typer.testing import CliRunner
+
+    from sim.workshop.cli import app
+
+    res = CliRunner().invoke(app, ["serve", "--language", "fr", "--db", str(tmp_path / "w.sqlite")])
+    assert res.exit_code == 2 and "zh_CN" in res.output
+    assert not (tmp_path / "w.sqlite").exists()

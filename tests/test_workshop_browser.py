@@ -46,8 +46,8 @@ def free_port() -> int:
 class Server:
     """The workshop server as a subprocess that can be killed and started again."""
 
-    def __init__(self, db: Path, port: int) -> None:
-        self.db, self.port = db, port
+    def __init__(self, db: Path, port: int, extra: tuple[str, ...] = ()) -> None:
+        self.db, self.port, self.extra = db, port, extra
         self.base = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen | None = None
         self.lines: list[str] = []
@@ -57,7 +57,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sim.workshop.cli", "serve", "--scenario", "default",
              "--rounds", "2", "--port", str(self.port), "--host", "127.0.0.1",
-             "--db", str(self.db), "--public-url", self.base],
+             "--db", str(self.db), "--public-url", self.base, *self.extra],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
         assert self.proc.stdout is not None
@@ -218,3 +218,34 @@ def test_a_class_plays_through_a_restart(server, browser):
     shot(report_page, "10-exported-report")
     for ctx in (fac_ctx, ada_ctx, ben_ctx):
         ctx.close()
+
+
+def test_a_chinese_workshop_in_chromium(browser, tmp_path):
+    """A workshop served with --language zh_CN: the dashboard shows Chinese; a trainee can switch."""
+    srv = Server(tmp_path / "zh.sqlite", free_port(), extra=("--language", "zh_CN"))
+    srv.start()
+    try:
+        ctx = browser.new_context(locale="zh-CN")
+        page = ctx.new_page()
+        page.goto(srv.link("Join link"))
+        assert page.get_by_text("你的显示名称").is_visible()
+        page.fill("#name", "李雷")
+        page.click("#join-button")
+        page.wait_for_load_state()
+        assert page.locator("html").get_attribute("lang") == "zh-CN"
+        title = page.locator("#round-title")
+        assert title.is_visible() and title.inner_text().startswith("第 1 轮")
+        for words in ("你本季度的决策", "你听说过的客户", "投诉队列"):
+            assert page.get_by_text(words).first.is_visible(), words
+        assert page.locator("#segments").get_by_text("大客户", exact=True).is_visible()
+        shot_path = tmp_path / "dashboard-zh_CN.png"
+        page.screenshot(path=str(shot_path), full_page=True)
+        assert shot_path.stat().st_size > 20_000
+        page.click("#lang-en")
+        page.wait_for_load_state()
+        assert page.get_by_text("Your decision for this quarter").is_visible()
+        page.goto(srv.base + "/play")  # remembered for this trainee
+        assert page.locator("#round-title").inner_text().startswith("Round 1")
+        ctx.close()
+    finally:
+        srv.kill()

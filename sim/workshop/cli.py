@@ -42,24 +42,34 @@ def serve(
         help="Countdown of each opened round (with --paced; 0 = none).")] = 0,
     seed: Annotated[int | None, typer.Option(
         "--seed", help="Market seed (default: a new market for each new workshop).")] = None,
+    language: Annotated[str | None, typer.Option(
+        "--language", "-l", help="Language of the workshop's pages: en or zh_CN (each trainee can "
+        "switch on their pages; default en, or the resumed workshop's).")] = None,
 ) -> None:
     """Start the workshop server and print the facilitator and join links.
 
     Restarted on the same database with the same scenario and rounds, it resumes
     the same workshop (unless it was closed): the links stay valid and every
     trainee continues. `--paced`, `--round-minutes` and `--seed` apply to a new
-    workshop only.
+    workshop only; `--language` also changes the language of a resumed one.
     """
     import uvicorn
 
+    from sim.i18n import DEFAULT_LANGUAGE, LANGUAGES
     from sim.loader import ScenarioError
     from sim.workshop.app import create_app
     from sim.workshop.engine import WorkshopEngine
 
+    if language is not None and language.replace("-", "_") not in LANGUAGES:
+        typer.echo(f"--language: one of {', '.join(LANGUAGES)}, got {language!r}", err=True)
+        raise typer.Exit(2)
     engine = WorkshopEngine(db)
     try:
         ws = engine.find_or_create(scenario, rounds, seed=seed, paced=paced,
-                                   round_seconds=round(60 * round_minutes))
+                                   round_seconds=round(60 * round_minutes),
+                                   language=(language or DEFAULT_LANGUAGE).replace("-", "_"))
+        if language is not None and ws.language != language.replace("-", "_"):
+            ws = engine.set_language(ws.id, language.replace("-", "_"))
     except (ScenarioError, ValueError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
@@ -68,7 +78,8 @@ def serve(
     web = create_app(engine=engine, public_url=base)
     token = web.state.token
     _warm_up()
-    typer.echo(f"Workshop '{ws.title}' ({ws.scenario_name}, {ws.rounds} rounds) — database {db}")
+    typer.echo(f"Workshop '{ws.title}' ({ws.scenario_name}, {ws.rounds} rounds, language {ws.language})"
+               f" — database {db}")
     typer.echo(f"Facilitator link (keep it private): {base}/facilitator/w/{ws.id}?token={token}")
     typer.echo(f"Join link for trainees:             {base}/join/{ws.id}")
     typer.echo("Press Ctrl-C to stop; restarting on the same --db loses nothing.", err=False)
