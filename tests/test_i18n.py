@@ -189,7 +189,7 @@ def test_csv_headers_speak_the_language():
     assert "bias_affinity" in english[0] and english[0][-1] == "top_bias"
     assert english[2][:2] == ["Bot with affinity (0.8)", "bot"]
     chinese = list(csv.reader(io.StringIO(class_csv(report, "zh_CN"))))
-    assert chinese[0][:5] == ["姓名", "类型", "已完成轮数", "已完成", "流失率"]
+    assert chinese[0][:5] == ["名称", "类型", "已完成轮数", "已完成", "流失率"]
     assert "偏差得分：亲和偏差" in chinese[0] and chinese[0][-1] == "最明显的偏差"
     assert chinese[1][:2] == ["Ada", "学员"] and chinese[1][-1] == "affinity"
     assert chinese[2][:2] == ["带有亲和偏差的机器人（0.8）", "机器人"]

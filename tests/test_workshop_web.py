@@ -420,7 +420,7 @@ def test_a_chinese_workshop_speaks_chinese_and_each_trainee_can_switch(app):
     report = fac.get(f"/facilitator/w/{ws.id}/report.html").text
     assert "工作坊报告" in report and '<html lang="zh-CN">' in report
     rows = list(csv.reader(io.StringIO(fac.get(f"/facilitator/w/{ws.id}/report.csv").text)))
-    assert rows[0][:2] == ["姓名", "类型"] and {r[1] for r in rows[1:]} == {"学员", "机器人"}
+    assert rows[0][:2] == ["名称", "类型"] and {r[1] for r in rows[1:]} == {"学员", "机器人"}
 
 
 def test_the_facilitator_chooses_the_language_of_a_new_workshop(app):
