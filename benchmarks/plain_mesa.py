@@ -36,7 +36,7 @@ import mesa
 import networkx as nx
 import numpy as np
 
-from sim.agents.customers import ACTIVE, CHURNED, POTENTIAL, CustomerPopulation, mean_revenue, segment_value
+from sim.agents.customers import ACTIVE, CHURNED, POTENTIAL, CustomerPopulation, segment_value
 from sim.agents.state import MAX_HISTORY, NEVER
 from sim.allocation import Allocation
 from sim.events import NeedsShift
@@ -108,13 +108,12 @@ def _clamp01(x: float) -> float:
     return min(1.0, max(0.0, x))
 
 
-def nurture(service: float, b: Behaviour, money: float) -> float:
+def nurture(service: float, b: Behaviour) -> float:
     """Share of the full effect a period's service money buys: ADBUDG x^c / (1 + x^c) [Q1].
 
-    x is the money in units of `service_scale` (half the effect) times `money`, the
-    customers' mean revenue per period; c = `service_shape`.
+    x is the money in units of `service_scale` (half the effect), c = `service_shape`.
     """
-    xc = (service / (b.service_scale * money)) ** b.service_shape
+    xc = (service / b.service_scale) ** b.service_shape
     return xc / (1.0 + xc)
 
 
@@ -254,7 +253,7 @@ class CustomerAgent(mesa.Agent):
         fitted = math.exp(-(d * d) / (2 * b.fit_width ** 2))
         # Attention brings courtesy and repairs part of what the misfit costs [Q2].
         repair = b.service_personalisation * b.fit_weight * (1.0 - fitted)
-        lift = self.service_sensitivity * nurture(alloc.service, b, m.money) * (b.service_effect + repair)
+        lift = self.service_sensitivity * nurture(alloc.service, b) * (b.service_effect + repair)
         self.lift = lift
         self.perceived = (quality + lift + b.fit_weight * (fitted - 1.0)
                           + b.perception_noise * float(rng.standard_normal()))
@@ -298,10 +297,10 @@ class CustomerAgent(mesa.Agent):
         heard = self.heard
         self.satisfaction = _clamp01(self.satisfaction - b.wom_negative * heard)
 
-        nurtured = nurture(alloc.service, b, self.model.money)
+        nurtured = nurture(alloc.service, b)
         self.relationship += 0.1 * (nurtured - self.relationship)
         self.lock *= 1.0 - b.lock_decay
-        self.lock += b.points_lock * -math.expm1(-alloc.points / (b.points_scale * self.model.money))
+        self.lock += b.points_lock * -math.expm1(-alloc.points / b.points_scale)
         self.lock = _clamp01(self.lock)
         loyal_target = _clamp01(self.satisfaction + b.relationship_weight * self.relationship
                                 - b.lockin_crowding * self.lock)
@@ -443,8 +442,6 @@ class PlainMesaMarket(mesa.Model):
         self.weeks = scenario.per_period
         # Segments written in the scenario keep their rates; built-in ones are weekly defaults.
         self.segments_written = "segments" in pop.model_fields_set
-        # The unit of the money constants: the customers' mean revenue per period.
-        self.money = mean_revenue(pop.segments, self.weeks, self.segments_written)
         self.market = MarketModel(scenario)
         self.period = 0
         # Needs wander around each segment's centre with its spread [N1]; shifts move the centre.

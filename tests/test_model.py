@@ -128,34 +128,6 @@ def test_constant_hazard_gives_geometric_survival():
     assert abs(hz[:30].mean() - hz[30:].mean()) < 0.004
 
 
-def test_results_do_not_depend_on_the_unit_of_money():
-    # Every money amount of a scenario times 128 (a power of two: float arithmetic scales
-    # exactly): customers behave identically under every kind of policy (RFM, even spread,
-    # learned churn model with lifetime value, the oracle) and money outcomes are 128 times
-    # as large. The response to service and points money is in units of the customers' mean
-    # revenue per period, the CRM's logarithms of money in units of its mean monetary value.
-    base = Scenario.model_validate({"name": "m", "policies": [{"name": "v", "kind": "value"}]})
-    k = 128.0
-    segments = [s.model_dump() for s in base.population.segments]
-    scaled = [{**s, "spend": s["spend"] * k, "cost_to_serve": s["cost_to_serve"] * k} for s in segments]
-    market = base.market
-    money = {"budget": market.budget * k, "acquisition_cost": market.acquisition_cost * k,
-             "complaint_cost": market.complaint_cost * k}
-    runs = {}
-    for label, segs, mk in (("one", segments, {}), ("k", scaled, money)):
-        s = scenario(horizon=30, population={"size": 1500, "segments": segs},
-                     market=mk, policies=[{"name": "v", "kind": "value"}, {"name": "u", "kind": "uniform"},
-                                            {"name": "c", "kind": "clv"}, {"name": "o", "kind": "oracle"}])
-        runs[label] = {arm: RetentionModel(s, policy=arm, rng=11).run().timeseries()
-                       for arm in ("v", "u", "c", "o")}
-    for arm in ("v", "u", "c", "o"):
-        one, big = runs["one"][arm], runs["k"][arm]
-        for col in ("churned", "satisfaction", "loyalty", "nps", "active_customers", "complaints", "acquired"):
-            assert np.array_equal(one[col].to_numpy(), big[col].to_numpy()), (arm, col)
-        for col in ("revenue", "profit", "spend_service", "cost_to_serve"):
-            assert np.allclose(big[col].to_numpy(), k * one[col].to_numpy(), rtol=1e-6), (arm, col)
-
-
 def test_needs_wander_around_the_segment_with_its_spread_and_half_life():
     # [N1]: an AR(1) process around the segment's centre. Tolerances are sampling error at
     # 20,000 people, stated before the result: the spread's sd is 0.4 / sqrt(2n) = 0.002 (we

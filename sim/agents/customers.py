@@ -16,7 +16,6 @@ identical random numbers (common random numbers).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -114,21 +113,6 @@ def segment_value(seg: Segment, name: str, weeks: float, written: bool = True) -
     return value
 
 
-def mean_revenue(segments: Sequence[Segment], weeks: float, written: bool = True) -> float:
-    """The customers' mean revenue per period at reference satisfaction: Σ share × spend × purchase rate.
-
-    The unit of the money constants of `Behaviour` (`service_scale`, `points_scale`), so
-    that multiplying every money amount of a scenario by a constant changes no customer's
-    behaviour and multiplies money outcomes by the constant. Customers who never buy
-    (every purchase rate 0) bring no revenue: then the mean spend per purchase.
-    """
-    total = sum(s.share for s in segments)
-    spend = [s.share / total * segment_value(s, "spend", weeks, written) for s in segments]
-    revenue = sum(m * segment_value(s, "purchase_rate", weeks, written)
-                  for m, s in zip(spend, segments, strict=True))
-    return revenue if revenue > 0 else sum(spend)
-
-
 @dataclass
 class PeriodOutcome:
     """What happened to the customers in one period (input to the metrics).
@@ -206,10 +190,8 @@ class CustomerPopulation:
         self.quality = scenario.market.quality
         self.acq_cost = scenario.market.acquisition_cost
         self.crm_noise = scenario.market.crm_noise
+        self.params: Params = make_params(pop.behaviour, scenario.market.reference_quality, self.crm_noise)
         self.weeks = scenario.per_period
-        written = "segments" in pop.model_fields_set
-        self.params: Params = make_params(pop.behaviour, scenario.market.reference_quality, self.crm_noise,
-                                          mean_revenue(pop.segments, self.weeks, written))
         size = pop.size
         n = size + round(size * pop.potential)
         self.n, self.initial_size = n, size
@@ -228,6 +210,7 @@ class CustomerPopulation:
         nw = pop.network
         self.network: SocialNetwork = build_network(nw.kind, n, nw.degree, nw.rewire, network_rng)
         self._cols: dict[str, np.ndarray] = {}
+        written = "segments" in pop.model_fields_set
         # Per segment (SEGMENT_TRAITS): the table, and the per-customer column once one is made.
         self._trait_table = {name: np.array([segment_value(s, name, self.weeks, written) for s in pop.segments],
                                             dtype=F32) for name in SEGMENT_TRAITS}
