@@ -242,9 +242,7 @@ class CustomerAgent(mesa.Agent):
         """
         m, b, rng = self.model, self.model.behaviour, self.model.rng
         if self.status != CHURNED:
-            centre = m.needs_centre[self.segment]
-            self.needs += ((1.0 - m.needs_keep) * (centre - self.needs)
-                           + m.needs_step[self.segment] * float(rng.standard_normal()))
+            self.needs += b.needs_drift * float(rng.standard_normal())
         self.was_active = self.status == ACTIVE
         self.files_complaint = False
         if not self.was_active:
@@ -444,11 +442,6 @@ class PlainMesaMarket(mesa.Model):
         self.segments_written = "segments" in pop.model_fields_set
         self.market = MarketModel(scenario)
         self.period = 0
-        # Needs wander around each segment's centre with its spread [N1]; shifts move the centre.
-        halflife = self.behaviour.needs_halflife
-        self.needs_keep = 1.0 if halflife is None else 2.0 ** (-1.0 / halflife)
-        self.needs_centre = [s.needs for s in pop.segments]
-        self.needs_step = [s.needs_spread * math.sqrt(1.0 - self.needs_keep ** 2) for s in pop.segments]
         size = pop.size
         n = size + round(size * pop.potential)
         self.pool_size = max(n - size, 1)
@@ -511,9 +504,6 @@ class PlainMesaMarket(mesa.Model):
             z = float(self.rng.standard_normal())
             if hit is None or p.segment in hit:
                 p.needs += ev.size + ev.spread * z
-        for k in range(len(names)):
-            if hit is None or k in hit:
-                self.needs_centre[k] += ev.size
 
     def _complaint_desk(self, capacity: int, sincerity: float) -> None:
         """Handle the open complaints, oldest first [C2]; the rest wait, and may turn to grudges [C3]."""

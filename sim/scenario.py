@@ -200,10 +200,7 @@ class Behaviour(Spec):
         "the first unit, above 1 = S-shaped, a token of attention does little.")
     fit_weight: float = Field(0.6, ge=0, description="Quality lost when the offer misses needs.")
     fit_width: float = Field(0.5, gt=0, description="Needs distance at which fit falls to 61 %.")
-    needs_halflife: float | None = Field(
-        52.0, gt=0, description="Periods in which a customer's departure from the segment's needs halves: "
-        "needs wander around the segment's with its spread, so who the offer misfits changes; null = "
-        "needs stay where they are.")
+    needs_drift: float = Field(0.01, ge=0, description="Sd of each customer's needs drift per period.")
     expectation_adaptation: float = Field(
         0.1, ge=0, le=1, description="Share of the gap experience−expectation closed per period."
     )

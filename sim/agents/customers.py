@@ -39,7 +39,6 @@ from sim.agents.state import (
     State,
     Traits,
     make_params,
-    needs_keep,
 )
 from sim.allocation import Allocation
 from sim.market import MarketState
@@ -199,12 +198,6 @@ class CustomerPopulation:
         self.segment_names = tuple(s.name for s in pop.segments)
         #: The needs each segment's offer is first tuned to.
         self.segment_needs = np.array([s.needs for s in pop.segments], dtype=F32)
-        #: The needs each segment's customers wander around (moved by needs shifts), and the sd of
-        #: their weekly step that keeps the segment's spread [N1].
-        self.needs_centre = self.segment_needs.copy()
-        keep = needs_keep(pop.behaviour.needs_halflife)
-        self.needs_step = np.array([s.needs_spread * np.sqrt(max(1.0 - keep * keep, 0.0))
-                                    for s in pop.segments], dtype=F32)
         # The network first: its construction needs more scratch memory than anything else, and
         # the columns do not exist yet (its own stream, so the order changes no draw).
         nw = pop.network
@@ -368,10 +361,6 @@ class CustomerPopulation:
             ids = [self.segment_names.index(s) for s in ev.segments if s in self.segment_names]
             mask = np.isin(self.segment, ids)
         self.needs += np.where(mask, ev.size + ev.spread * noise, 0).astype(F32)
-        hit = np.ones(len(self.segment_names), dtype=bool)
-        if ev.segments is not None:
-            hit = np.isin(np.arange(len(self.segment_names)), ids)
-        self.needs_centre += np.where(hit, ev.size, 0).astype(F32)
 
     def apply_consent(self, share: float) -> None:
         """Data-protection rules: only consenting customers' data may be used."""
@@ -476,8 +465,7 @@ class CustomerPopulation:
         active = c.status == ACTIVE
         filed = lay.empty(self.n, bool)  # the kernel writes every row
         offer = np.asarray(alloc.offer, dtype=F32)
-        kernels.experience(c, tr, alloc.service, alloc.points, offer, self.needs_centre, self.needs_step, filed,
-                           per, p, NORMAL_TABLE)
+        kernels.experience(c, tr, alloc.service, alloc.points, offer, filed, per, p, NORMAL_TABLE)
         resolved, abandoned = self._handle_complaints(c, alloc)
         self._file(filed)
         emit, heard = self._word_of_mouth(c, tr, lay)

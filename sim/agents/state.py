@@ -120,7 +120,7 @@ Traits = namedtuple("Traits", SEGMENT_TRAITS)
 
 #: Behavioural constants the rules read, as float32 (`population.behaviour` unless noted).
 PARAMS_F32 = (
-    "service_effect", "fit_weight", "perception_noise", "loss_aversion",
+    "needs_drift", "service_effect", "fit_weight", "perception_noise", "loss_aversion",
     "expectation_weight", "satisfaction_base", "disconfirmation_weight", "satisfaction_speed",
     "complaint_threshold", "complaint_probability", "expectation_adaptation", "points_lock",
     "growth_speed", "service_scale", "points_scale", "wom_negative", "relationship_weight",
@@ -133,14 +133,9 @@ PARAMS_F32 = (
 #: Constants the rules read in float64 (the adoption hazard, complaint recovery).
 PARAMS_F64 = ("referral_rate", "wom_deterrence", "complaint_recovery", "complaint_recovery_decay")
 #: Constants derived from others (computed in float64, then rounded to float32) and the market's.
-PARAMS_DERIVED = ("reference_quality", "crm_noise", "keep_lift", "lock_keep", "fit_den", "needs_pull")
+PARAMS_DERIVED = ("reference_quality", "crm_noise", "keep_lift", "lock_keep", "fit_den")
 
 Params = namedtuple("Params", [*PARAMS_F32, *PARAMS_F64, *PARAMS_DERIVED, "complaint_give_up", "grudge_end"])
-
-
-def needs_keep(halflife: float | None) -> float:
-    """Share of a customer's departure from the segment's needs kept from one period to the next [N1]."""
-    return 1.0 if halflife is None else 2.0 ** (-1.0 / halflife)
 
 
 def make_params(behaviour: object, reference_quality: float, crm_noise: float) -> Params:
@@ -157,7 +152,6 @@ def make_params(behaviour: object, reference_quality: float, crm_noise: float) -
     values.update(
         reference_quality=F32(reference_quality), crm_noise=F32(crm_noise),
         keep_lift=F32(1.0 - b.service_adaptation), lock_keep=F32(1.0 - b.lock_decay),
-        fit_den=F32(2.0 * float(b.fit_width) ** 2), needs_pull=F32(1.0 - needs_keep(b.needs_halflife)),
-        complaint_give_up=np.int16(b.complaint_give_up),
+        fit_den=F32(2.0 * float(b.fit_width) ** 2), complaint_give_up=np.int16(b.complaint_give_up),
         grudge_end=np.int16(min(b.complaint_give_up + b.grudge_memory, np.iinfo(np.int16).max)))
     return Params(**values)
