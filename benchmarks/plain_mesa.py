@@ -36,7 +36,7 @@ import mesa
 import networkx as nx
 import numpy as np
 
-from sim.agents.customers import ACTIVE, CHURNED, POTENTIAL, CustomerPopulation, segment_value
+from sim.agents.customers import ACTIVE, CHURNED, POTENTIAL, CustomerPopulation, mean_revenue, segment_value
 from sim.agents.state import MAX_HISTORY, NEVER
 from sim.allocation import Allocation
 from sim.events import NeedsShift
@@ -108,12 +108,13 @@ def _clamp01(x: float) -> float:
     return min(1.0, max(0.0, x))
 
 
-def nurture(service: float, b: Behaviour) -> float:
+def nurture(service: float, b: Behaviour, money: float) -> float:
     """Share of the full effect a period's service money buys: ADBUDG x^c / (1 + x^c) [Q1].
 
-    x is the money in units of `service_scale` (half the effect), c = `service_shape`.
+    x is the money in units of `service_scale` (half the effect) times `money`, the
+    customers' mean revenue per period; c = `service_shape`.
     """
-    xc = (service / b.service_scale) ** b.service_shape
+    xc = (service / (b.service_scale * money)) ** b.service_shape
     return xc / (1.0 + xc)
 
 
@@ -242,7 +243,9 @@ class CustomerAgent(mesa.Agent):
         """
         m, b, rng = self.model, self.model.behaviour, self.model.rng
         if self.status != CHURNED:
-            self.needs += b.needs_drift * float(rng.standard_normal())
+            centre = m.needs_centre[self.segment]
+            self.needs += ((1.0 - m.needs_keep) * (centre - self.needs)
+                           + m.needs_step[self.segment] * float(rng.standard_normal()))
         self.was_active = self.status == ACTIVE
         self.files_complaint = False
         if not self.was_active:
@@ -251,7 +254,7 @@ class CustomerAgent(mesa.Agent):
         fitted = math.exp(-(d * d) / (2 * b.fit_width ** 2))
         # Attention brings courtesy and repairs part of what the misfit costs [Q2].
         repair = b.service_personalisation * b.fit_weight * (1.0 - fitted)
-        lift = self.service_sensitivity * nurture(alloc.service, b) * (b.service_effect + repair)
+        lift = self.service_sensitivity * nurture(alloc.service, b, m.money) * (b.service_effect + repair)
         self.lift = lift
         self.perceived = (quality + lift + b.fit_weight * (fitted - 1.0)
                           + b.perception_noise * float(rng.standard_normal()))
@@ -295,10 +298,10 @@ class CustomerAgent(mesa.Agent):
         heard = self.heard
         self.satisfaction = _clamp01(self.satisfaction - b.wom_negative * heard)
 
-        nurtured = nurture(alloc.service, b)
+        nurtured = nurture(alloc.service, b, self.model.money)
         self.relationship += 0.1 * (nurtured - self.relationship)
         self.lock *= 1.0 - b.lock_decay
-        self.lock += b.points_lock * -math.expm1(-alloc.points / b.points_scale)
+        self.lock += b.points_lock * -math.expm1(-alloc.points / (b.points_scale * self.model.money))
         self.lock = _clamp01(self.lock)
         loyal_target = _clamp01(self.satisfaction + b.relationship_weight * self.relationship
                                 - b.lockin_crowding * self.lock)
@@ -440,8 +443,15 @@ class PlainMesaMarket(mesa.Model):
         self.weeks = scenario.per_period
         # Segments written in the scenario keep their rates; built-in ones are weekly defaults.
         self.segments_written = "segments" in pop.model_fields_set
+        # The unit of the money constants: the customers' mean revenue per period.
+        self.money = mean_revenue(pop.segments, self.weeks, self.segments_written)
         self.market = MarketModel(scenario)
         self.period = 0
+        # Needs wander around each segment's centre with its spread [N1]; shifts move the centre.
+        halflife = self.behaviour.needs_halflife
+        self.needs_keep = 1.0 if halflife is None else 2.0 ** (-1.0 / halflife)
+        self.needs_centre = [s.needs for s in pop.segments]
+        self.needs_step = [s.needs_spread * math.sqrt(1.0 - self.needs_keep ** 2) for s in pop.segments]
         size = pop.size
         n = size + round(size * pop.potential)
         self.pool_size = max(n - size, 1)
@@ -504,6 +514,9 @@ class PlainMesaMarket(mesa.Model):
             z = float(self.rng.standard_normal())
             if hit is None or p.segment in hit:
                 p.needs += ev.size + ev.spread * z
+        for k in range(len(names)):
+            if hit is None or k in hit:
+                self.needs_centre[k] += ev.size
 
     def _complaint_desk(self, capacity: int, sincerity: float) -> None:
         """Handle the open complaints, oldest first [C2]; the rest wait, and may turn to grudges [C3]."""

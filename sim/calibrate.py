@@ -89,7 +89,7 @@ MAX_REPLICATIONS = 8
 NODES = (48, 24)
 #: What a customer-week of the built-in default market brings in is the unit of money of its
 #: defaults; a calibrated scenario scales every money default by its own revenue per customer-week.
-MONEY_PER_PERIOD = {"market": ("budget",), "behaviour": ("service_scale", "points_scale")}
+MONEY_PER_PERIOD = {"market": ("budget",)}
 MONEY_STOCKS = {"market": ("acquisition_cost", "complaint_cost")}
 FILES = ("scenario.yaml", "calibration.json", "calibration.html")
 
@@ -864,22 +864,21 @@ def scenario_data(name: str, description: str, segments: dict[str, dict[str, flo
                   size: int, period: str, horizon: int, seed: int, money: float) -> dict[str, Any]:
     """The scenario file's content: every mechanism on, `uniform` as the baseline, `clv` beside it.
 
-    Money defaults (budget, service and points response scales, acquisition and
-    complaint costs, cost to serve) are the default market's times `money`, so
-    the firm's economics keep the default market's proportions in its own money.
+    Money defaults (budget, acquisition and complaint costs, cost to serve) are
+    the default market's times `money`, so the firm's economics keep the default
+    market's proportions in its own money; the service and points response scales
+    are shares of the customers' revenue and follow by themselves.
     """
-    from sim.scenario import Behaviour, Market
+    from sim.scenario import Market
 
     weeks = 52.0 / {"week": 52.0, "month": 12.0}[period]
     market = {k: _num(Market.model_fields[k].default * money * weeks) for k in MONEY_PER_PERIOD["market"]}
     market |= {k: _num(Market.model_fields[k].default * money) for k in MONEY_STOCKS["market"]}
-    behaviour = {k: _num(Behaviour.model_fields[k].default * money * weeks)
-                 for k in MONEY_PER_PERIOD["behaviour"]}
     segs = [{"name": n, "share": shares[n], **p} for n, p in segments.items()]
     return {
         "name": name, "description": description, "horizon": horizon, "period": period, "replications": 10,
         "seed": seed,
-        "population": {"size": size, "segments": segs, "behaviour": behaviour},
+        "population": {"size": size, "segments": segs},
         "market": market,
         "policies": [{"name": "current_practice", "kind": "uniform"}, {"name": "data_driven", "kind": "clv"}],
         "baseline": "current_practice",

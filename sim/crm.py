@@ -152,6 +152,16 @@ class CRMView:
                 self._means["value"] = means[-1]
         return tuple(self._means[n] for n in names)
 
+    def money_unit(self) -> float:
+        """The CRM's unit of money: the mean of the segments' mean monetary values (1 when none is known).
+
+        Features that take the logarithm of money take it of money in this unit,
+        so that a policy ranks customers the same in any currency.
+        """
+        means = self.field_segment_mean("monetary")
+        have = means[np.isfinite(means) & (means > 0)]
+        return float(have.mean()) if have.size else 1.0
+
     def fill_by_segment(self, values: np.ndarray) -> np.ndarray:
         """Replace missing values by their segment's mean (what a CRM analyst would do)."""
         values = crm_kernels.values(values)

@@ -194,13 +194,18 @@ class Behaviour(Spec):
     service_personalisation: float = Field(
         0.8, ge=0, le=1, description="Share of the misfit's cost full attention repairs (the offer adapted to "
         "the customer's own needs).")
-    service_scale: float = Field(2.5, gt=0, description="Service money per period for half the full lift.")
+    service_scale: float = Field(
+        0.16, gt=0, description="Service money per period for half the full lift, as a share of the customers' "
+        "mean revenue per period (so results do not depend on the unit of money).")
     service_shape: float = Field(
         2.0, ge=1, le=8, description="Shape c of the response to service money (ADBUDG): 1 = concave from "
         "the first unit, above 1 = S-shaped, a token of attention does little.")
     fit_weight: float = Field(0.6, ge=0, description="Quality lost when the offer misses needs.")
     fit_width: float = Field(0.5, gt=0, description="Needs distance at which fit falls to 61 %.")
-    needs_drift: float = Field(0.01, ge=0, description="Sd of each customer's needs drift per period.")
+    needs_halflife: float | None = Field(
+        52.0, gt=0, description="Periods in which a customer's departure from the segment's needs halves: "
+        "needs wander around the segment's with its spread, so who the offer misfits changes; null = "
+        "needs stay where they are.")
     expectation_adaptation: float = Field(
         0.1, ge=0, le=1, description="Share of the gap experience−expectation closed per period."
     )
@@ -224,7 +229,9 @@ class Behaviour(Spec):
     lockin_crowding: float = Field(
         0.3, ge=0, description="Loyalty target lowered per unit of lock-in (staying for points)."
     )
-    points_scale: float = Field(1.0, gt=0, description="Points money for 63 % of max lock-in gain.")
+    points_scale: float = Field(
+        0.066, gt=0, description="Points money per period for 63 % of the largest lock-in gain, as a share of "
+        "the customers' mean revenue per period.")
     points_lock: float = Field(0.3, ge=0, le=1, description="Max lock-in gained per period.")
     lock_protection: float = Field(
         0.7, ge=0, le=1, description="Share of the hazard removed by full lock-in."

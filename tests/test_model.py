@@ -112,7 +112,7 @@ def test_constant_hazard_gives_geometric_survival():
            "purchase_shape": None, "spend_shape": None, "needs_spread": 0.0}
     s = scenario(horizon=60, population={"size": 20000, "potential": 0.0, "segments": [seg],
                                           "network": {"kind": "none"},
-                                          "behaviour": {"perception_noise": 0.0, "needs_drift": 0.0}},
+                                          "behaviour": {"perception_noise": 0.0, "needs_halflife": None}},
                  market={"budget": 0.0, "competitor_pull": 0.0})
     m = RetentionModel(s, policy="u", rng=2)
     h0 = float(m.customers.hazard()[0])
@@ -128,11 +128,70 @@ def test_constant_hazard_gives_geometric_survival():
     assert abs(hz[:30].mean() - hz[30:].mean()) < 0.004
 
 
+def test_results_do_not_depend_on_the_unit_of_money():
+    # Every money amount of a scenario times 128 (a power of two: float arithmetic scales
+    # exactly): customers behave identically under every kind of policy (RFM, even spread,
+    # learned churn model with lifetime value, the oracle) and money outcomes are 128 times
+    # as large. The response to service and points money is in units of the customers' mean
+    # revenue per period, the CRM's logarithms of money in units of its mean monetary value.
+    base = Scenario.model_validate({"name": "m", "policies": [{"name": "v", "kind": "value"}]})
+    k = 128.0
+    segments = [s.model_dump() for s in base.population.segments]
+    scaled = [{**s, "spend": s["spend"] * k, "cost_to_serve": s["cost_to_serve"] * k} for s in segments]
+    market = base.market
+    money = {"budget": market.budget * k, "acquisition_cost": market.acquisition_cost * k,
+             "complaint_cost": market.complaint_cost * k}
+    runs = {}
+    for label, segs, mk in (("one", segments, {}), ("k", scaled, money)):
+        s = scenario(horizon=30, population={"size": 1500, "segments": segs},
+                     market=mk, policies=[{"name": "v", "kind": "value"}, {"name": "u", "kind": "uniform"},
+                                            {"name": "c", "kind": "clv"}, {"name": "o", "kind": "oracle"}])
+        runs[label] = {arm: RetentionModel(s, policy=arm, rng=11).run().timeseries()
+                       for arm in ("v", "u", "c", "o")}
+    for arm in ("v", "u", "c", "o"):
+        one, big = runs["one"][arm], runs["k"][arm]
+        for col in ("churned", "satisfaction", "loyalty", "nps", "active_customers", "complaints", "acquired"):
+            assert np.array_equal(one[col].to_numpy(), big[col].to_numpy()), (arm, col)
+        for col in ("revenue", "profit", "spend_service", "cost_to_serve"):
+            assert np.allclose(big[col].to_numpy(), k * one[col].to_numpy(), rtol=1e-6), (arm, col)
+
+
+def test_needs_wander_around_the_segment_with_its_spread_and_half_life():
+    # [N1]: an AR(1) process around the segment's centre. Tolerances are sampling error at
+    # 20,000 people, stated before the result: the spread's sd is 0.4 / sqrt(2n) = 0.002 (we
+    # allow 0.01), a lag correlation's sd (1 - rho^2) / sqrt(n) < 0.006 (we allow 0.03), the
+    # mean's sd 0.4 / sqrt(n) = 0.003 (we allow 0.015).
+    seg = {"name": "only", "share": 1.0, "needs": 0.2, "needs_spread": 0.4, "churn": 0.0,
+           "churn_concentration": None}
+    s = scenario(horizon=70, population={"size": 20000, "potential": 0.0, "segments": [seg],
+                                          "network": {"kind": "none"},
+                                          "behaviour": {"needs_halflife": 26.0, "switching_base": 0.0}},
+                 market={"budget": 0.0, "competitor_pull": 0.0,
+                         "events": [{"at": 40, "kind": "needs_shift", "size": 0.5, "spread": 0.0}]})
+    m = RetentionModel(s, policy="u", rng=5)
+    start = m.customers.needs.astype(np.float64)
+    m.run(26)
+    later = m.customers.needs.astype(np.float64)
+    assert abs(later.std() - 0.4) < 0.01  # the spread stays the segment's
+    assert abs(later.mean() - 0.2) < 0.015
+    assert abs(np.corrcoef(start, later)[0, 1] - 0.5) < 0.03  # half the departure is left after 26
+    m.run(44)  # a shift at 40 moves the centre: needs do not wander back to the old one
+    shifted = m.customers.needs.astype(np.float64)
+    assert abs(shifted.mean() - 0.7) < 0.015 and abs(shifted.std() - 0.4) < 0.01
+    # Without a half-life needs stay where they are.
+    still = {**s.population.model_dump(), "behaviour": {"needs_halflife": None}}
+    fixed = scenario(horizon=10, population=still, market={"budget": 0.0})
+    f = RetentionModel(fixed, policy="u", rng=5)
+    before = f.customers.needs.copy()
+    f.run(10)
+    assert np.array_equal(before, f.customers.needs)
+
+
 def test_heterogeneous_churn_makes_cohort_retention_rise():
     seg = {"name": "only", "share": 1.0, "churn": 0.03, "churn_concentration": 1.0}
     s = scenario(horizon=104, population={"size": 20000, "potential": 0.0, "segments": [seg],
                                           "network": {"kind": "none"},
-                                          "behaviour": {"perception_noise": 0.0, "needs_drift": 0.0}},
+                                          "behaviour": {"perception_noise": 0.0, "needs_halflife": None}},
                  market={"budget": 0.0, "competitor_pull": 0.0})
     ts = RetentionModel(s, policy="u", rng=4).run().timeseries()
     retention = 1 - ts.hazard.to_numpy()
@@ -159,12 +218,12 @@ def test_service_raises_satisfaction_and_loss_hurts_more_than_gain():
     assert served.metrics["satisfaction"] > base.metrics["satisfaction"] + 0.02
     # Equal and opposite changes in the product's quality (customers at rest, expecting what they
     # get), four times the perception noise so every customer feels them: the loss moves
-    # satisfaction more than the gain [S1].
+    # satisfaction more than the gain [S1]. Needs stay put [N1], so customers are at rest.
     after = {}
+    still = {"network": {"kind": "none"}, "behaviour": {"needs_halflife": None}}
     for size in (0.2, 0.0, -0.2):  # the same customers and draws; 0 is the run without the change
         events = [{"at": 30, "kind": "quality_change", "size": size}] if size else []
-        m = _play(scenario(horizon=60, population={"network": {"kind": "none"}}, market={"events": events}),
-                  none, 31)
+        m = _play(scenario(horizon=60, population=still, market={"events": events}), none, 31)
         after[size] = float(m.customers.satisfaction[m.customers.active].mean())
     gain, loss = after[0.2] - after[0.0], after[0.0] - after[-0.2]
     assert gain > 0 and loss > 1.5 * gain

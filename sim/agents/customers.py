@@ -16,6 +16,7 @@ identical random numbers (common random numbers).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ from sim.agents.state import (
     State,
     Traits,
     make_params,
+    needs_keep,
 )
 from sim.allocation import Allocation
 from sim.market import MarketState
@@ -110,6 +112,21 @@ def segment_value(seg: Segment, name: str, weeks: float, written: bool = True) -
     if name in _SEGMENT_RATES and (not written or name not in seg.model_fields_set):
         return weekly_to_period(value, weeks, _SEGMENT_RATES[name])
     return value
+
+
+def mean_revenue(segments: Sequence[Segment], weeks: float, written: bool = True) -> float:
+    """The customers' mean revenue per period at reference satisfaction: Σ share × spend × purchase rate.
+
+    The unit of the money constants of `Behaviour` (`service_scale`, `points_scale`), so
+    that multiplying every money amount of a scenario by a constant changes no customer's
+    behaviour and multiplies money outcomes by the constant. Customers who never buy
+    (every purchase rate 0) bring no revenue: then the mean spend per purchase.
+    """
+    total = sum(s.share for s in segments)
+    spend = [s.share / total * segment_value(s, "spend", weeks, written) for s in segments]
+    revenue = sum(m * segment_value(s, "purchase_rate", weeks, written)
+                  for m, s in zip(spend, segments, strict=True))
+    return revenue if revenue > 0 else sum(spend)
 
 
 @dataclass
@@ -189,8 +206,10 @@ class CustomerPopulation:
         self.quality = scenario.market.quality
         self.acq_cost = scenario.market.acquisition_cost
         self.crm_noise = scenario.market.crm_noise
-        self.params: Params = make_params(pop.behaviour, scenario.market.reference_quality, self.crm_noise)
         self.weeks = scenario.per_period
+        written = "segments" in pop.model_fields_set
+        self.params: Params = make_params(pop.behaviour, scenario.market.reference_quality, self.crm_noise,
+                                          mean_revenue(pop.segments, self.weeks, written))
         size = pop.size
         n = size + round(size * pop.potential)
         self.n, self.initial_size = n, size
@@ -198,12 +217,17 @@ class CustomerPopulation:
         self.segment_names = tuple(s.name for s in pop.segments)
         #: The needs each segment's offer is first tuned to.
         self.segment_needs = np.array([s.needs for s in pop.segments], dtype=F32)
+        #: The needs each segment's customers wander around (moved by needs shifts), and the sd of
+        #: their weekly step that keeps the segment's spread [N1].
+        self.needs_centre = self.segment_needs.copy()
+        keep = needs_keep(pop.behaviour.needs_halflife)
+        self.needs_step = np.array([s.needs_spread * np.sqrt(max(1.0 - keep * keep, 0.0))
+                                    for s in pop.segments], dtype=F32)
         # The network first: its construction needs more scratch memory than anything else, and
         # the columns do not exist yet (its own stream, so the order changes no draw).
         nw = pop.network
         self.network: SocialNetwork = build_network(nw.kind, n, nw.degree, nw.rewire, network_rng)
         self._cols: dict[str, np.ndarray] = {}
-        written = "segments" in pop.model_fields_set
         # Per segment (SEGMENT_TRAITS): the table, and the per-customer column once one is made.
         self._trait_table = {name: np.array([segment_value(s, name, self.weeks, written) for s in pop.segments],
                                             dtype=F32) for name in SEGMENT_TRAITS}
@@ -361,6 +385,10 @@ class CustomerPopulation:
             ids = [self.segment_names.index(s) for s in ev.segments if s in self.segment_names]
             mask = np.isin(self.segment, ids)
         self.needs += np.where(mask, ev.size + ev.spread * noise, 0).astype(F32)
+        hit = np.ones(len(self.segment_names), dtype=bool)
+        if ev.segments is not None:
+            hit = np.isin(np.arange(len(self.segment_names)), ids)
+        self.needs_centre += np.where(hit, ev.size, 0).astype(F32)
 
     def apply_consent(self, share: float) -> None:
         """Data-protection rules: only consenting customers' data may be used."""
@@ -465,7 +493,8 @@ class CustomerPopulation:
         active = c.status == ACTIVE
         filed = lay.empty(self.n, bool)  # the kernel writes every row
         offer = np.asarray(alloc.offer, dtype=F32)
-        kernels.experience(c, tr, alloc.service, alloc.points, offer, filed, per, p, NORMAL_TABLE)
+        kernels.experience(c, tr, alloc.service, alloc.points, offer, self.needs_centre, self.needs_step, filed,
+                           per, p, NORMAL_TABLE)
         resolved, abandoned = self._handle_complaints(c, alloc)
         self._file(filed)
         emit, heard = self._word_of_mouth(c, tr, lay)

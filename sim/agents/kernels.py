@@ -97,7 +97,8 @@ def trait_at(values, index, i):  # pragma: no cover - compiled
 
 
 @njit(simd=True)
-def experience(c, tr, service, points, offer, filed, per, p, table):  # pragma: no cover - compiled
+def experience(c, tr, service, points, offer, centre, step, filed, per, p,
+               table):  # pragma: no cover - compiled
     """Needs drift; what active customers experience and how they respond: [N1]–[G1] of docs/model.md.
 
     Returns the number of complaints filed (`filed` marks who).
@@ -109,7 +110,8 @@ def experience(c, tr, service, points, offer, filed, per, p, table):  # pragma: 
         s = c.status[i]
         act = s == ACTIVE
         needs = c.needs[i]
-        nd = drifted_needs(needs, normal_at(per.needs, i, table), p)
+        k = c.segment[i]
+        nd = drifted_needs(needs, centre[k], step[k], normal_at(per.needs, i, table), p)
         c.needs[i] = nd if s != CHURNED else needs
         nurtured = nurture(service[i], p)
         fitted = fit(nd, offer[c.segment[i]], p)

@@ -42,9 +42,13 @@ def towards(x, target, speed):  # pragma: no cover - compiled
 
 
 @rule
-def drifted_needs(needs, z, p):  # pragma: no cover - compiled
-    """Needs drift by a normal step each period [N1]."""
-    return needs + p.needs_drift * z
+def drifted_needs(needs, centre, step, z, p):  # pragma: no cover - compiled
+    """Needs wander around the segment's centre: an AR(1) process [N1].
+
+    Needs move back toward the centre by `needs_pull` of the departure and a
+    normal step of sd `step` is added, so the spread stays the segment's.
+    """
+    return needs + p.needs_pull * (centre - needs) + step * z
 
 
 @rule

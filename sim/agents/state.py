@@ -120,10 +120,10 @@ Traits = namedtuple("Traits", SEGMENT_TRAITS)
 
 #: Behavioural constants the rules read, as float32 (`population.behaviour` unless noted).
 PARAMS_F32 = (
-    "needs_drift", "service_effect", "fit_weight", "perception_noise", "loss_aversion",
+    "service_effect", "fit_weight", "perception_noise", "loss_aversion",
     "expectation_weight", "satisfaction_base", "disconfirmation_weight", "satisfaction_speed",
     "complaint_threshold", "complaint_probability", "expectation_adaptation", "points_lock",
-    "growth_speed", "service_scale", "points_scale", "wom_negative", "relationship_weight",
+    "growth_speed", "wom_negative", "relationship_weight",
     "lockin_crowding", "loyalty_speed", "reference_satisfaction", "purchase_satisfaction",
     "purchase_delight", "churn_satisfaction", "reference_loyalty", "churn_loyalty", "churn_unresolved",
     "lock_protection",
@@ -133,18 +133,26 @@ PARAMS_F32 = (
 #: Constants the rules read in float64 (the adoption hazard, complaint recovery).
 PARAMS_F64 = ("referral_rate", "wom_deterrence", "complaint_recovery", "complaint_recovery_decay")
 #: Constants derived from others (computed in float64, then rounded to float32) and the market's.
-PARAMS_DERIVED = ("reference_quality", "crm_noise", "keep_lift", "lock_keep", "fit_den")
+PARAMS_DERIVED = ("reference_quality", "crm_noise", "keep_lift", "lock_keep", "fit_den", "needs_pull",
+                   "service_scale", "points_scale")
 
 Params = namedtuple("Params", [*PARAMS_F32, *PARAMS_F64, *PARAMS_DERIVED, "complaint_give_up", "grudge_end"])
 
 
-def make_params(behaviour: object, reference_quality: float, crm_noise: float) -> Params:
+def needs_keep(halflife: float | None) -> float:
+    """Share of a customer's departure from the segment's needs kept from one period to the next [N1]."""
+    return 1.0 if halflife is None else 2.0 ** (-1.0 / halflife)
+
+
+def make_params(behaviour: object, reference_quality: float, crm_noise: float, money: float = 1.0) -> Params:
     """The constants of the customer rules, by name.
 
     Args:
         behaviour: The scenario's `population.behaviour`.
         reference_quality: The competitors' quality customers compare with (`market.reference_quality`).
         crm_noise: Noise of the needs the CRM records (`market.crm_noise`).
+        money: The unit the money constants (`service_scale`, `points_scale`) are shares of: the
+            customers' mean revenue per period (`mean_revenue`).
     """
     b = behaviour
     values = {name: F32(getattr(b, name)) for name in PARAMS_F32}
@@ -152,6 +160,8 @@ def make_params(behaviour: object, reference_quality: float, crm_noise: float) -
     values.update(
         reference_quality=F32(reference_quality), crm_noise=F32(crm_noise),
         keep_lift=F32(1.0 - b.service_adaptation), lock_keep=F32(1.0 - b.lock_decay),
-        fit_den=F32(2.0 * float(b.fit_width) ** 2), complaint_give_up=np.int16(b.complaint_give_up),
+        fit_den=F32(2.0 * float(b.fit_width) ** 2), needs_pull=F32(1.0 - needs_keep(b.needs_halflife)),
+        service_scale=F32(b.service_scale * money), points_scale=F32(b.points_scale * money),
+        complaint_give_up=np.int16(b.complaint_give_up),
         grudge_end=np.int16(min(b.complaint_give_up + b.grudge_memory, np.iinfo(np.int16).max)))
     return Params(**values)

@@ -25,11 +25,11 @@ class BigAccount(Bias):
 
     def judge(self, score: np.ndarray | None, view: CRMView, s: float) -> np.ndarray:
         """Size first."""
-        return blend(score, np.log1p(view.fill_by_segment(view.value)), view.known, s)
+        return blend(score, np.log1p(view.fill_by_segment(view.value) / view.money_unit()), view.known, s)
 
     def adjust(self, decision: Decision, view: CRMView, s: float) -> Decision:
         """Big accounts' complaints first."""
-        size = np.log1p(np.nan_to_num(view.value, nan=0.0))
+        size = np.log1p(np.nan_to_num(view.value, nan=0.0) / view.money_unit())
         decision.complaint_priority = blend_priority(decision, view, size, s)
         return decision
 

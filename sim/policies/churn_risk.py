@@ -65,7 +65,8 @@ def features(view: CRMView, rows: np.ndarray | slice = slice(None),
     recency, frequency, monetary, complaints = filled
     nps = np.asarray(view.survey_nps[rows], dtype=np.float64)
     answered = np.isfinite(nps)
-    cols = [np.log1p(recency), np.log1p(frequency), trend(view, rows, frequency), np.log1p(monetary),
+    cols = [np.log1p(recency), np.log1p(frequency), trend(view, rows, frequency),
+            np.log1p(monetary / view.money_unit()),
             np.asarray(view.complaint_open[rows], dtype=np.float64), np.minimum(complaints, 5.0),
             np.where(answered, nps, 7.0) / 10.0, answered.astype(np.float64),
             np.log1p(np.asarray(view.tenure[rows], dtype=np.float64)),

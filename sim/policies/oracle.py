@@ -166,8 +166,8 @@ class OraclePolicy(Policy):
         kernels.opportunities(pop.state(), pop.traits(), self.offer(view), pop.terms(truth.market), pop.params,
                               truth.margin, truth.periods_left, worth, b_service, b_points, b_complaint)
         acquisition_value = newcomer_worth(pop, worth, view.t) / truth.acquisition_cost
-        response = Response(b.service_scale, b.service_shape)
-        plan = greedy_allocation(b_service, response, b_points, b.points_scale, b_complaint,
+        response = Response(float(pop.params.service_scale), b.service_shape)  # in money (`mean_revenue`)
+        plan = greedy_allocation(b_service, response, b_points, float(pop.params.points_scale), b_complaint,
                                  truth.complaint_cost, acquisition_value, view.budget)
         return plan, b_complaint
 

@@ -15,7 +15,7 @@ def rfm_score(view: CRMView) -> np.ndarray:
     """Recency, frequency and monetary value, standardised and summed."""
     m = view.known
     return (zscore(-np.log1p(view.recency), m) + zscore(view.frequency, m)
-            + zscore(np.log1p(view.monetary), m))
+            + zscore(np.log1p(view.monetary / view.money_unit()), m))
 
 
 @POLICIES.register
