@@ -32,8 +32,12 @@ lacks them, kernels compile without them: slower, with the same results.
 numba's on-disk cache checks only the file a kernel is defined in: a rule
 edited in `sim/agents/rules.py` would leave every kernel that inlines it
 cached with the old rule. The cache is therefore kept in a folder named after
-a fingerprint of all the package's sources (`cache_dir`), so any edit compiles
-afresh; `NUMBA_CACHE_DIR`, when set, is used as it is.
+a fingerprint of the sources a kernel can depend on (`cache_dir`): every module
+that imports from `sim.jit` (the kernels and rules) and every package module
+those import from (the constants they read), so an edit there compiles afresh
+while an edit to the command line or the report does not. A kernel module that
+reads a constant through a longer chain of imports must import it directly.
+`NUMBA_CACHE_DIR`, when set, is used as it is.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -51,15 +56,47 @@ from typing import Any
 import numba as _numba
 from llvmlite import binding as _llvm
 
+_SIM_IMPORT = re.compile(r"^from (sim(?:\.\w+)*) import ([\w, ()]+)", re.MULTILINE)
 
-def cache_dir() -> Path:
-    """Where compiled kernels are cached: a folder per fingerprint of the package's sources.
 
-    Under `$XDG_CACHE_HOME` (or `~/.cache`) `/retention-lab/numba/<fingerprint>`.
+def kernel_sources(package: Path) -> list[Path]:
+    """The package's sources compiled kernels depend on, in a stable order.
+
+    The modules that import from `sim.jit` and the package modules they import
+    from (a `from sim.x import y` names module `sim/x.py` or, when `y` is a
+    module, `sim/x/y.py`).
     """
-    package = Path(__file__).resolve().parent
+    def module(name: str) -> Path | None:
+        base = package.parent.joinpath(*name.split("."))
+        for path in (base.with_suffix(".py"), base / "__init__.py"):
+            if path.is_file():
+                return path
+        return None
+
+    found: set[Path] = set()
+    for path in package.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        imports = _SIM_IMPORT.findall(text)
+        if not any(name == "sim.jit" for name, _ in imports) and path.name != "jit.py":
+            continue
+        found.add(path)
+        for name, names in imports:
+            for target in [module(name)] + [module(f"{name}.{n.strip()}")
+                                            for n in names.strip("()").split(",") if n.strip()]:
+                if target is not None:
+                    found.add(target)
+    return sorted(found)
+
+
+def cache_dir(package: Path | None = None) -> Path:
+    """Where compiled kernels are cached: a folder per fingerprint of the kernels' sources.
+
+    Under `$XDG_CACHE_HOME` (or `~/.cache`) `/retention-lab/numba/<fingerprint>`;
+    `package` is this package's folder unless given (tests fingerprint a copy).
+    """
+    package = package or Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
+    for path in kernel_sources(package):
         digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")

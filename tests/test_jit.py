@@ -51,3 +51,24 @@ def test_customer_kernels_are_compiled_vectorised(tmp_path):
     counts = _vector_instructions(tmp_path)
     assert counts["react"] >= 250, counts
     assert counts["experience"] >= 200, counts
+
+
+def test_kernel_cache_follows_the_kernels_sources_only(tmp_path):
+    """An edit to a rule compiles afresh; an edit to the command line keeps the cache."""
+    import shutil
+    from pathlib import Path
+
+    import sim
+    from sim.jit import cache_dir, kernel_sources
+
+    package = tmp_path / "sim"
+    shutil.copytree(Path(sim.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__", "locale"))
+    names = {p.relative_to(package).as_posix() for p in kernel_sources(package)}
+    assert {"agents/rules.py", "agents/kernels.py", "agents/state.py", "crm_kernels.py", "jit.py"} <= names
+    assert not {"cli.py", "report.py", "scenario.py"} & names
+    before = cache_dir(package)
+    (package / "cli.py").write_text((package / "cli.py").read_text() + "\n# an edit\n")
+    assert cache_dir(package) == before
+    rules = package / "agents" / "rules.py"
+    rules.write_text(rules.read_text() + "\n# an edit\n")
+    assert cache_dir(package) != before
