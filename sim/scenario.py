@@ -359,6 +359,15 @@ class Event(Spec):
         """What happens once, at the start of period `at` (to the model's customers)."""
 
 
+class Currency(Spec):
+    """The unit of money of a scenario: how the report writes money figures (it changes no number)."""
+
+    code: str = Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$",
+                      description="ISO 4217 code, e.g. CNY, EUR, USD.")
+    symbol: str | None = Field(None, min_length=1, max_length=5,
+                               description="Symbol written before amounts (e.g. ¥); null = the code.")
+
+
 class Market(Spec):
     """The firm's economics, its competitors and the events of the run."""
 
@@ -376,6 +385,9 @@ class Market(Spec):
     crm_noise: float = Field(0.1, ge=0, description="Noise of needs revealed through purchases.")
     events: tuple[Annotated[Any, EVENTS.field()], ...] = Field(
         (), description="Market events, in any order (kinds: `sim.events`).")
+    currency: Currency | None = Field(
+        None, description="Unit of every money figure in the report, e.g. {code: CNY, symbol: ¥}; "
+        "null = plain numbers.")
 
 
 # --------------------------------------------------------------------------- managers
@@ -499,6 +511,9 @@ class Scenario(Spec):
         None, description="Arm differences are reported against; null = the first."
     )
     sweep: Sweep | None = Field(None, description="Optional parameter grid for `sweep`.")
+    language: Literal["en", "zh_CN"] = Field(
+        "en", description="Language of the printed table, the report and its plots (en or zh_CN); "
+        "`--lang` overrides it.")
 
     @field_validator("name")
     @classmethod
