@@ -718,14 +718,22 @@ def calibrate_command(
     period: Annotated[str, typer.Option(help="The scenario's period: week or month.")] = "week",
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("calibration"),
     seed: Annotated[int, typer.Option(min=0, help="Root seed of the model's runs.")] = 0,
+    force: Annotated[bool, typer.Option(
+        help="Write over what --out already holds (the three files are replaced, others left).")] = False,
 ) -> None:
     """Calibrate a scenario of your own customers from an order log, checked on a hold-out.
 
     Fits BG/NBD and gamma-gamma per segment, writes OUT/scenario.yaml (the
     firm's practice as the baseline arm, a data-driven arm beside it),
     OUT/calibration.json and OUT/calibration.html, and prints the hold-out's
-    transactions: simulated by the model / BG/NBD's forecast / actual.
+    transactions: simulated by the model / BG/NBD's forecast / actual. An OUT
+    that is a file, or a folder that is not empty, is refused (exit 2) unless
+    `--force` is given for the folder.
     """
+    if out.exists() and not out.is_dir():
+        _usage(f"{out} is a file; --out needs a folder")
+    if out.is_dir() and not force and any(out.iterdir()):
+        _usage(f"{out} is not empty; write over its calibration with --force, or choose another --out")
     if holdout_from is not None and holdout_weeks is not None:
         _usage("give --holdout-from or --holdout-weeks, not both")
     if period not in ("week", "month"):

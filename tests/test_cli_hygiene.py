@@ -395,3 +395,21 @@ def test_progress_starts_again_at_each_point_of_a_sweep() -> None:
                    (36, "point 2/2:", 1, 2)])
     assert line.startswith("point 2/2: ")
     assert line.endswith(" 1/2 replications elapsed 0:00:05 ETA 0:00:05"), line
+
+
+def test_calibrate_refuses_to_write_over_a_folder_or_file(tmp_path: Path) -> None:
+    """`calibrate --out` into a non-empty folder needs --force; a file is refused; checked before any work."""
+    orders = tmp_path / "orders.csv"  # never read: --out is refused first
+    full = tmp_path / "calibration"
+    full.mkdir()
+    (full / "scenario.yaml").write_text("mine\n")
+    res = runner.invoke(app, ["calibrate", str(orders), "--out", str(full)])
+    assert res.exit_code == 2
+    assert res.stderr == (f"error: {full} is not empty; write over its calibration with --force, "
+                          "or choose another --out\n")
+    assert (full / "scenario.yaml").read_text() == "mine\n"
+    res = runner.invoke(app, ["calibrate", str(orders), "--out", str(full / "scenario.yaml"), "--force"])
+    assert res.exit_code == 2
+    assert res.stderr == f"error: {full / 'scenario.yaml'} is a file; --out needs a folder\n"
+    res = runner.invoke(app, ["calibrate", str(orders), "--out", str(full), "--force"])
+    assert res.exit_code == 2 and "orders.csv" in res.stderr  # past the check: the missing log is the error
