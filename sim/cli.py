@@ -34,6 +34,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
+from typer.core import TyperCommand
 
 from sim.loader import ScenarioError, builtin_names, builtin_path, load_scenario
 
@@ -439,12 +440,40 @@ ForceOpt = Annotated[bool, typer.Option(
     help="Replace the results already in --out (a folder holding other files is never emptied).")]
 
 
+class AgentsMode(StrEnum):
+    """What `--agents` writes: the customers' final state, or also every period."""
+
+    final = "final"
+    every = "every"
+
+
+AgentsOpt = Annotated[AgentsMode | None, typer.Option(
+    metavar="[final|every]", help="Also write every customer's data as Parquet to OUT/agents/: the final "
+    "state (`--agents`), or also one row per customer per period (`--agents every`).", show_default=False)]
+
+
+class _AgentsCommand(TyperCommand):
+    """A command whose `--agents` may stand alone, meaning `--agents final` (click has no optional values)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """The arguments, with `final` after a bare `--agents`."""
+        given: list[str] = []
+        for i, arg in enumerate(args):
+            given.append(arg)
+            if arg == "--":
+                given.extend(args[i + 1:])
+                break
+            if arg == "--agents" and (i + 1 == len(args) or args[i + 1] not in AgentsMode.__members__):
+                given.append(AgentsMode.final.value)
+        return super().parse_args(ctx, given)
+
+
 def _check_backend(backend: Backend, scheduler: str | None) -> None:
     if scheduler and backend != Backend.dask:
         _usage("--scheduler needs --backend dask")
 
 
-@_command("run")
+@_command("run", cls=_AgentsCommand)
 def run_command(
     scenario: ScenarioArg,
     out: OutOpt = None,
@@ -457,6 +486,7 @@ def run_command(
         help="With --out: continue an interrupted run in that folder, reusing every "
              "replication it finished (a complete folder is not run again).")] = False,
     force: ForceOpt = False,
+    agents: AgentsOpt = None,
 ) -> None:
     """Run every policy of SCENARIO on the same customers and compare them.
 
@@ -469,6 +499,7 @@ def run_command(
     _check_resume(resume, force, out, "earlier run")
     out_dir, made = None, False
     try:
+        from sim.agents_output import AgentsOutput
         from sim.experiment import run
         from sim.output import run_state, write_result
         from sim.store import STORE_DIR, StoreMismatchError
@@ -476,7 +507,9 @@ def run_command(
         sc = _override(_load(scenario), replications, seed)
         out_dir, made = _results_folder(out, sc, resume=resume, force=force, what="run",
                                         state=lambda d: run_state(sc, d))
-        if resume and run_state(sc, out_dir) == "complete":
+        customers = AgentsOutput.of(out_dir, agents)
+        if resume and run_state(sc, out_dir) == "complete" and not (
+                customers and customers.missing(sc, range(sc.replications))):
             typer.echo(f"{out_dir} already holds this run; not run again.\n")
             _print_table(out_dir, sc)
             typer.echo(f"\nresults: {out_dir}")
@@ -487,7 +520,7 @@ def run_command(
     try:
         with bar or nullcontext():
             result = run(sc, workers=_workers(workers), backend=backend.value, progress=bar,
-                         scheduler=scheduler, store=out_dir, resume=resume)
+                         scheduler=scheduler, store=out_dir, resume=resume, agents=customers)
     except KeyboardInterrupt:
         _stopped(out_dir, made, f"the replications finished so far are kept in {out_dir / STORE_DIR}; "
                                 f"continue with --resume --out {out_dir}")
@@ -577,7 +610,7 @@ def schema_command() -> None:
     typer.echo(json.dumps(Scenario.model_json_schema(), indent=2, ensure_ascii=False))
 
 
-@_command("sweep")
+@_command("sweep", cls=_AgentsCommand)
 def sweep_command(
     scenario: ScenarioArg,
     set_: Annotated[list[str] | None, typer.Option(
@@ -594,6 +627,7 @@ def sweep_command(
     resume: Annotated[bool, typer.Option(
         help="Skip the points already complete in --out (after an interruption).")] = False,
     force: ForceOpt = False,
+    agents: AgentsOpt = None,
 ) -> None:
     """Run the comparison over a grid of parameter values (resumable).
 
@@ -628,7 +662,8 @@ def sweep_command(
         with bar or nullcontext():
             outcome = run_sweep(sc, params, out_dir, replications=replications,
                                 workers=_workers(workers), backend=backend.value, seed=seed,
-                                scheduler=scheduler, resume=resume, progress=progress)
+                                scheduler=scheduler, resume=resume, progress=progress,
+                                agents=agents.value if agents else None)
     except ScenarioError as e:
         _discard(out_dir, made)
         _bad_input(e.problems)

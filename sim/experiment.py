@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.agents_output import AgentsOutput
 from sim.loader import load_scenario
 from sim.metrics import METRICS
 from sim.model import RetentionModel
@@ -58,21 +59,26 @@ __all__ = [
 Progress = Callable[[int, int], None]
 
 
-def run_replication(scenario: Scenario, replication: int, seed: int) -> ReplicationResult:
+def run_replication(scenario: Scenario, replication: int, seed: int,
+                    agents: AgentsOutput | None = None) -> ReplicationResult:
     """Run every arm of `scenario` with one seed.
 
     Args:
         scenario: The scenario.
         replication: Index (recorded in the result).
         seed: The replication's seed, shared by all arms.
+        agents: Also write the customers' data there (`sim.agents_output`); None collects nothing.
 
     Returns:
         The replication's results.
     """
     summaries, series, segments = {}, {}, {}
-    for spec in scenario.policies:
+    for arm, spec in enumerate(scenario.policies):
         model = RetentionModel(scenario, policy=spec.name, rng=seed, keep_last=False)
-        model.run()
+        if agents is None:
+            model.run()
+        else:
+            agents.play(model, replication, arm)
         ts = model.timeseries()
         summaries[spec.name] = model.summary()
         series[spec.name] = ts[list(METRICS)].to_numpy(dtype=np.float64)
@@ -93,7 +99,7 @@ def _dispose(model: RetentionModel) -> None:
     vars(model).clear()
 
 
-def _task(args: tuple[Scenario, int, int]) -> ReplicationResult:
+def _task(args: tuple[Scenario, int, int, AgentsOutput | None]) -> ReplicationResult:
     return run_replication(*args)
 
 
@@ -118,7 +124,7 @@ def start_method() -> str:
     return "spawn"
 
 
-def _pool_results(tasks: list[tuple[Scenario, int, int]],
+def _pool_results(tasks: list[tuple[Scenario, int, int, AgentsOutput | None]],
                   workers: int) -> Iterator[ReplicationResult]:
     """Run tasks on a process pool, yielding results as they finish (any order).
 
@@ -158,13 +164,14 @@ def _pool_results(tasks: list[tuple[Scenario, int, int]],
 
 def _iterate(scenario: Scenario, seeds: list[int], workers: int, backend: str,
              scheduler: str | None,
-             indices: Iterable[int] | None = None) -> Iterator[ReplicationResult]:
+             indices: Iterable[int] | None = None,
+             agents: AgentsOutput | None = None) -> Iterator[ReplicationResult]:
     """Compute the given replications (default: all), yielding them as they finish.
 
     The order is the order of completion; callers that need replication order sort.
     """
     which = range(len(seeds)) if indices is None else indices
-    tasks = [(scenario, r, seeds[r]) for r in which]
+    tasks = [(scenario, r, seeds[r], agents) for r in which]
     if not tasks:
         return
     if backend == "dask":
@@ -206,7 +213,7 @@ def resolve(scenario: Scenario | str | Path, replications: int | None = None,
 def run(scenario: Scenario | str | Path, replications: int | None = None, workers: int = 1,
         backend: str = "local", seed: int | None = None, progress: Progress | None = None,
         scheduler: str | None = None, store: Path | str | None = None,
-        resume: bool = False) -> Result:
+        resume: bool = False, agents: AgentsOutput | None = None) -> Result:
     """Run every arm of a scenario over its replications and compare them.
 
     Args:
@@ -223,7 +230,10 @@ def run(scenario: Scenario | str | Path, replications: int | None = None, worker
             finishes and the result is built by streaming over those files, so memory
             does not grow with the replications. None keeps everything in memory.
         resume: With `store`: reuse the replications already finished there by this same
-            run (same resolved scenario and seeds) and compute only the others.
+            run (same resolved scenario and seeds) and compute only the others (and
+            those whose `agents` files are missing).
+        agents: Write the customers' data of every replication and arm there, as Parquet
+            (`sim.agents_output`; the workers write it). None collects nothing.
 
     Returns:
         The comparison's `Result`.
@@ -240,7 +250,7 @@ def run(scenario: Scenario | str | Path, replications: int | None = None, worker
         done: list[ReplicationResult] = []
         if progress is not None:
             progress(0, total)
-        it = _iterate(sc, seeds, workers, backend, scheduler)
+        it = _iterate(sc, seeds, workers, backend, scheduler, agents=agents)
         try:
             for rr in it:
                 done.append(rr)
@@ -251,11 +261,13 @@ def run(scenario: Scenario | str | Path, replications: int | None = None, worker
         return assemble(sc, seeds, done)
     st = ReplicationStore(store, sc, seeds)
     finished = st.prepare(resume)
+    if agents is not None:  # a replication kept without its customers' files is run again
+        finished = sorted(set(finished) - agents.missing(sc, finished))
     count = len(finished)
     if progress is not None:
         progress(count, total)
     todo = sorted(set(range(total)) - set(finished))
-    it = _iterate(sc, seeds, workers, backend, scheduler, todo)
+    it = _iterate(sc, seeds, workers, backend, scheduler, todo, agents)
     try:
         for rr in it:
             st.write(rr)

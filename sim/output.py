@@ -94,10 +94,11 @@ _SWEEP_OR_TEMPORARY = re.compile(r"point-\d{3,}|sweep\.csv|sweep_[a-z_]+\.png|\.
 
 def is_result(name: str) -> bool:
     """Whether `run` or `sweep` writes an entry of this name at the top of a results folder."""
+    from sim.agents_output import AGENTS_DIR
     from sim.report import FIGURES
     from sim.store import STORE_DIR
 
-    ours = {*CSV_FILES, *FIGURES, "report.html", RESOLVED, STORE_DIR}
+    ours = {*CSV_FILES, *FIGURES, "report.html", RESOLVED, STORE_DIR, AGENTS_DIR}
     return name in ours or _SWEEP_OR_TEMPORARY.fullmatch(name) is not None
 
 

@@ -34,6 +34,7 @@ import yaml
 from matplotlib.figure import Figure
 from pydantic import ValidationError
 
+from sim.agents_output import AgentsOutput
 from sim.files import atomic_write, resolved_yaml
 from sim.loader import Problem, ScenarioError, _message
 from sim.metrics import HEADLINE
@@ -417,7 +418,7 @@ def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
               out_dir: Path | str, *, replications: int | None = None, workers: int = 1,
               backend: str = "local", seed: int | None = None, scheduler: str | None = None,
               resume: bool = False, plots: bool = True,
-              progress: SweepProgress | None = None) -> SweepOutcome:
+              progress: SweepProgress | None = None, agents: str | None = None) -> SweepOutcome:
     """Run the comparison at every point of a grid and write the sweep's outputs.
 
     Args:
@@ -433,6 +434,8 @@ def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
             finished in a point that was interrupted mid-way.
         plots: Draw figures and reports (points and sweep plots).
         progress: Called as replications finish.
+        agents: "final" or "every": also write each point's customers to `point-XXX/agents/`
+            (`sim.agents_output`); None collects nothing.
 
     Returns:
         The outcome; `sweep.csv` and `sweep_<metric>.png` are written last.
@@ -449,7 +452,9 @@ def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
     skipped = []
     for pt in points:
         folder = out / pt.folder
-        if resume and point_done(folder, pt.scenario):
+        customers = AgentsOutput.of(folder, agents)
+        if resume and point_done(folder, pt.scenario) and not (
+                customers and customers.missing(pt.scenario, range(pt.scenario.replications))):
             skipped.append(pt.index)
             continue
         (folder / DONE).unlink(missing_ok=True)
@@ -463,7 +468,7 @@ def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
         # store left by another grid at this index is replaced.
         again = resume and ReplicationStore(folder, *resolve(pt.scenario)).matches()
         result = run(pt.scenario, workers=workers, backend=backend, progress=tick,
-                     scheduler=scheduler, store=folder, resume=again)
+                     scheduler=scheduler, store=folder, resume=again, agents=customers)
         write_result(result, folder, plots=plots)
         atomic_write(folder / DONE, _digest(resolved_yaml(result.scenario, result.seeds)) + "\n")
     frame = sweep_frame(out, points)
