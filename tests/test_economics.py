@@ -254,3 +254,28 @@ def test_the_data_driven_bot_beats_a_trainee_who_spends_half_the_budget_or_nothi
         while not game.finished:
             game.play(Plan(shares=shares))
         assert game.outcomes()["profit"] < bot
+
+
+def test_a_control_group_is_never_served_and_is_what_the_churn_model_learns_from():
+    """`holdout`: a share of customers drawn at random, kept out of the programme, the model's only records."""
+    share = 0.2
+    sc = scenario(horizon=30, population__size=2000,
+                  policies=[{"name": "c", "kind": "churn_risk", "options": {"holdout": share, "sample": 5000}}])
+    m = RetentionModel(sc, rng=4)
+    policy = m.manager.policy
+    for _ in range(30):
+        m.step()
+        control = policy._control
+        served = m.last_allocation.service[:control.size] > 0
+        assert served.any() and not (served & control).any()
+        for _, ids, _ in policy.model.pending:
+            assert control[ids].all()
+    n = control.size
+    assert abs(control.mean() - share) < 3 * np.sqrt(share * (1 - share) / n)  # binomial sampling error
+    # Without a control group the records are a sample of everyone, being served one of their features.
+    plain = RetentionModel(scenario(horizon=5, population__size=2000,
+                                    policies=[{"name": "c", "kind": "churn_risk"}]), rng=4)
+    plain.run(5)
+    assert plain.manager.policy._control.size == 0
+    ids = np.concatenate([ids for _, ids, _ in plain.manager.policy.model.pending])
+    assert np.unique(ids).size > 0.5 * 2000

@@ -45,9 +45,10 @@ class CLVPolicy(ChurnRiskPolicy):
         # Before the first fit the prediction is not used (every risk is 0.01).
         risk = _NO_RISK if fixed else self.model.predict(view)
         discount, horizon = float(self.options.get("discount", 0.002)), float(self.options.get("horizon", 104))
-        return crm_kernels.clv_score(risk, fixed, np.asarray(view.frequency, dtype=np.float32),
-                                     np.asarray(view.monetary, dtype=np.float32), view.segment,
-                                     view.field_segment_mean("value"), discount, horizon)
+        score = crm_kernels.clv_score(risk, fixed, np.asarray(view.frequency, dtype=np.float32),
+                                      np.asarray(view.monetary, dtype=np.float32), view.segment,
+                                      view.field_segment_mean("value"), discount, horizon)
+        return self.leave_out_control(score)
 
     def complaint_priority(self, view: CRMView) -> np.ndarray:
         """Complaints of the customers with most value at stake first."""
