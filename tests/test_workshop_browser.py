@@ -125,8 +125,10 @@ def test_a_class_plays_through_a_restart(server, browser):
     fac_ctx = browser.new_context()
     fac = fac_ctx.new_page()
     fac.goto(server.link("Facilitator link"))
+    assert "token" not in fac.url  # kept in a cookie, out of the address bar
     shot(fac, "01-facilitator-workshop-from-cli")
-    fac.goto(server.base + "/facilitator")  # the token is now remembered
+    fac.goto(server.link("All workshops"))
+    assert fac.url == server.base + "/facilitator"
     fac.select_option("#scenario", "default")
     fac.fill("#rounds", "2")
     fac.fill("#title", "Browser class")
@@ -247,5 +249,101 @@ def test_a_chinese_workshop_in_chromium(browser, tmp_path):
         page.goto(srv.base + "/play")  # remembered for this trainee
         assert page.locator("#round-title").inner_text().startswith("Round 1")
         ctx.close()
+    finally:
+        srv.kill()
+
+
+#: Every th/td of the complaint queue: on screen with a width, inside its scroll container
+#: (which is inside the viewport); at 1280 px and wider, visible without scrolling.
+#: Every number cell of the dashboard on one line. Returns the problems found.
+LAYOUT_CHECK = """(wide) => {
+  const problems = [];
+  const vw = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth > vw + 1)
+    problems.push('page ' + document.documentElement.scrollWidth + ' px wide in ' + vw);
+  const cells = document.querySelectorAll('#complaints th, #complaints td');
+  if (cells.length < 10) problems.push('only ' + cells.length + ' queue cells');
+  for (const c of cells) {
+    const r = c.getBoundingClientRect();
+    const box = c.closest('.scroll');
+    const b = box.getBoundingClientRect();
+    if (r.width < 1 || r.height < 1) problems.push('hidden: ' + c.innerText);
+    if (b.left < -1 || b.right > vw + 1) problems.push('scroll box off screen');
+    const card = c.closest('.card').getBoundingClientRect();
+    if (b.left < card.left - 1 || b.right > card.right + 1) problems.push('scroll box outside its card');
+    const right = r.right - b.left + box.scrollLeft;
+    if (right > box.scrollWidth + 1) problems.push('cut off: ' + c.innerText);
+    if (wide && r.right > b.right + 1) problems.push('needs scrolling at ' + vw + ': ' + c.innerText);
+  }
+  for (const c of document.querySelectorAll('td')) {
+    const text = c.innerText.trim();
+    if (!/\\d/.test(text) || c.classList.contains('text')) continue;
+    const range = document.createRange();
+    range.selectNodeContents(c);
+    const tops = new Set([...range.getClientRects()].filter(x => x.width > 0).map(x => Math.round(x.top)));
+    if (tops.size > 1) problems.push('wrapped: ' + text);
+  }
+  return problems;
+}"""
+
+
+def test_layout_projector_and_a_debrief_for_the_facilitator(browser, tmp_path):
+    """390, 1280 and 1920 px in English and Chinese; the projector shows no token; the
+    facilitator opens a trainee's debrief."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    srv = Server(tmp_path / "room.sqlite", free_port(), extra=("--rounds", "1"))
+    srv.start()
+    try:
+        fac_link, master = srv.link("Facilitator link"), srv.link("All workshops")
+        secrets_ = {fac_link.split("token=")[1], master.split("token=")[1]}
+        fac_ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+        fac = fac_ctx.new_page()
+        fac.goto(fac_link)
+        assert "token" not in fac.url
+        code = fac.locator("#join-code-value").inner_text().strip()
+        assert len(code) == 6 and fac.locator("#qr svg").count() == 1
+
+        # A trainee types the code at /join, then joins.
+        ctx = browser.new_context()
+        page = ctx.new_page()
+        page.goto(srv.base + "/join")
+        page.fill("#code", code.lower())
+        page.click("#code-button")
+        page.wait_for_load_state()
+        page.fill("#name", "Ada")
+        page.click("#join-button")
+        page.wait_for_load_state()
+        for lang in ("en", "zh_CN"):
+            page.goto(f"{srv.base}/language/{lang}?next=/play")
+            for width in (390, 1280, 1920):
+                page.set_viewport_size({"width": width, "height": 900})
+                problems = page.evaluate(LAYOUT_CHECK, width >= 1280)
+                page.screenshot(path=str(ARTIFACTS / f"20-dashboard-{lang}-{width}.png"), full_page=True)
+                assert problems == [], (lang, width, problems)
+        page.goto(f"{srv.base}/language/en?next=/play")
+        page.click("#submit")
+        page.wait_for_load_state()
+        assert page.locator("#debrief-title").inner_text() == "Debrief for Ada"
+
+        # The facilitator opens Ada's debrief from the facilitator page.
+        fac.reload()
+        fac.locator("#progress a[id^=debrief-]").first.click()
+        fac.wait_for_load_state()
+        assert fac.locator("#debrief-title").inner_text() == "Debrief for Ada"
+        assert fac.locator("#facilitator-view").is_visible()
+        shot(fac, "21-facilitator-reads-a-debrief")
+
+        # The projector view, in a browser with no cookie: no token anywhere.
+        fac.go_back()
+        href = fac.locator("#projector").get_attribute("href")
+        proj = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+        proj.goto(srv.base + href)
+        html = proj.content()
+        assert not any(t in html or t in proj.url for t in secrets_)
+        assert "Ada" in proj.locator("#class-outcomes").inner_text()
+        assert proj.locator("#join-code-value").inner_text().strip() == code
+        shot(proj, "22-projector-1920")
+        for c in (fac_ctx, ctx, proj.context):
+            c.close()
     finally:
         srv.kill()

@@ -2,19 +2,27 @@
 
 Routes:
 
-- trainees: ``/join/{workshop}`` (display name, or the resume code of an
+- trainees: ``/join`` (type the workshop's six-character join code, or scan
+  its QR code) → ``/join/{workshop}`` (display name, or the resume code of an
   earlier session; a browser that already has a session there continues it)
   → ``/play`` (dashboard and controls, one round per submit, within the
   rounds the facilitator has opened) → ``/debrief``. The session id lives in
   an HttpOnly cookie; ``/resume/{session}`` sets it on another device. No
   route takes another trainee's id, so a trainee can read and change only
   their own session. ``/api/session`` and ``/api/round`` are the same as JSON.
-- facilitator (token in ``?token=`` or the cookie it sets): ``/facilitator``
-  (workshops, start a new one), ``/facilitator/w/{id}`` (class control —
-  open the next round, pause, go on, close — live progress, class outcomes
-  and bias profile; POSTs to ``/pace``), ``/facilitator/w/{id}/roster``
-  (resume codes; rename, remove, merge), ``/facilitator/w/{id}/report.html``
-  and ``report.csv`` (exports). Without the token: 403.
+- facilitator: the master token (every workshop; ``/facilitator`` lists them
+  and starts new ones) or a workshop's own token (that workshop's pages
+  only), given once in ``?token=``: it is kept in an HttpOnly cookie and the
+  page reloads without it, so the token never stays in the address bar.
+  ``/facilitator/w/{id}`` (class control — open the next round, pause, go
+  on, close — join code and QR code, live progress, class outcomes and bias
+  profile; POSTs to ``/pace``), ``/facilitator/w/{id}/debrief/{ref}`` (one
+  trainee's debrief), ``/facilitator/w/{id}/roster`` (resume codes; rename,
+  remove, merge), ``/facilitator/w/{id}/report.html`` and ``report.csv``
+  (exports). Without a token: 403.
+- projector: ``/projector/{view key}`` — the class live (progress, outcomes,
+  bias profile, join code), read-only, no token; names "Trainee 1, 2 …" when
+  the facilitator hides them.
 - everyone: ``/language/{lang}?next=/path`` switches the pages' language for this
   browser (a cookie); without it a page speaks its workshop's language.
 
@@ -33,6 +41,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -241,16 +250,53 @@ class Site:
         """The base URL for links shown on a page (no trailing slash)."""
         return self.public_url.rstrip("/") or str(request.base_url).rstrip("/")
 
-    def authorised(self, request: Request) -> bool:
-        """The request carries the facilitator's token (in ``?token=`` or its cookie)."""
-        given = request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE) or ""
-        return secrets.compare_digest(given.encode(), self.token.encode())
+    def authorised(self, request: Request, workshop_id: str | None = None) -> bool:
+        """The request carries a facilitator token for `workshop_id` (or for all).
 
-    def with_token_cookie(self, request: Request, resp: Response) -> Response:
-        """`resp`, setting the token cookie when the token came in the query."""
-        if request.query_params.get("token"):
-            resp.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
+        The master token opens every workshop; a workshop's own token opens that
+        workshop's pages only. Either comes in ``?token=`` or the cookie it set.
+        """
+        given = [request.query_params.get("token", ""), request.cookies.get(TOKEN_COOKIE, "")]
+        own = ""
+        if workshop_id:
+            given.append(request.cookies.get(workshop_cookie(workshop_id), ""))
+            try:
+                own = self.engine.keys(workshop_id)["token"]
+            except AccessError:
+                own = ""
+        return any(g and (secrets.compare_digest(g.encode(), self.token.encode())
+                          or (own and secrets.compare_digest(g.encode(), own.encode())))
+                   for g in given)
+
+    def authorised_master(self, request: Request) -> bool:
+        """The request carries the master token (every workshop, and starting new ones)."""
+        given = [request.query_params.get("token", ""), request.cookies.get(TOKEN_COOKIE, "")]
+        return any(g and secrets.compare_digest(g.encode(), self.token.encode()) for g in given)
+
+    def remember_token(self, request: Request, resp: Response,
+                       workshop_id: str | None = None) -> Response:
+        """`resp`, setting the cookie of the token that came in ``?token=`` (master or the workshop's)."""
+        given = request.query_params.get("token", "")
+        if not given:
+            return resp
+        if secrets.compare_digest(given.encode(), self.token.encode()):
+            resp.set_cookie(TOKEN_COOKIE, given, httponly=True, samesite="strict")
+        elif workshop_id and secrets.compare_digest(
+                given.encode(), self.engine.keys(workshop_id)["token"].encode()):
+            resp.set_cookie(workshop_cookie(workshop_id), given, httponly=True, samesite="strict")
         return resp
+
+    def clean_url(self, request: Request, workshop_id: str | None = None) -> Response | None:
+        """For a GET whose address holds the token: keep it in a cookie and reload the page without it.
+
+        So the token never stays in the address bar (a projected page, a screenshot, the
+        browser's history); None when there is nothing to clean.
+        """
+        if request.method != "GET" or "token" not in request.query_params:
+            return None
+        rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+        url = request.url.path + ("?" + urlencode(rest) if rest else "")
+        return self.remember_token(request, RedirectResponse(url, status_code=303), workshop_id)
 
     def session_of(self, request: Request) -> str | None:
         """The trainee's session id from the cookie, if it opens a session."""
@@ -260,6 +306,11 @@ class Site:
         except AccessError:
             return None
         return sid
+
+
+def workshop_cookie(workshop_id: str) -> str:
+    """The name of the cookie that keeps a workshop's own facilitator token."""
+    return f"rl_token_{workshop_id}"
 
 
 def _site(request: Request) -> Site:
@@ -364,6 +415,21 @@ async def join(request: Request) -> Response:
         return site.page(request, "join.html", status=410 if isinstance(exc, WorkshopClosed) else 400,
                          lang=lang, workshop=ws, error=reason(exc), name=name, current=current)
     return _enter_session(sid)
+
+
+async def join_by_code(request: Request) -> Response:
+    """``/join``: type the workshop's short code (``?code=`` works too) → its join page."""
+    site = _site(request)
+    code = request.query_params.get("code", "")
+    if request.method == "POST":
+        code = str((await request.form()).get("code", ""))
+    if not code.strip():
+        return site.page(request, "join_code.html", error=None, code="")
+    try:
+        ws = site.engine.by_join_code(code)
+    except AccessError as exc:
+        return site.page(request, "join_code.html", status=404, error=reason(exc), code=code[:20])
+    return RedirectResponse(f"/join/{ws.id}", status_code=303)
 
 
 def resume(request: Request) -> Response:
@@ -495,8 +561,10 @@ async def api_round(request: Request) -> Response:
 async def facilitator(request: Request) -> Response:
     """The workshops; POST starts a new one."""
     site = _site(request)
-    if not site.authorised(request):
+    if not site.authorised_master(request):
         return site.refuse(request, 403, NEED_TOKEN)
+    if cleaned := site.clean_url(request):
+        return cleaned
     error = None
     if request.method == "POST":
         form = await request.form()
@@ -518,20 +586,20 @@ async def facilitator(request: Request) -> Response:
     resp = site.page(request, "facilitator.html", status=400 if error else 200, error=error,
                      workshops=site.engine.workshops(), scenarios=builtin_names(),
                      base=site.base(request))
-    return site.with_token_cookie(request, resp)
+    return site.remember_token(request, resp)
 
 
 def _fac_workshop_id(request: Request) -> tuple[Site, str, Response | None]:
     """The site, the workshop id, and the refusal if the token is missing or there is no such workshop."""
     site = _site(request)
     wid = request.path_params["wid"]
-    if not site.authorised(request):
+    if not site.authorised(request, wid):
         return site, wid, site.refuse(request, 403, NEED_TOKEN)
     try:
         site.engine.workshop(wid)
     except AccessError:
         return site, wid, site.refuse(request, 404, msg("No such workshop."))
-    return site, wid, None
+    return site, wid, site.clean_url(request, wid)
 
 
 def fac_workshop(request: Request, error: Any = None) -> Response:
@@ -547,10 +615,83 @@ def fac_workshop(request: Request, error: Any = None) -> Response:
         rep = eng.class_report(wid, with_bots=True)
     w = eng.workshop(wid)
     lang = site.lang(request, wid)
+    base = site.base(request)
+    keys = eng.keys(wid)
     resp = site.page(request, "workshop.html", status=400 if error else 200, lang=lang, r=rep,
                      progress=progress, w=w, pace=pace_text(w, eng.clock()), error=error,
-                     join_url=f"{site.base(request)}/join/{wid}", **class_charts(rep, lang))
-    return site.with_token_cookie(request, resp)
+                     join_url=f"{base}/join/{wid}", code_url=f"{base}/join",
+                     qr=qr_svg(f"{base}/join/{wid}"), projector_url=f"/projector/{keys['view_key']}",
+                     master=site.authorised_master(request), **class_charts(rep, lang))
+    return site.remember_token(request, resp, wid)
+
+
+def fac_debrief(request: Request) -> Response:
+    """One trainee's debrief, as they see it, opened by the facilitator (by roster number)."""
+    site, wid, refused = _fac_workshop_id(request)
+    if refused:
+        return refused
+    lang = site.lang(request, wid)
+    try:
+        t = site.engine.roster_entry(wid, int(request.path_params["ref"]))
+        b = site.engine.debrief(t.id)
+    except AccessError:
+        return site.refuse(request, 404, msg("No such trainee in this workshop."), lang)
+    except PlanError as exc:
+        return site.refuse(request, 409, reason(exc), lang)
+    return site.page(request, "debrief.html", lang=lang, b=b, facilitator_view=True,
+                     back=f"/facilitator/w/{wid}", **debrief_charts(b, lang))
+
+
+def anonymised(rep: dict[str, Any], progress: list[dict[str, Any]], lang: str
+               ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The class report and progress with every trainee named "Trainee 1, 2 …" (in the order they joined)."""
+    number = {p["ref"]: i + 1 for i, p in enumerate(sorted(progress, key=lambda p: p["ref"]))}
+
+    def alias(ref: int) -> str:
+        return localize(msg("Trainee {n}", n=number.get(ref, 0)), lang)
+
+    rep = {**rep, "trainees": [{**t, "name": alias(t["ref"])} for t in rep["trainees"]]}
+    return rep, [{**p, "name": alias(p["ref"])} for p in progress]
+
+
+def projector(request: Request) -> Response:
+    """The class on a projector: join code and QR, progress, outcomes and bias profile, refreshed live.
+
+    Opened by the workshop's view key (read-only): no token, no controls, no
+    resume codes, no links into trainees' games; names hidden when the
+    facilitator chose so (`WorkshopEngine.set_anonymous`).
+    """
+    site = _site(request)
+    try:
+        w = site.engine.by_view_key(request.path_params["key"])
+    except AccessError:
+        return site.refuse(request, 404, msg("There is no projector view at this link."))
+    eng = site.engine
+    progress = eng.progress(w.id)
+    rep = eng.class_report(w.id, with_bots=False)
+    if any(t["finished"] for t in rep["trainees"]):
+        rep = eng.class_report(w.id, with_bots=True)
+    w = eng.workshop(w.id)
+    lang = site.lang(request, w.id)
+    if w.anonymous:
+        rep, progress = anonymised(rep, progress, lang)
+    base = site.base(request)
+    return site.page(request, "projector.html", lang=lang, r=rep, w=w, progress=progress,
+                     pace=pace_text(w, eng.clock()), join_url=f"{base}/join/{w.id}",
+                     code_url=f"{base}/join", qr=qr_svg(f"{base}/join/{w.id}"),
+                     **class_charts(rep, lang))
+
+
+def qr_svg(text: str) -> str:
+    """A QR code of `text` as inline SVG (made here, with `segno`; '' when it is not installed)."""
+    try:
+        import segno
+    except ImportError:  # pragma: no cover - segno is a dependency of the workshop
+        return ""
+    buf = io.BytesIO()
+    segno.make(text, error="m").save(buf, kind="svg", scale=5, border=2, xmldecl=False,
+                                     svgns=True, nl=False, svgclass="qr", title=text)
+    return buf.getvalue().decode()
 
 
 #: The facilitator's pacing buttons and the engine's method each calls.
@@ -572,6 +713,9 @@ async def fac_pace(request: Request) -> Response:
         resp = RedirectResponse(f"/facilitator/w/{wid}", status_code=303)
         resp.delete_cookie(LANG_COOKIE)  # the facilitator sees the workshop's new language
         return resp
+    if action == "anonymous":
+        site.engine.set_anonymous(wid, bool(form.get("anonymous")))
+        return RedirectResponse(f"/facilitator/w/{wid}", status_code=303)
     if action not in PACE_ACTIONS:
         return fac_workshop(request, error=msg("Unknown control {action!r}.", action=action))
     if action == "close" and not form.get("confirm"):
@@ -609,7 +753,7 @@ async def fac_roster(request: Request) -> Response:
             return RedirectResponse(f"/facilitator/w/{wid}/roster", status_code=303)
     resp = site.page(request, "roster.html", status=400 if error else 200, lang=site.lang(request, wid),
                      w=eng.workshop(wid), progress=eng.progress(wid), error=error)
-    return site.with_token_cookie(request, resp)
+    return site.remember_token(request, resp, wid)
 
 
 def pace_text(w: Any, now: float) -> Any:
@@ -643,9 +787,9 @@ def duration(seconds: float) -> Any:
 def fac_report(request: Request) -> Response:
     """The class report as an HTML file to download."""
     site = _site(request)
-    if not site.authorised(request):
-        return site.refuse(request, 403, msg("The report needs the facilitator's token."))
     wid = request.path_params["wid"]
+    if not site.authorised(request, wid):
+        return site.refuse(request, 403, msg("The report needs the facilitator's token."))
     lang = site.lang(request, wid)
     try:
         rep = site.engine.class_report(wid)
@@ -659,10 +803,10 @@ def fac_report(request: Request) -> Response:
 def fac_csv(request: Request) -> Response:
     """The class report as CSV to download (headers in the page's language)."""
     site = _site(request)
-    if not site.authorised(request):
+    wid = request.path_params["wid"]
+    if not site.authorised(request, wid):
         return Response("forbidden: the facilitator token is needed\n", status_code=403,
                         media_type="text/plain")
-    wid = request.path_params["wid"]
     try:
         rep = site.engine.class_report(wid)
     except AccessError:
@@ -674,7 +818,9 @@ def fac_csv(request: Request) -> Response:
 ROUTES = [
     Route("/", index),
     Route("/language/{lang}", switch_language),
+    Route("/join", join_by_code, methods=["GET", "POST"]),
     Route("/join/{wid}", join, methods=["GET", "POST"]),
+    Route("/projector/{key}", projector),
     Route("/resume/{sid}", resume),
     Route("/play", play, methods=["GET", "POST"]),
     Route("/debrief", debrief),
@@ -684,6 +830,7 @@ ROUTES = [
     Route("/facilitator/w/{wid}", fac_workshop),
     Route("/facilitator/w/{wid}/pace", fac_pace, methods=["POST"]),
     Route("/facilitator/w/{wid}/roster", fac_roster, methods=["GET", "POST"]),
+    Route("/facilitator/w/{wid}/debrief/{ref:int}", fac_debrief),
     Route("/facilitator/w/{wid}/report.html", fac_report),
     Route("/facilitator/w/{wid}/report.csv", fac_csv),
 ]
@@ -718,8 +865,8 @@ def trend_charts(d: dict[str, Any], lang: str = DEFAULT_LANGUAGE) -> list[str]:
                           lang=lang),
         charts.line_chart({t(N_("customers lost")): tr["churned"], t(N_("complaints")): tr["complaints"]},
                           t(N_("Customers lost and complaints per week")), marks=rounds_at, lang=lang),
-        charts.line_chart({"CSAT": tr["csat_surveyed"]}, t(N_("Survey CSAT (1–5), last 13 weeks")),
-                          marks=rounds_at, lang=lang),
+        charts.line_chart({"CSAT": tr["csat_surveyed"]}, t(N_("Survey CSAT (1–5) per week")),
+                          marks=rounds_at, lang=lang, floor=1.0),
     ]
 
 

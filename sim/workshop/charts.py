@@ -18,6 +18,8 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 
 def _fmt(x: float) -> str:
     a = abs(x)
+    if a < 1e-12:
+        return "0"
     if a >= 1e6:
         return f"{x / 1e6:.1f}M"
     if a >= 1e4:
@@ -29,10 +31,26 @@ def _fmt(x: float) -> str:
     return f"{x:.2f}"
 
 
+def nice_ceiling(x: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10 × a power of ten that is ≥ `x` (x > 0)."""
+    if x <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(x))
+    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if step * power >= x * (1 - 1e-9):
+            return step * power
+    return 10 * power  # pragma: no cover - the loop ends at 10
+
+
 def line_chart(series: dict[str, Sequence[float]], title: str, width: int = 420,
                height: int = 180, x0: int = 0, marks: Sequence[int] = (),
-               lang: str = DEFAULT_LANGUAGE) -> str:
+               lang: str = DEFAULT_LANGUAGE, floor: float | None = 0.0) -> str:
     """A line chart of one or more series over periods.
+
+    The y-axis starts at `floor` (zero by default; the bottom of a rating scale,
+    e.g. 1 for CSAT 1–5), so that a 2 % dip looks like one, not like a crash. With
+    `floor` None the axis is cut to the data and marked as broken (a zigzag on
+    the axis) so the cut shows.
 
     Args:
         series: Label → values per period (NaN gaps are skipped).
@@ -42,6 +60,7 @@ def line_chart(series: dict[str, Sequence[float]], title: str, width: int = 420,
         x0: Period of the first value.
         marks: Periods to mark with a dashed vertical line (round starts).
         lang: The language of the chart's own words (the axis, "no data yet").
+        floor: Where the y-axis starts (None: cut to the data, marked as broken).
     """
     pad_l, pad_r, pad_t, pad_b = 48, 10, 24, 22
     vals = [v for s in series.values() for v in s if v is not None and math.isfinite(v)]
@@ -55,10 +74,18 @@ def line_chart(series: dict[str, Sequence[float]], title: str, width: int = 420,
                      f'{escape(localize(msg("no data yet"), lang))}</text></svg>')
         return "".join(parts)
     lo, hi = min(vals), max(vals)
-    if hi - lo < 1e-12:
-        lo, hi = lo - 1, hi + 1
-    span = hi - lo
-    lo, hi = lo - 0.05 * span, hi + 0.05 * span
+    broken = floor is None
+    if not broken:
+        lo, hi = min(lo, floor), max(hi, floor)
+        top = nice_ceiling(hi - lo) if hi - lo > 1e-12 else 1.0
+        hi = lo + top
+        if hi < max(vals) * (1 + 1e-9):  # pragma: no cover - the ceiling is at least the span
+            hi = max(vals)
+    else:
+        if hi - lo < 1e-12:
+            lo, hi = lo - 1, hi + 1
+        span = hi - lo
+        lo, hi = lo - 0.05 * span, hi + 0.05 * span
     pw, ph = width - pad_l - pad_r, height - pad_t - pad_b
 
     def px(i: int) -> float:
@@ -73,6 +100,11 @@ def line_chart(series: dict[str, Sequence[float]], title: str, width: int = 420,
         parts.append(f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{y:.1f}" y2="{y:.1f}" '
                      f'stroke="#ddd"/><text x="{pad_l - 4}" y="{y + 4:.1f}" font-size="10" '
                      f'text-anchor="end">{_fmt(v)}</text>')
+    if broken:  # a zigzag on the axis: it does not start at zero
+        yb = pad_t + ph
+        parts.append(f'<polyline fill="none" stroke="#555" stroke-width="1.5" points="'
+                     f'{pad_l - 5},{yb - 2} {pad_l + 5},{yb - 6} {pad_l - 5},{yb - 10} '
+                     f'{pad_l + 5},{yb - 14}"/>')
     for m in marks:
         i = m - x0
         if 0 <= i < n:

@@ -89,6 +89,9 @@ class Workshop:
         deadline: When the open round's countdown ends (seconds since the epoch), if it runs.
         remaining: Seconds left on the countdown while paused (0 once time is up).
         language: The language its pages speak unless a trainee picks another (`sim.i18n`).
+        join_code: The short code trainees can type at /join instead of opening the join link.
+            (Its facilitator token and projector key are not here: `WorkshopEngine.keys`.)
+        anonymous: Its projector view names trainees "Trainee 1, 2 …" (`set_anonymous`).
     """
 
     id: str
@@ -103,6 +106,8 @@ class Workshop:
     deadline: float | None = None
     remaining: float | None = None
     language: str = "en"
+    join_code: str = ""
+    anonymous: bool = False
 
     @property
     def time_up(self) -> bool:
@@ -198,6 +203,40 @@ class WorkshopEngine:
             raise AccessError("no such workshop")
         return self._public(row)
 
+    def by_join_code(self, code: str) -> Workshop:
+        """The workshop a join code opens (typed as it comes: case, spaces and dashes do not matter).
+
+        Raises:
+            AccessError: If no workshop has that code.
+        """
+        clean = "".join(ch for ch in str(code).upper() if ch.isalnum())
+        row = self.store.workshop_by(join_code=clean) if clean else None
+        if row is None:
+            raise AccessError(msg("No workshop has the code {code}.", code=str(code).strip()[:20]))
+        return self._public(row)
+
+    def by_view_key(self, key: str) -> Workshop:
+        """The workshop whose projector view `key` opens.
+
+        Raises:
+            AccessError: If no workshop has that key.
+        """
+        row = self.store.workshop_by(view_key=str(key))
+        if row is None:
+            raise AccessError("no such projector view")
+        return self._public(row)
+
+    def keys(self, workshop_id: str) -> dict[str, str]:
+        """The workshop's secrets: its facilitator `token` and its projector view's `view_key`.
+
+        Raises:
+            AccessError: If there is no such workshop.
+        """
+        row = self.store.workshop(workshop_id)
+        if row is None:
+            raise AccessError("no such workshop")
+        return {"token": row.token, "view_key": row.view_key}
+
     def workshops(self) -> list[Workshop]:
         """All workshops, newest first."""
         return [self._public(r) for r in self.store.workshops()]
@@ -229,11 +268,21 @@ class WorkshopEngine:
         self.store.set_language(workshop_id, language)
         return self.workshop(workshop_id)
 
+    def set_anonymous(self, workshop_id: str, anonymous: bool = True) -> Workshop:
+        """Hide (or show again) the trainees' names on the projector view.
+
+        Raises:
+            AccessError: If there is no such workshop.
+        """
+        self.workshop(workshop_id)
+        self.store.set_anonymous(workshop_id, anonymous)
+        return self.workshop(workshop_id)
+
     @staticmethod
     def _public(row: WorkshopRow) -> Workshop:
         return Workshop(row.id, row.title, row.scenario_name, row.rounds, row.seed, row.paced,
                         row.round_seconds, row.open_round, row.status, row.deadline,
-                        row.remaining, row.language)
+                        row.remaining, row.language, row.join_code, row.anonymous)
 
     # ------------------------------------------------------------------ pacing
 
@@ -725,7 +774,7 @@ class WorkshopEngine:
             rounds = self.store.rounds(t.id)
             prof = profile([r.features for r in rounds])
             top = flagged_top(prof)
-            row: dict[str, Any] = {"name": t.name, "rounds_done": len(rounds),
+            row: dict[str, Any] = {"name": t.name, "ref": t.ref, "rounds_done": len(rounds),
                                    "finished": len(rounds) >= w.rounds,
                                    "profile": {s.kind: s.score for s in prof},
                                    "top": top.kind if top else None}

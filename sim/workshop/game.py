@@ -679,13 +679,20 @@ def list_rows(view: CRMView, lists: dict[str, np.ndarray], value: np.ndarray,
 
 def complaint_queue(view: CRMView, value: np.ndarray, liked: np.ndarray,
                     size: int = 10) -> list[dict[str, Any]]:
-    """The open complaints that have waited longest (the first `size`), longest first."""
+    """The open complaints that have waited longest (the first `size`), longest first.
+
+    ``waiting`` is the weeks a complaint has waited unhandled after the week it
+    was filed in (the CRM's `complaint_age`); ``filed`` says when it was filed, in words.
+    """
     open_ids = np.flatnonzero(view.complaint_open & view.known)
     order = open_ids[np.argsort(-view.complaint_age[open_ids], kind="stable")]
     names = view.segment_names
     return [{
         "id": int(i), "segment": names[int(view.segment[i])],
         "waiting": int(view.complaint_age[i]),
+        # Filed in week t - 1 - age (complaints are filed after the week's handling), so at
+        # the start of week t it has waited age + 1 weeks: "1 week ago" is last week's.
+        "filed": ago(int(view.complaint_age[i]) + 1),
         "complaints_total": int(np.nan_to_num(view.complaints_total[i], nan=0)),
         "value": float(value[i]),
         "liked": bool(liked[i]),

@@ -65,6 +65,10 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "deadline": "REAL",
         "remaining": "REAL",
         "language": "TEXT NOT NULL DEFAULT 'en'",
+        "token": "TEXT",
+        "view_key": "TEXT",
+        "join_code": "TEXT",
+        "anonymous": "INTEGER NOT NULL DEFAULT 0",
     },
     "trainees": {
         "code": "TEXT",
@@ -72,8 +76,10 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "merged_into": "TEXT",
     },
 }
-#: Letters of resume codes (no 0/O, 1/I/L: read aloud and typed from a slide).
+#: Letters of resume codes and join codes (no 0/O, 1/I/L: read aloud and typed from a slide).
 CODE_LETTERS = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+#: Length of a workshop's join code (typed by trainees at /join).
+JOIN_CODE_LENGTH = 6
 
 
 def now() -> str:
@@ -93,6 +99,10 @@ class WorkshopRow:
         deadline: When the open round's countdown ends (seconds since the epoch), if one runs.
         remaining: Seconds left on the countdown when it was paused.
         language: The workshop's language (`sim.i18n.LANGUAGES`).
+        token: The workshop's own facilitator token (opens this workshop's facilitator pages only).
+        view_key: The key of its read-only projector view (no facilitator controls, no codes).
+        join_code: The short code trainees type at /join (`JOIN_CODE_LENGTH` letters and digits).
+        anonymous: The projector view shows "Trainee 1, 2 …" instead of the display names.
     """
 
     id: str
@@ -109,6 +119,10 @@ class WorkshopRow:
     deadline: float | None = None
     remaining: float | None = None
     language: str = "en"
+    token: str = ""
+    view_key: str = ""
+    join_code: str = ""
+    anonymous: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,13 +147,15 @@ class TraineeRow:
 
 
 WORKSHOP_SELECT = ("SELECT id, title, scenario_name, scenario_json, rounds, seed, created, paced, "
-                   "round_seconds, open_round, status, deadline, remaining, language FROM workshops")
+                   "round_seconds, open_round, status, deadline, remaining, language, token, view_key, "
+                   "join_code, anonymous FROM workshops")
 TRAINEE_SELECT = ("SELECT id, workshop_id, name, joined, rowid, code, removed, merged_into "
                   "FROM trainees")
 
 
 def _workshop(r: tuple) -> WorkshopRow:
-    return WorkshopRow(*r[:7], bool(r[7]), int(r[8]), int(r[9]), *r[10:])
+    return WorkshopRow(*r[:7], bool(r[7]), int(r[8]), int(r[9]), *r[10:14],
+                       *(x or "" for x in r[14:17]), bool(r[17]))
 
 
 def _trainee(r: tuple) -> TraineeRow:
@@ -179,6 +195,12 @@ class Store:
                         db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
             for (sid,) in db.execute("SELECT id FROM trainees WHERE code IS NULL").fetchall():
                 db.execute("UPDATE trainees SET code=? WHERE id=?", (_code(), sid))
+            for (wid,) in db.execute("SELECT id FROM workshops WHERE token IS NULL OR view_key IS "
+                                     "NULL OR join_code IS NULL").fetchall():
+                db.execute("UPDATE workshops SET token=COALESCE(token, ?), view_key=COALESCE("
+                           "view_key, ?), join_code=COALESCE(join_code, ?) WHERE id=?",
+                           (secrets.token_urlsafe(24), secrets.token_urlsafe(12),
+                            _free_join_code(db), wid))
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -207,21 +229,34 @@ class Store:
     def add_workshop(self, title: str, scenario_name: str, scenario_json: str, rounds: int,
                      seed: int, paced: bool = False, round_seconds: int = 0,
                      language: str = "en") -> WorkshopRow:
-        """Store a new workshop with an unguessable id."""
-        row = WorkshopRow(secrets.token_urlsafe(9), title, scenario_name, scenario_json,
-                          int(rounds), int(seed), now(), bool(paced), int(round_seconds),
-                          language=language)
+        """Store a new workshop with an unguessable id, its own token and view key, and a free join code."""
         with self._lock, self._connect() as db:
+            row = WorkshopRow(secrets.token_urlsafe(9), title, scenario_name, scenario_json,
+                              int(rounds), int(seed), now(), bool(paced), int(round_seconds),
+                              language=language, token=secrets.token_urlsafe(24),
+                              view_key=secrets.token_urlsafe(12), join_code=_free_join_code(db))
             db.execute("INSERT INTO workshops (id, title, scenario_name, scenario_json, rounds, "
-                       "seed, created, paced, round_seconds, language) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       "seed, created, paced, round_seconds, language, token, view_key, join_code) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                        (row.id, row.title, row.scenario_name, row.scenario_json, row.rounds,
-                        row.seed, row.created, int(row.paced), row.round_seconds, row.language))
+                        row.seed, row.created, int(row.paced), row.round_seconds, row.language,
+                        row.token, row.view_key, row.join_code))
         return row
 
     def workshop(self, workshop_id: str) -> WorkshopRow | None:
         """A workshop by id."""
         with self._connect() as db:
             r = db.execute(f"{WORKSHOP_SELECT} WHERE id=?", (workshop_id,)).fetchone()
+        return _workshop(r) if r else None
+
+    def workshop_by(self, *, join_code: str | None = None,
+                    view_key: str | None = None) -> WorkshopRow | None:
+        """A workshop by its join code or its projector view's key."""
+        key, value = ("join_code", join_code) if join_code is not None else ("view_key", view_key)
+        if not value:
+            return None
+        with self._connect() as db:
+            r = db.execute(f"{WORKSHOP_SELECT} WHERE {key}=?", (value,)).fetchone()
         return _workshop(r) if r else None
 
     def workshops(self) -> list[WorkshopRow]:
@@ -234,6 +269,11 @@ class Store:
         """Change a workshop's language."""
         with self._lock, self._connect() as db:
             db.execute("UPDATE workshops SET language=? WHERE id=?", (language, workshop_id))
+
+    def set_anonymous(self, workshop_id: str, anonymous: bool) -> None:
+        """Show or hide the trainees' names on the workshop's projector view."""
+        with self._lock, self._connect() as db:
+            db.execute("UPDATE workshops SET anonymous=? WHERE id=?", (int(anonymous), workshop_id))
 
     def set_pace(self, workshop_id: str, **fields: Any) -> None:
         """Change a workshop's pacing (`open_round`, `status`, `deadline`, `remaining`)."""
@@ -336,6 +376,15 @@ class Store:
         with self._lock, self._connect() as db:
             db.execute("INSERT OR REPLACE INTO bots VALUES (?,?,?)",
                        (workshop_id, version, json.dumps(result)))
+
+
+def _free_join_code(db: sqlite3.Connection) -> str:
+    """A join code no workshop of the database has."""
+    taken = {r[0] for r in db.execute("SELECT join_code FROM workshops WHERE join_code IS NOT NULL")}
+    while True:
+        code = "".join(secrets.choice(CODE_LETTERS) for _ in range(JOIN_CODE_LENGTH))
+        if code not in taken:
+            return code
 
 
 def _code() -> str:
