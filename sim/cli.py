@@ -372,50 +372,47 @@ def _columns(rows: list[list[str]], left: int = 1) -> str:
 
 
 def comparison_text(summary: pd.DataFrame, comparison: pd.DataFrame, policies: list[str],
-                    baseline: str, metrics: tuple[str, ...] | None = None) -> str:
-    """The short comparison table printed by `run`.
+                    baseline: str, metrics: tuple[str, ...] | None = None, **kw: Any) -> str:
+    """The comparison printed by `run` (`sim.report.comparison_text`: headline, means, differences)."""
+    from sim.report import comparison_text as text
 
-    Args:
-        summary: `summary.csv` as a DataFrame.
-        comparison: `comparison.csv` as a DataFrame.
-        policies: Arm names in order.
-        baseline: The baseline arm.
-        metrics: Metrics shown (default: the headline metrics).
-
-    Returns:
-        Means per arm, then each arm's paired difference against the baseline
-        with its 95 % interval and p-value (`*` marks an interval excluding 0).
-    """
-    import math
-
-    from sim.metrics import HEADLINE
-    from sim.report import comparison_rows, fmt_num, fmt_p
-
-    rows = comparison_rows(summary, comparison, policies, baseline, metrics or HEADLINE)
-    head = ["metric", *(f"{p} (baseline)" if p == baseline else p for p in policies)]
-    table = [head] + [[r["metric"], *(fmt_num(r["means"].get(p, (math.nan,))[0])
-                                      for p in policies)] for r in rows]
-    parts = ["Mean over replications:", _columns(table)]
-    for p in policies:
-        if p == baseline:
-            continue
-        diff = [["metric", "difference", "95 % CI", "p", ""]]
-        for r in rows:
-            d, lo, hi, pv = r["diffs"].get(p, (math.nan,) * 4)
-            clear = math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0)
-            ci = f"[{fmt_num(lo, True)}, {fmt_num(hi, True)}]" if math.isfinite(lo) else "–"
-            diff.append([r["metric"], fmt_num(d, True), ci, fmt_p(pv), "*" if clear else ""])
-        parts += ["", f"{p} − {baseline} (paired differences, 95 % CI):", _columns(diff)]
-    return "\n".join(parts)
+    return text(summary, comparison, policies, baseline, metrics, **kw)
 
 
-def _print_table(out_dir: Path, sc: Scenario) -> None:
+def _print_table(out_dir: Path, sc: Scenario, lang: str = "en") -> None:
     import pandas as pd
 
     summary = pd.read_csv(out_dir / "summary.csv")
     comparison = pd.read_csv(out_dir / "comparison.csv")
     typer.echo(comparison_text(summary, comparison, [p.name for p in sc.policies],
-                               sc.baseline_policy))
+                               sc.baseline_policy, scenario=sc, lang=lang))
+
+
+def _lang(value: str | None, sc: Scenario) -> str:
+    """`--lang`, checked (default: the scenario's `language`)."""
+    from sim.i18n import LANGUAGES
+
+    if value is None:
+        return sc.language
+    code = value.replace("-", "_")
+    if code not in LANGUAGES:
+        _usage(f"--lang: expected one of {', '.join(LANGUAGES)}, found {value!r}")
+    return code
+
+
+def _window(value: str | None, sc: Scenario) -> tuple[int, int] | None:
+    """`--window START:STOP`, checked against the horizon."""
+    if value is None:
+        return None
+    start, sep, stop = value.partition(":")
+    try:
+        a, b = int(start), int(stop)
+    except ValueError:
+        a, b = -1, -1
+    if not sep or not 0 <= a < b <= sc.horizon:
+        _usage(f"--window: expected START:STOP, whole periods with 0 ≤ START < STOP ≤ {sc.horizon} "
+               f"(the horizon; STOP is the period after the last), found {value!r}")
+    return a, b
 
 
 # --------------------------------------------------------------------------- commands
@@ -438,6 +435,12 @@ SeedOpt = Annotated[int | None, typer.Option(
     min=0, help="Root seed [default: the scenario's].", show_default=False)]
 ForceOpt = Annotated[bool, typer.Option(
     help="Replace the results already in --out (a folder holding other files is never emptied).")]
+LangOpt = Annotated[str | None, typer.Option(
+    "--lang", help="Language of the printed table, the report and its plots: en or zh_CN "
+                   "[default: the scenario's `language`].", show_default=False)]
+WindowOpt = Annotated[str | None, typer.Option(
+    "--window", metavar="START:STOP", help="Also compare the metrics over periods START to STOP-1, "
+    "paired (each event's own window is in the report too).", show_default=False)]
 
 
 class AgentsMode(StrEnum):
@@ -487,6 +490,8 @@ def run_command(
              "replication it finished (a complete folder is not run again).")] = False,
     force: ForceOpt = False,
     agents: AgentsOpt = None,
+    lang: LangOpt = None,
+    window: WindowOpt = None,
 ) -> None:
     """Run every policy of SCENARIO on the same customers and compare them.
 
@@ -505,13 +510,14 @@ def run_command(
         from sim.store import STORE_DIR, StoreMismatchError
 
         sc = _override(_load(scenario), replications, seed)
+        language, span = _lang(lang, sc), _window(window, sc)
         out_dir, made = _results_folder(out, sc, resume=resume, force=force, what="run",
                                         state=lambda d: run_state(sc, d))
         customers = AgentsOutput.of(out_dir, agents)
         if resume and run_state(sc, out_dir) == "complete" and not (
                 customers and customers.missing(sc, range(sc.replications))):
             typer.echo(f"{out_dir} already holds this run; not run again.\n")
-            _print_table(out_dir, sc)
+            _print_table(out_dir, sc, language)
             typer.echo(f"\nresults: {out_dir}")
             return
     except KeyboardInterrupt:
@@ -531,7 +537,7 @@ def run_command(
     except Exception as e:
         _failed(e, f"running {sc.name}")
     try:
-        write_result(result, out_dir)
+        write_result(result, out_dir, lang=language, window=span)
     except KeyboardInterrupt:
         _interrupted(f"{out_dir} is incomplete (the files in it are whole; no "
                      "scenario.resolved.yaml); finish it with --resume --out "
@@ -539,12 +545,57 @@ def run_command(
     except Exception as e:
         _failed(e, f"writing {out_dir}")
     _exit_on_ctrl_c(f"the results are complete in {out_dir}")
-    typer.echo(f"{sc.name}: {len(sc.policies)} policies × {sc.replications} replications, "
-               f"{sc.horizon} {sc.period}s\n")
+    _echo_result(result, out_dir, language, span)
+
+
+def _echo_result(result: Any, out_dir: Path, lang: str, span: tuple[int, int] | None) -> None:
+    """Print what `run` and `report` print: the run, its comparison, where the report is."""
+    from sim import report
+
+    sc = result.scenario
+    style = report.style_of(result, lang)
+    windows = ([(report.window_title("window", *span, sc, style), result.window(*span))]
+               if span else [])
+    typer.echo(report.run_line(result, style) + "\n")
     typer.echo(comparison_text(result.summary, result.comparison, result.policies,
-                               result.baseline))
+                               result.baseline, scenario=sc, lang=lang, result=result,
+                               windows=windows))
     typer.echo(f"\nresults: {out_dir}")
     typer.echo(f"report:  {out_dir / 'report.html'}")
+
+
+@_command("report")
+def report_command(
+    folder: Annotated[Path, typer.Argument(
+        metavar="OUT", help="The folder of a complete run.", show_default=False)],
+    lang: LangOpt = None,
+    window: WindowOpt = None,
+) -> None:
+    """Write the report of a finished run again: in another language, or with a --window.
+
+    Reads OUT's scenario.resolved.yaml and replications, and replaces OUT's
+    report.html and plots (the CSV files are not touched).
+    """
+    from sim.files import RESOLVED
+    from sim.output import is_complete, read_resolved
+    from sim.report import write_report
+    from sim.result import load_result
+
+    if not is_complete(folder):
+        _usage(f"OUT: {folder} holds no complete run (no {RESOLVED} or CSV files); "
+               "finish it with `run --resume --out` first")
+    sc = _load(str(folder / RESOLVED))
+    language, span = _lang(lang, sc), _window(window, sc)
+    seeds = read_resolved((folder / RESOLVED).read_text(encoding="utf-8"))["seeds"]
+    try:
+        result = load_result(folder, sc, seeds)
+        write_report(result, folder, lang=language, window=span)
+    except KeyboardInterrupt:
+        _interrupted(f"the report in {folder} may be the earlier one; the run's files are untouched")
+    except Exception as e:
+        _failed(e, f"writing the report of {folder}")
+    _exit_on_ctrl_c(f"the report is written in {folder}")
+    _echo_result(result, folder, language, span)
 
 
 @_command("validate")

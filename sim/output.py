@@ -208,7 +208,8 @@ def _clean_temporary(out: Path, names: Iterable[str]) -> None:
                 tmp.unlink()
 
 
-def write_result(result: Result, out_dir: Path | str, *, plots: bool = True) -> dict[str, Path]:
+def write_result(result: Result, out_dir: Path | str, *, plots: bool = True, lang: str | None = None,
+                 window: tuple[int, int] | None = None) -> dict[str, Path]:
     """Write every output of a run to `out_dir` (created if needed).
 
     Writes `summary.csv`, `comparison.csv`, `segments.csv`, `timeseries.csv`
@@ -219,6 +220,9 @@ def write_result(result: Result, out_dir: Path | str, *, plots: bool = True) -> 
         result: The comparison.
         out_dir: The folder.
         plots: Also draw the figures and the HTML report (they take most of the time).
+        lang: Language of the report and its plots (default: the scenario's `language`).
+        window: Periods `(start, stop)` whose metrics the report compares too (`--window`),
+            beside each event's own window.
 
     Returns:
         File name → path of every file written.
@@ -239,13 +243,8 @@ def write_result(result: Result, out_dir: Path | str, *, plots: bool = True) -> 
     written["timeseries.csv"] = write_timeseries(result.iter_timeseries(), out / "timeseries.csv")
     resolved = resolved_yaml(result.scenario, result.seeds, __version__)
     if plots:
-        from sim import report
+        from sim.report import write_report
 
-        images = {}
-        for name, fig in report.figures(result).items():
-            images[name] = report.png_bytes(fig)
-            written[name] = atomic_write(out / name, images[name])
-        html_text = report.render_html(result, images, resolved, __version__)
-        written["report.html"] = atomic_write(out / "report.html", html_text)
+        written.update(write_report(result, out, lang=lang, window=window))
     written[RESOLVED] = atomic_write(out / RESOLVED, resolved)
     return written

@@ -1,12 +1,25 @@
-"""Plots and the self-contained HTML report of a comparison.
+"""Plots, the printed table and the self-contained HTML report of a comparison.
 
 Figures are built with `matplotlib.figure.Figure` directly, never through
 `pyplot`: nothing here touches the global figure registry or switches a
 notebook's backend, and PNGs are rendered by the Agg canvas. The model code
 never imports this module.
 
-The bands drawn around each arm's mean are 95 % t-intervals over replications,
-period by period.
+What a board reads first: a headline per arm (its paired profit difference
+against the baseline, in % with its 95 % interval), which arm wins, then
+differences in money, in % and per customer per year, the return on extra
+spending, every total with its time basis and money in the scenario's currency
+(`market.currency`). Level plots show each arm's mean and, below, its paired
+difference from the baseline with the 95 % band of that difference (the arms'
+own bands overlap where the paired difference is clear). Events are drawn as
+the span they act in. Metrics over a window of periods (`--window`, and each
+event's own window) are compared the same way.
+
+Every text is marked for the gettext catalogues (`sim.i18n`), so the report,
+the plots and the printed table speak English or Simplified Chinese; numbers
+follow the language through Babel. Chinese glyphs in the PNGs need a CJK font
+(`cjk_font`): a system one (Debian's fonts-noto-cjk) or the Noto Sans SC of the
+`pylopdf-fonts-zh-cn` package.
 """
 
 from __future__ import annotations
@@ -15,19 +28,28 @@ import base64
 import html
 import io
 import math
+import shutil
+import subprocess
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
+from sim.i18n import N_, Message, localize, msg, nmsg
 from sim.metrics import HEADLINE, METRICS
 
 if TYPE_CHECKING:
-    from sim.result import Result
+    from sim.result import Result, Window
+    from sim.scenario import Currency, Scenario
 
 #: File names of the figures written beside the report, in report order.
 FIGURES = ("churn_curve.png", "revenue_curve.png", "satisfaction_loyalty.png", "comparison.png")
@@ -35,44 +57,277 @@ FIGURES = ("churn_curve.png", "revenue_curve.png", "satisfaction_loyalty.png", "
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf")
 
+#: Most arms side by side in one HTML table; more are wrapped into further tables.
+ARMS_PER_TABLE = 4
 
-# --------------------------------------------------------------------------- numbers
+#: Metrics in plain words (the code names stay in the CSV files).
+METRIC_LABELS: dict[str, str] = {
+    "churn_rate": N_("churn rate"), "revenue": N_("revenue"), "profit": N_("profit"),
+    "satisfaction": N_("satisfaction"), "loyalty": N_("loyalty"), "nps": N_("NPS"),
+    "complaints": N_("complaints"), "active_customers": N_("active customers"),
+    "retained_not_loyal": N_("retained, not loyal"), "churned": N_("customers lost"),
+    "acquired": N_("customers won"), "hazard": N_("share lost per period"),
+    "spend_service": N_("spent on service"), "spend_complaints": N_("spent on complaints"),
+    "spend_points": N_("spent on points"),
+}
+#: Metrics shown for a window of periods.
+WINDOW_METRICS = ("churn_rate", "revenue", "profit", "satisfaction", "loyalty", "nps", "complaints")
+
+_EVENT_WORDS: dict[str, str] = {
+    "needs_shift": N_("needs shift"), "competitor_promotion": N_("competitor promotion"),
+    "recession": N_("recession"), "regulation": N_("regulation"),
+    "quality_change": N_("quality change"),
+}
+_PERIOD_WORDS: dict[str, str] = {"week": N_("week"), "month": N_("month"),
+                                 "quarter": N_("quarter"), "year": N_("year")}
 
 
-def fmt_num(x: Any, signed: bool = False) -> str:
-    """Format a number for people: thousands separated, about four significant digits.
+# --------------------------------------------------------------------------- words and numbers
+
+
+def metric_label(metric: str, lang: str = "en") -> str:
+    """A metric in plain words in language `lang` (its code name when it has none)."""
+    text = METRIC_LABELS.get(metric)
+    return localize(text, lang) if text else metric.replace("_", " ")
+
+
+def event_label(kind: str, lang: str = "en") -> str:
+    """An event kind in plain words."""
+    text = _EVENT_WORDS.get(kind)
+    return localize(text, lang) if text else kind.replace("_", " ")
+
+
+def periods_text(n: int, period: str) -> Message:
+    """`n` periods in words ("104 weeks")."""
+    if period == "month":
+        return nmsg("{n} month", "{n} months", n)
+    if period == "quarter":
+        return nmsg("{n} quarter", "{n} quarters", n)
+    if period == "year":
+        return nmsg("{n} year", "{n} years", n)
+    return nmsg("{n} week", "{n} weeks", n)
+
+
+def time_basis(scenario: Scenario) -> Message:
+    """What a run total is summed over: "over 104 weeks"."""
+    return msg("over {periods}", periods=periods_text(scenario.horizon, scenario.period))
+
+
+def at_end(scenario: Scenario) -> Message:
+    """When a stock is read: "at the end (week 104)"."""
+    return msg("at the end ({period} {n})", period=msg(_PERIOD_WORDS[scenario.period]), n=scenario.horizon)
+
+
+def _finite(x: Any) -> float | None:
+    """`x` as a float if it is a finite number (not a bool), else None."""
+    number = isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+    return float(x) if number and math.isfinite(x) else None
+
+
+def _pattern(a: float) -> str:
+    """About four significant digits, thousands grouped."""
+    if a >= 1e5:
+        return "#,##0"
+    if a >= 100:
+        return "#,##0.0"
+    digits = max(0, 3 - math.floor(math.log10(a)))
+    return "#,##0." + "#" * digits if digits else "#,##0"
+
+
+def fmt_num(x: Any, signed: bool = False, lang: str = "en") -> str:
+    """Format a number for people: thousands grouped, about four significant digits (Babel).
 
     Args:
         x: The number (NaN and None give "–").
         signed: Always show the sign (for differences).
+        lang: The language whose conventions are followed.
 
     Returns:
         The text.
     """
-    if x is None:
+    from babel.numbers import format_decimal
+
+    v = _finite(x)
+    if v is None:
         return "–"
-    v = float(x)
-    if not math.isfinite(v):
-        return "–"
-    sign = "+" if signed else ""
-    a = abs(v)
-    if a >= 1e5:
-        return f"{v:{sign},.0f}"
-    if a >= 100:
-        return f"{v:{sign},.1f}"
-    if a == 0:
+    if v == 0:
         return "0"
-    return f"{v:{sign}.4g}"
+    p = _pattern(abs(v))
+    # The float's exact value, not its shortest repr: 0.012345 is a hair above …45 and rounds up.
+    return format_decimal(Decimal(v), format=f"+{p};-{p}" if signed else p, locale=lang)
 
 
 def fmt_p(p: Any) -> str:
     """Format a p-value ("<0.001" below one in a thousand)."""
-    if p is None or not math.isfinite(float(p)):
+    v = _finite(p)
+    if v is None:
         return "–"
-    return "<0.001" if float(p) < 0.001 else f"{float(p):.3f}"
+    return "<0.001" if v < 0.001 else f"{v:.3f}"
 
 
-# --------------------------------------------------------------------------- bands
+@dataclass(frozen=True)
+class Style:
+    """How figures are written: the language and the scenario's currency.
+
+    Attributes:
+        lang: `en` or `zh_CN`.
+        currency: `market.currency` (None: money as plain numbers).
+    """
+
+    lang: str = "en"
+    currency: Currency | None = None
+
+    def t(self, text: Any) -> str:
+        """Text in the style's language."""
+        return str(localize(text, self.lang))
+
+    def num(self, x: Any, signed: bool = False) -> str:
+        """A number."""
+        return fmt_num(x, signed, self.lang)
+
+    def pct(self, share: Any, signed: bool = False) -> str:
+        """A share as a percentage with one decimal ("+4.1%")."""
+        from babel.numbers import format_percent
+
+        v = _finite(share)
+        if v is None:
+            return "–"
+        p = "#,##0.0%"
+        return format_percent(v, format=f"+{p};-{p}" if signed else p, locale=self.lang)
+
+    def pp(self, share: Any) -> str:
+        """A difference of shares in percentage points ("+5.5 pp")."""
+        v = _finite(share)
+        return "–" if v is None else self.t(msg("{value} pp", value=self.num(100 * v, True)))
+
+    def money(self, x: Any, signed: bool = False) -> str:
+        """An amount in the scenario's currency ("¥1,234", "+¥12.5"); a plain number without one."""
+        v = _finite(x)
+        if v is None:
+            return "–"
+        if self.currency is None:
+            return self.num(v, signed)
+        body = fmt_num(abs(v), False, self.lang)
+        sign = "-" if v < 0 else ("+" if signed and v > 0 else "")
+        return f"{sign}{self.unit()}{body}"
+
+    def unit(self) -> str:
+        """The money unit for labels ("¥", "CNY"; empty without a currency)."""
+        if self.currency is None:
+            return ""
+        if self.currency.symbol is not None:
+            return self.currency.symbol
+        from babel.numbers import get_currency_symbol
+
+        return get_currency_symbol(self.currency.code, locale=self.lang)
+
+    def value(self, x: Any, metric: str, diff: bool = False) -> str:
+        """A metric's value (`diff`: a difference) in its unit: money, % or pp, count."""
+        unit = METRICS[metric].unit if metric in METRICS else ""
+        if unit == "money":
+            return self.money(x, diff)
+        if unit == "share":
+            return self.pp(x) if diff else self.pct(x)
+        return self.num(x, diff)
+
+    def ci(self, lo: Any, hi: Any, metric: str | None = None, diff: bool = False,
+           pct: bool = False) -> str:
+        """An interval "[lo, hi]" in the metric's unit (`pct`: as percentages)."""
+        if _finite(lo) is None or _finite(hi) is None:
+            return ""
+        if pct:
+            return f"[{self.pct(lo, True)}, {self.pct(hi, True)}]"
+        if metric is None:
+            return f"[{self.num(lo, diff)}, {self.num(hi, diff)}]"
+        return f"[{self.value(lo, metric, diff)}, {self.value(hi, metric, diff)}]"
+
+
+def style_of(result: Result, lang: str | None = None) -> Style:
+    """The report's style: `lang` (default: the scenario's `language`) and its currency."""
+    sc = result.scenario
+    return Style(lang or getattr(sc, "language", "en"), sc.market.currency)
+
+
+# --------------------------------------------------------------------------- fonts
+
+#: Font families that cover Simplified Chinese, in order of preference.
+CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
+                "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback", "SimHei",
+                "Microsoft YaHei", "PingFang SC", "Noto Sans CJK JP", "Noto Serif CJK SC")
+#: What to do when no font with Chinese characters is found.
+NO_CJK_FONT = ("no font with Chinese characters found: the plots are labelled in English. "
+               "Install one (Debian: `apt-get install fonts-noto-cjk`) or the Python package "
+               "`pylopdf-fonts-zh-cn` (Noto Sans SC).")
+
+
+def _font_rank(path: str) -> tuple[bool, bool, bool, str]:
+    """Regular sans-serif faces first: a bold or serif face would be used for every weight."""
+    name = path.rsplit("/", 1)[-1].lower()
+    return ("bold" in name or "black" in name or "light" in name or "thin" in name
+            or "medium" in name, "serif" in name or "mono" in name, "regular" not in name, name)
+
+
+@cache
+def cjk_font() -> str | None:
+    """The family name of a font with Chinese characters that matplotlib can use, or None.
+
+    Looked for in this order: a family matplotlib's font manager already knows
+    (`CJK_FAMILIES`), a font fontconfig lists for Chinese (`fc-list :lang=zh`;
+    Debian's fonts-noto-cjk), and Noto Sans SC shipped by the `pylopdf-fonts-zh-cn`
+    package. The font found is added to the font manager.
+    """
+    from matplotlib import font_manager as fm
+
+    known = {f.name for f in fm.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in known:
+            return family
+    files: list[str] = []
+    if shutil.which("fc-list"):
+        try:
+            out = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True,
+                                 timeout=10, check=False).stdout
+            files = sorted({line.split(":")[0].strip() for line in out.splitlines() if line.strip()},
+                           key=_font_rank)
+        except (OSError, subprocess.SubprocessError):
+            files = []
+    try:
+        import pylopdf_fonts_zh_cn
+
+        files.append(str(pylopdf_fonts_zh_cn.sans_path()))
+    except ImportError:
+        pass
+    for path in files:
+        try:
+            fm.fontManager.addfont(path)
+            return fm.FontProperties(fname=path).get_name()
+        except (OSError, RuntimeError, ValueError):
+            continue
+    return None
+
+
+def plot_language(lang: str) -> str:
+    """The language the plots can be labelled in: `lang`, or English when no CJK font is found."""
+    if lang == "en" or cjk_font() is not None:
+        return lang
+    warnings.warn(NO_CJK_FONT, stacklevel=2)
+    return "en"
+
+
+def _fonts(fig: Figure, lang: str) -> Figure:
+    """Give every text of `fig` a family list that falls back to the CJK font (names in any script)."""
+    cjk = cjk_font()
+    if cjk is None:
+        return fig
+    families = [cjk, "DejaVu Sans"] if lang != "en" else ["DejaVu Sans", cjk]
+    for text in fig.findobj(Text):
+        text.set_fontfamily(families)
+    for ax in fig.axes:
+        ax.tick_params(labelfontfamily=families)
+    return fig
+
+
+# --------------------------------------------------------------------------- plots
 
 
 def bands(result: Result, metric: str, level: float = 0.95) -> pd.DataFrame:
@@ -97,76 +352,145 @@ def _colour(i: int) -> str:
     return _COLOURS[i % len(_COLOURS)]
 
 
-def _period_label(result: Result) -> str:
-    return f"period ({result.scenario.period}s)"
+def event_spans(scenario: Scenario) -> list[tuple[Any, int, int]]:
+    """Each event with the periods it acts in: `(event, first, stop)` (to the horizon when it lasts)."""
+    out = []
+    for ev in scenario.market.events:
+        duration = getattr(ev, "duration", None)
+        stop = scenario.horizon if duration is None else min(ev.at + duration, scenario.horizon)
+        out.append((ev, ev.at, max(stop, ev.at + 1)))
+    return out
 
 
-def _mark_events(ax: Axes, result: Result) -> None:
-    for ev in result.scenario.market.events:
-        ax.axvline(ev.at, color="0.55", linestyle=":", linewidth=1)
-        ax.annotate(ev.kind.replace("_", " "), xy=(ev.at, 1), xycoords=("data", "axes fraction"),
-                    xytext=(3, -3), textcoords="offset points", fontsize=7, color="0.4",
-                    va="top", rotation=90)
+def _mark_events(ax: Axes, result: Result, st: Style, labels: bool = True) -> None:
+    for ev, first, stop in event_spans(result.scenario):
+        lasting = getattr(ev, "duration", None) is not None
+        ax.axvspan(first - 0.5, stop - 0.5, color="0.5", alpha=0.14 if lasting else 0.06, linewidth=0)
+        ax.axvline(first - 0.5, color="0.55", linestyle=":", linewidth=0.8)
+        if labels:
+            ax.annotate(event_label(ev.kind, st.lang), xy=(first - 0.5, 1), xycoords=("data", "axes fraction"),
+                        xytext=(3, -3), textcoords="offset points", fontsize=7, color="0.35", va="top")
 
 
-def _draw_metric(ax: Axes, result: Result, metric: str) -> None:
+def _ylabel(result: Result, metric: str, st: Style, per_period: bool = True) -> str:
+    label = metric_label(metric, st.lang)
+    unit = METRICS[metric].unit if metric in METRICS else ""
+    if METRICS.get(metric) is not None and METRICS[metric].summary == "sum" and per_period:
+        label = st.t(msg("{metric} per {period}", metric=label,
+                         period=msg(_PERIOD_WORDS[result.scenario.period])))
+    if unit == "money" and st.unit():
+        label += f" ({st.unit()})"
+    return label
+
+
+def _percent_axis(ax: Axes, metric: str) -> None:
+    if METRICS.get(metric) is not None and METRICS[metric].unit == "share":
+        from matplotlib.ticker import PercentFormatter
+
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+
+
+def _draw_levels(ax: Axes, result: Result, metric: str, st: Style) -> None:
     b = bands(result, metric)
     for i, pol in enumerate(result.policies):
         sub = b[b.policy == pol]
-        label = f"{pol} (baseline)" if pol == result.baseline else pol
+        label = st.t(msg("{arm} (baseline)", arm=pol)) if pol == result.baseline else pol
         ax.plot(sub["period"], sub["mean"], color=_colour(i), linewidth=1.6, label=label)
-        ax.fill_between(sub["period"], sub["low"], sub["high"], color=_colour(i), alpha=0.2,
-                        linewidth=0)
-    _mark_events(ax, result)
-    unit = METRICS[metric].unit if metric in METRICS else ""
-    ax.set_ylabel(metric.replace("_", " ") + (f" ({unit})" if unit else ""))
-    ax.set_xlabel(_period_label(result))
+    _mark_events(ax, result, st)
+    _percent_axis(ax, metric)
+    ax.set_ylabel(_ylabel(result, metric, st))
     ax.grid(alpha=0.3)
 
 
+def _draw_diffs(ax: Axes, result: Result, metric: str, st: Style) -> None:
+    d = result.diff_bands(metric)
+    for i, pol in enumerate(result.policies):
+        if pol == result.baseline:
+            continue
+        sub = d[d.policy == pol]
+        ax.plot(sub["period"], sub["mean"], color=_colour(i), linewidth=1.4, label=pol)
+        ax.fill_between(sub["period"], sub["low"], sub["high"], color=_colour(i), alpha=0.22, linewidth=0)
+    ax.axhline(0, color="0.3", linewidth=0.8)
+    _mark_events(ax, result, st, labels=False)
+    _percent_axis(ax, metric)
+    ax.set_ylabel(st.t(msg("difference from {arm}", arm=result.baseline)), fontsize=8)
+    ax.set_xlabel(st.t(_PERIOD_WORDS[result.scenario.period]))
+    ax.grid(alpha=0.3)
+
+
+def _metric_panels(fig: Figure, result: Result, metric: str, st: Style,
+                   spec: Any = None) -> tuple[Axes, Axes | None]:
+    others = [p for p in result.policies if p != result.baseline]
+    if not others:
+        ax = fig.add_subplot(spec) if spec is not None else fig.add_subplot()
+        _draw_levels(ax, result, metric, st)
+        ax.set_xlabel(st.t(_PERIOD_WORDS[result.scenario.period]))
+        return ax, None
+    grid = (spec.subgridspec(2, 1, height_ratios=(3, 2), hspace=0.05) if spec is not None
+            else fig.add_gridspec(2, 1, height_ratios=(3, 2)))
+    top = fig.add_subplot(grid[0])
+    bottom = fig.add_subplot(grid[1], sharex=top)
+    _draw_levels(top, result, metric, st)
+    top.tick_params(labelbottom=False)
+    _draw_diffs(bottom, result, metric, st)
+    return top, bottom
+
+
 def plot_metric(result: Result, metric: str = "active_customers", ax: Axes | None = None,
-                **_: Any) -> Figure:
-    """One metric over time per arm, with 95 % bands over replications.
+                lang: str | None = None, **_: Any) -> Figure:
+    """One metric over time per arm and, below, each arm's paired difference from the baseline.
+
+    The lower panel's band is the 95 % t-interval of the replication-by-replication
+    difference; events are shaded over the periods they act in.
 
     Args:
         result: The comparison.
         metric: A metric name (see `sim.METRICS`).
-        ax: Draw into these axes instead of a new figure.
+        ax: Draw only the levels into these axes instead of a new figure.
+        lang: Language of the labels (default: the scenario's).
 
     Returns:
         The figure drawn on.
     """
-    if ax is None:
-        fig = Figure(figsize=(8, 4.5), layout="constrained")
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
-    _draw_metric(ax, result, metric)
-    desc = METRICS[metric].description if metric in METRICS else metric
-    ax.set_title(f"{metric.replace('_', ' ')}: {desc}", fontsize=10)
-    ax.legend(fontsize=8, loc="best")
-    return fig  # type: ignore[return-value]
+    st = style_of(result, plot_language(lang or style_of(result).lang))
+    if ax is not None:
+        _draw_levels(ax, result, metric, st)
+        ax.set_xlabel(st.t(_PERIOD_WORDS[result.scenario.period]))
+        ax.legend(fontsize=8, loc="best")
+        return _fonts(ax.figure, st.lang)  # type: ignore[arg-type]
+    fig = Figure(figsize=(8, 5.6), layout="constrained")
+    top, bottom = _metric_panels(fig, result, metric, st)
+    top.set_title(st.t(msg("{metric}: each arm, and its paired difference from {arm} (95 % band)",
+                           metric=metric_label(metric, st.lang), arm=result.baseline))
+                  if bottom is not None else metric_label(metric, st.lang), fontsize=10)
+    top.legend(fontsize=8, loc="best")
+    return _fonts(fig, st.lang)
 
 
-def plot_satisfaction(result: Result, **_: Any) -> Figure:
-    """Satisfaction and loyalty of active customers over time, with 95 % bands.
+def plot_satisfaction(result: Result, lang: str | None = None, **_: Any) -> Figure:
+    """Satisfaction and loyalty of active customers over time, with paired-difference bands.
 
     Args:
         result: The comparison.
+        lang: Language of the labels (default: the scenario's).
 
     Returns:
-        A figure with two panels.
+        A figure with two columns (levels above, differences below).
     """
-    fig = Figure(figsize=(10, 4.2), layout="constrained")
-    axes = fig.subplots(1, 2, sharex=True)
-    for ax, metric in zip(axes, ("satisfaction", "loyalty"), strict=True):
-        _draw_metric(ax, result, metric)
-        ax.set_title(metric, fontsize=10)
-    axes[0].legend(fontsize=8, loc="best")
-    return fig
+    st = style_of(result, plot_language(lang or style_of(result).lang))
+    fig = Figure(figsize=(11, 5.2), layout="constrained")
+    outer = fig.add_gridspec(1, 2)
+    tops = []
+    for k, metric in enumerate(("satisfaction", "loyalty")):
+        top, _bottom = _metric_panels(fig, result, metric, st, outer[k])
+        top.set_title(metric_label(metric, st.lang), fontsize=10)
+        tops.append(top)
+    tops[0].legend(fontsize=8, loc="best")
+    return _fonts(fig, st.lang)
 
 
-def plot_comparison(result: Result, metrics: Sequence[str] = HEADLINE, **_: Any) -> Figure:
+def plot_comparison(result: Result, metrics: Sequence[str] = HEADLINE, lang: str | None = None,
+                    **_: Any) -> Figure:
     """Paired differences of each arm against the baseline, with 95 % intervals.
 
     One panel per metric (their units differ). A difference whose interval
@@ -175,22 +499,25 @@ def plot_comparison(result: Result, metrics: Sequence[str] = HEADLINE, **_: Any)
     Args:
         result: The comparison.
         metrics: The metrics shown.
+        lang: Language of the labels (default: the scenario's).
 
     Returns:
         The figure.
     """
+    st = style_of(result, plot_language(lang or style_of(result).lang))
     metrics = list(metrics)
     others = [p for p in result.policies if p != result.baseline]
     cols = min(3, max(len(metrics), 1))
     rows = max(1, math.ceil(len(metrics) / cols))
     height = 0.45 * max(len(others), 1) + 1.3
-    fig = Figure(figsize=(3.6 * cols, height * rows + 0.6), layout="constrained")
-    fig.suptitle(f"Paired difference against {result.baseline} (mean and 95 % CI)", fontsize=11)
+    fig = Figure(figsize=(3.8 * cols, height * rows + 0.6), layout="constrained")
+    fig.suptitle(st.t(msg("Paired difference against {arm} (mean and 95 % CI), {basis}",
+                          arm=result.baseline, basis=time_basis(result.scenario))), fontsize=11)
     if not others:
         ax = fig.add_subplot()
         ax.axis("off")
-        ax.text(0.5, 0.5, "only one arm: nothing to compare", ha="center", va="center")
-        return fig
+        ax.text(0.5, 0.5, st.t(N_("Only one arm: nothing to compare.")), ha="center", va="center")
+        return _fonts(fig, st.lang)
     comp = result.comparison
     axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
     for ax, metric in zip(axes, metrics, strict=False):
@@ -198,8 +525,7 @@ def plot_comparison(result: Result, metrics: Sequence[str] = HEADLINE, **_: Any)
         for i, pol in enumerate(others):
             if pol not in sub.index:
                 continue
-            m, lo, hi = (float(sub.at[pol, c]) for c in ("diff_mean", "diff_ci_low",
-                                                          "diff_ci_high"))
+            m, lo, hi = (float(sub.at[pol, c]) for c in ("diff_mean", "diff_ci_low", "diff_ci_high"))
             clear = math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0)
             colour = _colour(result.policies.index(pol)) if clear else "0.55"
             err = ([[m - lo], [hi - m]] if math.isfinite(lo) and math.isfinite(hi) else None)
@@ -207,22 +533,31 @@ def plot_comparison(result: Result, metrics: Sequence[str] = HEADLINE, **_: Any)
         ax.axvline(0, color="0.3", linewidth=0.8)
         ax.set_yticks(range(len(others)), others)
         ax.set_ylim(-0.6, len(others) - 0.4)
-        ax.set_title(metric.replace("_", " "), fontsize=9)
+        ax.set_title(_ylabel(result, metric, st, per_period=False), fontsize=9)
         ax.tick_params(labelsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        _percent_x(ax, metric)
         ax.grid(axis="x", alpha=0.3)
     for ax in axes[len(metrics):]:
         ax.axis("off")
-    return fig
+    return _fonts(fig, st.lang)
 
 
-def figures(result: Result) -> dict[str, Figure]:
+def _percent_x(ax: Axes, metric: str) -> None:
+    if METRICS.get(metric) is not None and METRICS[metric].unit == "share":
+        from matplotlib.ticker import PercentFormatter
+
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+
+
+def figures(result: Result, lang: str | None = None) -> dict[str, Figure]:
     """The report's figures, keyed by their file names (see `FIGURES`)."""
+    lang = plot_language(lang or style_of(result).lang)
     return {
-        "churn_curve.png": plot_metric(result, "churn_rate"),
-        "revenue_curve.png": plot_metric(result, "revenue"),
-        "satisfaction_loyalty.png": plot_satisfaction(result),
-        "comparison.png": plot_comparison(result),
+        "churn_curve.png": plot_metric(result, "churn_rate", lang=lang),
+        "revenue_curve.png": plot_metric(result, "revenue", lang=lang),
+        "satisfaction_loyalty.png": plot_satisfaction(result, lang=lang),
+        "comparison.png": plot_comparison(result, lang=lang),
     }
 
 
@@ -233,7 +568,159 @@ def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
     return buf.getvalue()
 
 
-# --------------------------------------------------------------------------- HTML
+# --------------------------------------------------------------------------- the numbers a board reads
+
+
+def _clear(lo: float, hi: float) -> bool:
+    return math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One arm against the baseline on one money metric (paired, replication by replication).
+
+    Attributes:
+        policy: The arm.
+        against: The baseline arm.
+        metric: The metric (profit by default).
+        diff: Mean paired difference over the run; `low`, `high` its 95 % interval.
+        pct: The difference as a share of the baseline's mean; `pct_low`, `pct_high`
+            its interval (NaN when the baseline's mean is 0).
+        p: Two-sided p-value.
+        per_customer_year: `diff` ÷ customers at period 0 ÷ years of the horizon.
+        roi: Extra profit per extra unit of money spent on service, points and
+            complaints (NaN when the spending does not change).
+    """
+
+    policy: str
+    against: str
+    metric: str
+    diff: float
+    low: float
+    high: float
+    pct: float
+    pct_low: float
+    pct_high: float
+    p: float
+    per_customer_year: float
+    roi: float
+
+    @property
+    def clear(self) -> bool:
+        """Whether the 95 % interval excludes zero."""
+        return _clear(self.low, self.high)
+
+
+def _years(scenario: Scenario) -> float:
+    from sim.scenario import PERIODS_PER_YEAR
+
+    return scenario.horizon / PERIODS_PER_YEAR[scenario.period]
+
+
+def roi_of(summary: pd.DataFrame, comparison: pd.DataFrame, policy: str, baseline: str) -> float:
+    """Extra profit per extra unit of spending (`sim.result.RETENTION_SPEND`), from the paired means."""
+    from sim.result import RETENTION_SPEND
+
+    c = comparison.set_index(["policy", "metric"])
+    s = summary.set_index(["policy", "metric"])
+    try:
+        dspend = sum(float(c.at[(policy, m), "diff_mean"]) for m in RETENTION_SPEND)
+        dprofit = float(c.at[(policy, "profit"), "diff_mean"])
+        scale = sum(float(s.at[(baseline, m), "mean"]) for m in RETENTION_SPEND)
+    except KeyError:
+        return math.nan
+    if not math.isfinite(dspend) or abs(dspend) <= 1e-6 * max(abs(scale), 1e-12):
+        return math.nan
+    return dprofit / dspend
+
+
+def headlines(summary: pd.DataFrame, comparison: pd.DataFrame, scenario: Scenario,
+              metric: str = "profit") -> list[Headline]:
+    """Each non-baseline arm's paired difference on `metric`, in money, in % and per customer per year.
+
+    Args:
+        summary: `summary.csv` as a DataFrame.
+        comparison: `comparison.csv` as a DataFrame.
+        scenario: The scenario run.
+        metric: The metric of the headline.
+
+    Returns:
+        One `Headline` per arm but the baseline, in scenario order.
+    """
+    base = scenario.baseline_policy
+    s = summary.set_index(["policy", "metric"])
+    c = comparison.set_index(["policy", "metric"])
+    ref = float(s.at[(base, metric), "mean"]) if (base, metric) in s.index else math.nan
+    scale = abs(ref) if math.isfinite(ref) and ref != 0 else math.nan
+    per = scenario.population.size * _years(scenario)
+    out = []
+    for pol in (p.name for p in scenario.policies):
+        if pol == base or (pol, metric) not in c.index:
+            continue
+        d, lo, hi, pv = (float(c.at[(pol, metric), k])
+                         for k in ("diff_mean", "diff_ci_low", "diff_ci_high", "p_value"))
+        out.append(Headline(pol, base, metric, d, lo, hi, d / scale, lo / scale, hi / scale, pv,
+                            d / per, roi_of(summary, comparison, pol, base)))
+    return out
+
+
+def headline_text(h: Headline, scenario: Scenario, st: Style) -> str:
+    """A headline sentence: "`clv` earns +4.1% profit [+3.2%, +5.0%] over `uniform` ..."."""
+    basis = time_basis(scenario)
+    label = metric_label(h.metric, st.lang)
+    if math.isfinite(h.pct):
+        text = msg("{arm} earns {pct} {metric} {ci} over {base}: {diff} {basis}, {per} per customer "
+                   "per year.", arm=h.policy, pct=st.pct(h.pct, True), metric=label,
+                   ci=st.ci(h.pct_low, h.pct_high, pct=True), base=h.against,
+                   diff=st.money(h.diff, True), basis=basis, per=st.money(h.per_customer_year, True))
+    else:
+        text = msg("{arm} earns {diff} {metric} {ci} over {base} {basis}, {per} per customer per year.",
+                   arm=h.policy, diff=st.money(h.diff, True), metric=label,
+                   ci=st.ci(h.low, h.high, h.metric, diff=True), base=h.against, basis=basis,
+                   per=st.money(h.per_customer_year, True))
+    sure = (N_("The 95 % interval excludes zero.") if h.clear
+            else N_("Not clear: the 95 % interval includes zero."))
+    space = "" if st.lang.startswith("zh") else " "
+    return f"{st.t(text)}{space}{st.t(sure)}"
+
+
+def roi_text(h: Headline, st: Style) -> str:
+    """The return on extra spending in words."""
+    if not math.isfinite(h.roi):
+        return st.t(N_("same spending on service, points and complaints: no return to reckon"))
+    return st.t(msg("{roi} profit per 1 of extra spending on service, points and complaints",
+                    roi=st.money(h.roi, True)))
+
+
+def winner_text(result: Result | None, summary: pd.DataFrame, comparison: pd.DataFrame,
+                scenario: Scenario, st: Style, metric: str = "profit") -> str:
+    """Which arm wins on `metric`, and whether it is clearly ahead of every other arm (paired)."""
+    pols = [p.name for p in scenario.policies]
+    if len(pols) < 2:
+        return st.t(N_("Only one arm: nothing to compare."))
+    s = summary[summary.metric == metric].set_index("policy")["mean"]
+    best = max(pols, key=lambda p: float(s.get(p, -math.inf)))
+    if result is not None:
+        pw = result.pairwise([metric])
+        pw = pw[pw.policy == best].set_index("against")
+        behind = [p for p in pols if p != best and not float(pw.at[p, "diff_ci_low"]) > 0]
+    else:  # only the comparisons against the baseline are known
+        c = comparison[comparison.metric == metric].set_index("policy")
+        base = scenario.baseline_policy
+
+        def ahead(p: str) -> bool:
+            if p == base:
+                return float(c.at[best, "diff_ci_low"]) > 0
+            return best == base and float(c.at[p, "diff_ci_high"]) < 0
+
+        behind = [p for p in pols if p != best and not ahead(p)]
+    label = metric_label(metric, st.lang)
+    if not behind:
+        return st.t(msg("{arm} earns the most {metric} {basis}, ahead of every other arm with 95 % "
+                        "confidence (paired).", arm=best, metric=label, basis=time_basis(scenario)))
+    return st.t(msg("{arm} earns the most {metric} {basis}, but not clearly ahead of {others} (the "
+                    "95 % interval of the paired difference includes zero).", arm=best, metric=label,
+                    basis=time_basis(scenario), others=", ".join(behind)))
 
 
 def comparison_rows(summary: pd.DataFrame, comparison: pd.DataFrame, policies: Sequence[str],
@@ -248,8 +735,9 @@ def comparison_rows(summary: pd.DataFrame, comparison: pd.DataFrame, policies: S
         metrics: The metrics (rows).
 
     Returns:
-        One dict per metric: `metric`, `means` (arm → (mean, low, high)) and
-        `diffs` (arm → (diff, low, high, p)) for every arm but the baseline.
+        One dict per metric: `metric`, `means` (arm → (mean, low, high)),
+        `diffs` (arm → (diff, low, high, p)) for every arm but the baseline, and
+        `pcts` (arm → the difference and its bounds as shares of the baseline's mean).
     """
     s = summary.set_index(["policy", "metric"])
     c = comparison.set_index(["policy", "metric"])
@@ -260,131 +748,430 @@ def comparison_rows(summary: pd.DataFrame, comparison: pd.DataFrame, policies: S
         diffs = {p: tuple(float(c.at[(p, metric), k])
                           for k in ("diff_mean", "diff_ci_low", "diff_ci_high", "p_value"))
                  for p in policies if p != baseline and (p, metric) in c.index}
-        rows.append({"metric": metric, "means": means, "diffs": diffs})
+        ref = means.get(baseline, (math.nan,))[0]
+        scale = abs(ref) if math.isfinite(ref) and ref != 0 else math.nan
+        pcts = {p: tuple(x / scale for x in d[:3]) for p, d in diffs.items()}
+        rows.append({"metric": metric, "means": means, "diffs": diffs, "pcts": pcts})
     return rows
 
 
-def _ci(lo: float, hi: float, signed: bool = False) -> str:
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return ""
-    return f"[{fmt_num(lo, signed)}, {fmt_num(hi, signed)}]"
+def _basis_of(metric: str, scenario: Scenario) -> Message:
+    sum_ = METRICS.get(metric) is not None and METRICS[metric].summary == "sum"
+    return time_basis(scenario) if sum_ else at_end(scenario)
 
 
-def _table_html(result: Result) -> str:
+def _columns(rows: list[list[str]], left: int = 1) -> str:
+    from rich.cells import cell_len
+
+    widths = [max(cell_len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for r in rows:
+        cells = []
+        for i, (c, w) in enumerate(zip(r, widths, strict=True)):
+            pad = " " * (w - cell_len(c))
+            cells.append(c + pad if i < left else pad + c)
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def comparison_text(summary: pd.DataFrame, comparison: pd.DataFrame, policies: Sequence[str],
+                    baseline: str, metrics: Sequence[str] | None = None, *,
+                    scenario: Scenario | None = None, lang: str = "en", result: Result | None = None,
+                    windows: Sequence[tuple[str, Window]] = ()) -> str:
+    """The comparison printed by `run`: headlines, means, paired differences, windows.
+
+    Args:
+        summary: `summary.csv` as a DataFrame.
+        comparison: `comparison.csv` as a DataFrame.
+        policies: Arm names in order.
+        baseline: The baseline arm.
+        metrics: Metrics shown (default: the headline metrics).
+        scenario: The scenario (for the headline, the currency and the time basis).
+        lang: Language of the text.
+        result: The result (for the paired comparison of every arm with every other).
+        windows: `(label, Window)` pairs shown after the run's totals.
+
+    Returns:
+        Text: means per arm, then each arm's paired difference against the baseline
+        with its 95 % interval, % change and p-value (`*` marks an interval excluding 0).
+    """
+    st = Style(lang, scenario.market.currency if scenario is not None else None)
+    metrics = tuple(metrics or HEADLINE)
+    rows = comparison_rows(summary, comparison, policies, baseline, metrics)
+    parts: list[str] = []
+    if scenario is not None and len(policies) > 1:
+        parts.append(st.t(N_("Headline (paired differences, replication by replication):")))
+        parts += ["  " + headline_text(h, scenario, st) for h in headlines(summary, comparison, scenario)]
+        parts += ["  " + winner_text(result, summary, comparison, scenario, st), ""]
+
+    def label(metric: str) -> str:
+        return metric if st.lang == "en" else metric_label(metric, st.lang)
+
+    head = [st.t(N_("metric")), *(st.t(msg("{arm} (baseline)", arm=p)) if p == baseline else p
+                                  for p in policies)]
+    table = [head] + [[label(r["metric"]), *(st.value(r["means"].get(p, (math.nan,))[0], r["metric"])
+                                             for p in policies)] for r in rows]
+    parts += [st.t(N_("Mean over replications:")), _columns(table)]
+    if scenario is not None:
+        parts.append(st.t(msg("(totals {basis}; stocks {end})", basis=time_basis(scenario),
+                              end=at_end(scenario))))
+    for p in policies:
+        if p == baseline:
+            continue
+        parts += ["", st.t(msg("{arm} − {base} (paired differences, 95 % CI):", arm=p, base=baseline)),
+                  _diff_columns(rows, p, st, label)]
+        if scenario is not None:
+            h = next((h for h in headlines(summary, comparison, scenario) if h.policy == p), None)
+            if h is not None:
+                parts.append(st.t(N_("return on extra spending:")) + " " + roi_text(h, st))
+    for name, win in windows:
+        wrows = comparison_rows(win.summary, win.comparison, policies, baseline, WINDOW_METRICS)
+        parts += ["", name]
+        table = [head] + [[label(r["metric"]), *(st.value(r["means"].get(p, (math.nan,))[0], r["metric"])
+                                                 for p in policies)] for r in wrows]
+        parts.append(_columns(table))
+        for p in policies:
+            if p != baseline:
+                parts += [st.t(msg("{arm} − {base} (paired differences, 95 % CI):", arm=p, base=baseline)),
+                          _diff_columns(wrows, p, st, label)]
+    return "\n".join(parts)
+
+
+def _diff_columns(rows: list[dict[str, Any]], p: str, st: Style, label: Any) -> str:
+    diff = [[st.t(N_("metric")), st.t(N_("difference")), st.t(N_("95 % CI")), st.t(N_("% change")),
+             "p", ""]]
+    for r in rows:
+        d, lo, hi, pv = r["diffs"].get(p, (math.nan,) * 4)
+        pct = r["pcts"].get(p, (math.nan,) * 3)[0]
+        ci = st.ci(lo, hi, r["metric"], diff=True) or "–"
+        diff.append([label(r["metric"]), st.value(d, r["metric"], diff=True), ci, st.pct(pct, True),
+                     fmt_p(pv), "*" if _clear(lo, hi) else ""])
+    return _columns(diff)
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def _chunks(items: Sequence[str], size: int = ARMS_PER_TABLE) -> list[list[str]]:
+    return [list(items[i:i + size]) for i in range(0, len(items), size)] or [[]]
+
+
+def _metric_th(metric: str, scenario: Scenario, st: Style) -> str:
+    e = html.escape
+    return (f'<th class="m" data-metric="{e(metric)}" title="{e(metric)}">{e(metric_label(metric, st.lang))}'
+            f"<br><small>{e(st.t(_basis_of(metric, scenario)))}</small></th>")
+
+
+def _tables(head: str, columns: Sequence[str], row_heads: Sequence[str],
+            cell: Any, caption: str = "") -> str:
+    """Tables of `row_heads` × `columns`, at most `ARMS_PER_TABLE` columns each (wrapped, never cut)."""
+    out = []
+    for part in _chunks(columns):
+        ths = "".join(f"<th>{c}</th>" for c in part)
+        body = "".join(f"<tr>{rh}{''.join(cell(i, c) for c in part)}</tr>"
+                       for i, rh in enumerate(row_heads))
+        cap = f"<caption>{caption}</caption>" if caption else ""
+        out.append(f'<div class="wide"><table class="cmp">{cap}<thead><tr><th>{head}</th>{ths}</tr>'
+                   f"</thead><tbody>{body}</tbody></table></div>")
+    return "".join(out)
+
+
+def _means_html(rows: list[dict[str, Any]], result: Result, st: Style, per_year: bool = True) -> str:
+    e = html.escape
     pols, base = result.policies, result.baseline
-    others = [p for p in pols if p != base]
-    head = "".join(f"<th>{html.escape(p)}{' (baseline)' if p == base else ''}</th>" for p in pols)
-    head += "".join(f"<th>{html.escape(p)} − {html.escape(base)}</th><th>p</th>" for p in others)
-    body = []
-    for row in comparison_rows(result.summary, result.comparison, pols, base):
-        cells = [f'<th class="m" title="{html.escape(METRICS[row["metric"]].description)}">'
-                 f'{html.escape(row["metric"])}</th>']
-        for p in pols:
-            m, lo, hi = row["means"].get(p, (math.nan,) * 3)
-            cells.append(f"<td>{fmt_num(m)}<br><small>{_ci(lo, hi)}</small></td>")
-        for p in others:
-            d, lo, hi, pv = row["diffs"].get(p, (math.nan,) * 4)
-            clear = math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0)
-            cls = ' class="clear"' if clear else ""
-            cells.append(f"<td{cls}>{fmt_num(d, True)}<br><small>{_ci(lo, hi, True)}</small></td>"
-                         f"<td>{fmt_p(pv)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<table class="cmp"><thead><tr><th>metric</th>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table>")
+    names = {p: e(st.t(msg("{arm} (baseline)", arm=p)) if p == base else p) for p in pols}
+
+    def cell(i: int, p: str) -> str:
+        r = rows[i]
+        m, lo, hi = r["means"].get(p, (math.nan,) * 3)
+        extra = ""
+        pcy = result.per_customer_year(m, r["metric"]) if per_year else math.nan
+        if math.isfinite(pcy):
+            extra = "<br><small>" + e(st.t(msg("{value} per customer per year",
+                                                 value=st.value(pcy, r["metric"])))) + "</small>"
+        return (f"<td>{e(st.value(m, r['metric']))}<br><small>{e(st.ci(lo, hi, r['metric']))}</small>"
+                f"{extra}</td>")
+
+    heads = [_metric_th(r["metric"], result.scenario, st) for r in rows]
+    col_of = {names[p]: p for p in pols}
+    return _tables(e(st.t(N_("metric"))), list(col_of), heads, lambda i, n: cell(i, col_of[n]))
 
 
-def _frame_html(df: pd.DataFrame) -> str:
+def _diffs_html(rows: list[dict[str, Any]], result: Result, st: Style, roi: bool = True,
+                per_year: bool = True) -> str:
+    e = html.escape
+    base = result.baseline
+    others = [p for p in result.policies if p != base]
+    heads = [_metric_th(r["metric"], result.scenario, st) for r in rows]
+    hl = {h.policy: h for h in headlines(result.summary, result.comparison, result.scenario)} if roi else {}
+    if roi:
+        heads.append(f'<th class="m" data-metric="roi">{e(st.t(N_("return on extra spending")))}<br>'
+                     f"<small>{e(st.t(N_('extra profit per extra 1 spent on service, points and complaints')))}"
+                     "</small></th>")
+
+    def cell(i: int, label: str) -> str:
+        p = col_of[label]
+        if i == len(rows):
+            h = hl.get(p)
+            return f"<td>{e(roi_text(h, st)) if h else '–'}</td>"
+        r = rows[i]
+        metric = r["metric"]
+        d, lo, hi, pv = r["diffs"].get(p, (math.nan,) * 4)
+        pc, plo, phi = r["pcts"].get(p, (math.nan,) * 3)
+        cls = ' class="clear"' if _clear(lo, hi) else ""
+        lines = [f"<b>{e(st.value(d, metric, diff=True))}</b> "
+                 f"<small>{e(st.ci(lo, hi, metric, diff=True))}</small>"]
+        if math.isfinite(pc):
+            lines.append(f"{e(st.pct(pc, True))} <small>{e(st.ci(plo, phi, pct=True))}</small>")
+        pcy = result.per_customer_year(d, metric) if per_year else math.nan
+        if math.isfinite(pcy):
+            lines.append("<small>" + e(st.t(msg("{value} per customer per year",
+                                                  value=st.value(pcy, metric, diff=True)))) + "</small>")
+        lines.append(f"<small>p = {e(fmt_p(pv))}</small>")
+        return f"<td{cls}>{'<br>'.join(lines)}</td>"
+
+    col_of = {e(st.t(msg("{arm} − {base}", arm=p, base=base))): p for p in others}
+    return _tables(e(st.t(N_("metric"))), list(col_of), heads, cell)
+
+
+def _pairwise_html(result: Result, st: Style, metric: str = "profit") -> str:
+    """Every arm against every other on `metric` (row minus column, paired), in % of the column arm."""
+    e = html.escape
+    pols = result.policies
+    pw = result.pairwise([metric]).set_index(["policy", "against"])
+
+    def cell(i: int, against: str) -> str:
+        p = pols[i]
+        if p == against:
+            return "<td>–</td>"
+        r = pw.loc[(p, against)]
+        cls = ' class="clear"' if _clear(float(r.diff_ci_low), float(r.diff_ci_high)) else ""
+        return (f"<td{cls}>{e(st.value(r.diff_mean, metric, diff=True))}<br>"
+                f"<small>{e(st.pct(r.pct_mean, True))} {e(st.ci(r.pct_ci_low, r.pct_ci_high, pct=True))}"
+                "</small></td>")
+
+    heads = [f"<th>{e(p)}</th>" for p in pols]
+    return _tables(e(st.t(msg("{metric}: row − column", metric=metric_label(metric, st.lang)))),
+                   pols, heads, cell)
+
+
+def _frame_html(df: pd.DataFrame, st: Style) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     rows = []
     for rec in df.itertuples(index=False):
         cells = []
         for v in rec:
             if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
-                cells.append(f"<td>{fmt_num(v)}</td>")
+                cells.append(f"<td>{st.num(v)}</td>")
             else:
                 cells.append(f"<th>{html.escape(str(v))}</th>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return (f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
+            "</table></div>")
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
-max-width:1100px;padding:0 1em;color:#222;line-height:1.4}
-h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.8em;
-border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.9em;margin:.5em 0}
-th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right;vertical-align:top}
+body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Noto Sans SC","PingFang SC",
+"Microsoft YaHei",Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222;
+line-height:1.4}
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}
+.headline{background:#f5f9ff;border-left:4px solid #1f77b4;padding:.6em 1em;font-size:1.05em}
+.headline p{margin:.3em 0}
+.wide{max-width:100%;overflow-x:auto;margin:.5em 0}
+table{border-collapse:collapse;font-size:.88em;margin:0}caption{text-align:left;color:#555}
+th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right;vertical-align:top;overflow-wrap:anywhere}
 thead th{background:#f3f3f3;text-align:center}th.m,tbody th{text-align:left;font-weight:normal}
-td small{color:#666}td.clear{background:#eef6ff;font-weight:600}
+td small,th small{color:#666}td.clear{background:#eef6ff}
 img{max-width:100%;height:auto;display:block;margin:.8em 0}
-pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:.85em}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}dd{margin:0}
 """
 
 
-def render_html(result: Result, images: Mapping[str, bytes], scenario_yaml: str,
-                version: str) -> str:
-    """The self-contained report page: table, plots, segments, scenario, seeds, version.
+def window_spans(result: Result, window: tuple[int, int] | None = None) -> list[tuple[str, int, int]]:
+    """The windows a report shows: `window` (`--window`), then each event's own: (kind, start, stop)."""
+    out = []
+    if window is not None:
+        out.append(("window", *window))
+    for ev, first, stop in event_spans(result.scenario):
+        out.append((ev.kind, first, stop))
+    return out
+
+
+def window_title(kind: str, start: int, stop: int, scenario: Scenario, st: Style) -> str:
+    """A window's heading: what it is and its periods."""
+    what = (st.t(N_("the window asked for")) if kind == "window" else event_label(kind, st.lang))
+    return st.t(msg("{what}: {period} {start} to {end} ({periods})", what=what,
+                    period=msg(_PERIOD_WORDS[scenario.period]), start=start, end=stop - 1,
+                    periods=periods_text(stop - start, scenario.period)))
+
+
+def windows_of(result: Result, window: tuple[int, int] | None, st: Style) -> list[tuple[str, Window]]:
+    """Each window of `window_spans` with its metrics (`Result.window`), titled."""
+    return [(window_title(kind, a, b, result.scenario, st), result.window(a, b))
+            for kind, a, b in window_spans(result, window)]
+
+
+def render_html(result: Result, images: Mapping[str, bytes], version: str, *, lang: str | None = None,
+                windows: Sequence[tuple[str, Window]] = (),
+                scenario_file: str = "scenario.resolved.yaml") -> str:
+    """The self-contained report page: headline, tables, plots, windows, segments, seeds.
 
     Images are embedded as base64 data URIs; the page loads nothing from outside.
+    The resolved scenario is linked (the file beside the report), not printed.
 
     Args:
         result: The comparison.
         images: PNG bytes keyed by file name, shown in this order.
-        scenario_yaml: The resolved scenario file's text.
         version: The package version.
+        lang: Language (default: the scenario's).
+        windows: `(title, Window)` pairs (see `windows_of`).
+        scenario_file: The resolved scenario's file name, linked.
 
     Returns:
         The HTML text.
     """
+    st = style_of(result, lang)
     sc = result.scenario
     e = html.escape
+    t = st.t
     imgs = "".join(
         f'<figure><img alt="{e(name)}" src="data:image/png;base64,'
         f'{base64.b64encode(data).decode("ascii")}"></figure>'
         for name, data in images.items())
-    seeds = "".join(f"<li>replication {i}: <code>{s}</code></li>"
+    seeds = "".join(f"<li>{e(t(msg('replication {n}', n=i)))}: <code>{s}</code></li>"
                     for i, s in enumerate(result.seeds))
+    currency = sc.market.currency
     meta = {
-        "scenario": e(sc.name),
-        "arms": ", ".join(e(p) for p in result.policies),
-        "baseline": e(result.baseline),
-        "replications": str(len(result.seeds)),
-        "horizon": f"{sc.horizon} {e(sc.period)}s",
-        "customers": f"{sc.population.size:,}",
-        "root seed": f"<code>{sc.seed}</code>",
+        N_("scenario"): e(sc.name),
+        N_("arms"): ", ".join(e(p) for p in result.policies),
+        N_("baseline"): e(result.baseline),
+        N_("replications"): str(len(result.seeds)),
+        N_("horizon"): e(t(periods_text(sc.horizon, sc.period))) + f" ({st.num(result.years)} "
+                       + e(t(N_("years"))) + ")",
+        N_("customers at the start"): st.num(sc.population.size),
+        N_("currency"): e(f"{currency.code} ({st.unit()})") if currency else e(t(N_("plain numbers"))),
+        N_("root seed"): f"<code>{sc.seed}</code>",
+        N_("resolved scenario"): f'<a href="{e(scenario_file)}">{e(scenario_file)}</a>',
         "retention-lab": e(version),
     }
-    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in meta.items())
-    summary = result.summary.copy()
+    dl = "".join(f"<dt>{e(t(k))}</dt><dd>{v}</dd>" for k, v in meta.items())
+    rows = comparison_rows(result.summary, result.comparison, result.policies, result.baseline)
+    headline = ""
+    diffs = ""
+    pairwise = ""
+    if len(result.policies) > 1:
+        lines = [headline_text(h, sc, st) for h in headlines(result.summary, result.comparison, sc)]
+        lines.append(winner_text(result, result.summary, result.comparison, sc, st))
+        headline = '<div class="headline">' + "".join(f"<p>{e(x)}</p>" for x in lines) + "</div>"
+        diffs = (f"<h2>{e(t(msg('Paired differences against {arm}', arm=result.baseline)))}</h2>"
+                 f"<p>{e(t(N_('Each arm minus the baseline, replication by replication (same customers, '
+                               'events and random numbers): the difference, its 95 % interval, the '
+                               'change in % of the baseline, per customer per year, and the p-value. '
+                               'Highlighted: the interval excludes zero.')))}</p>"
+                 + _diffs_html(rows, result, st))
+        if len(result.policies) > 2:
+            pairwise = (f"<h2>{e(t(N_('Every arm against every other')))}</h2>"
+                        "<p>" + e(t(msg("Paired differences of {metric} {basis}, row minus column, and "
+                                        "in % of the column arm.", metric=metric_label("profit", st.lang),
+                                        basis=time_basis(sc)))) + "</p>"
+                        + _pairwise_html(result, st))
+    win_html = ""
+    for title, win in windows:
+        wrows = comparison_rows(win.summary, win.comparison, result.policies, result.baseline,
+                                WINDOW_METRICS)
+        win_html += f"<h3>{e(title)}</h3>" + _means_html(wrows, result, st, per_year=False)
+        if len(result.policies) > 1:
+            win_html += _diffs_html(wrows, result, st, roi=False, per_year=False)
+    if win_html:
+        win_html = (f"<h2>{e(t(N_('Windows')))}</h2><p>{e(t(N_(
+            'Metrics over a window of periods: money and counts summed over it, satisfaction, loyalty '
+            'and NPS averaged over it, churn rate = customers lost in it ÷ customers active at its start '
+            'plus those won in it.')))}</p>" + win_html)
+    lang_attr = "zh-CN" if st.lang == "zh_CN" else "en"
+    title = e(t(msg("Retention Lab — {name}", name=sc.name)))
+    link = f'<a href="{e(scenario_file)}">{e(scenario_file)}</a>'
+    words = {k: e(t(v)) for k, v in {
+        "means": N_("Means over replications"),
+        "means_p": N_("Mean of each arm with its 95 % interval over replications; money and counts are "
+                      "totals over the horizon, also per customer (at the start) per year."),
+        "plots": N_("Plots"),
+        "plots_p": N_("Upper panels: each arm's mean. Lower panels: each arm's paired difference from the "
+                      "baseline with its 95 % band. Shaded: the periods an event acts in."),
+        "segments": N_("Segments"),
+        "segments_p": N_("Per arm and segment, means over replications: customers ever active, churned, "
+                         "churn rate, revenue and service received."),
+        "every": N_("Every metric"),
+        "seeds": N_("Seeds"),
+        "seeds_p": msg("Root seed {seed}; replication seeds from numpy.random.SeedSequence(root).spawn({n}). "
+                       "The resolved scenario reproduces these numbers:", seed=sc.seed, n=len(result.seeds)),
+        "seeds_n": nmsg("{n} replication seed", "{n} replication seeds", len(result.seeds)),
+        "made": msg("Made by retention-lab {version}.", version=version),
+    }.items()}
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang_attr}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Retention Lab — {e(sc.name)}</title><style>{_CSS}</style></head>
+<title>{title}</title><style>{_CSS}</style></head>
 <body>
-<h1>Retention Lab — {e(sc.name)}</h1>
+<h1>{title}</h1>
 <p>{e(sc.description.strip())}</p>
+{headline}
 <dl>{dl}</dl>
-<h2>Comparison</h2>
-<p>Mean over replications with its 95 % interval; differences are paired against
-<b>{e(result.baseline)}</b> replication by replication (same customers, events and random
-numbers). Highlighted differences have an interval that excludes zero.</p>
-{_table_html(result)}
-<h2>Plots</h2>
+<h2>{words["means"]}</h2>
+<p>{words["means_p"]}</p>
+{_means_html(rows, result, st)}
+{diffs}
+{pairwise}
+{win_html}
+<h2>{words["plots"]}</h2>
+<p>{words["plots_p"]}</p>
 {imgs}
-<h2>Segments</h2>
-<p>Per arm and segment, means over replications: customers ever active, churned, churn rate,
-revenue and service received.</p>
-{_frame_html(result.segments)}
-<details><summary>Every metric</summary>{_frame_html(summary)}</details>
-<h2>Scenario</h2>
-<p>The scenario with every default filled in (<code>scenario.resolved.yaml</code>); running it
-again reproduces these numbers.</p>
-<pre>{e(scenario_yaml)}</pre>
-<h2>Seeds</h2>
-<p>Root seed <code>{sc.seed}</code>; replication seeds from
-<code>numpy.random.SeedSequence(root).spawn({len(result.seeds)})</code>:</p>
-<details><summary>{len(result.seeds)} replication seeds</summary><ul>{seeds}</ul></details>
-<p><small>Made by retention-lab {e(version)}.</small></p>
+<h2>{words["segments"]}</h2>
+<p>{words["segments_p"]}</p>
+{_frame_html(result.segments, st)}
+<details><summary>{words["every"]}</summary>{_frame_html(result.summary, st)}</details>
+<h2>{words["seeds"]}</h2>
+<p>{words["seeds_p"]} {link}.</p>
+<details><summary>{words["seeds_n"]}</summary>
+<ul>{seeds}</ul></details>
+<p><small>{words["made"]}</small></p>
 </body></html>
 """
+
+
+def run_line(result: Result, st: Style) -> str:
+    """What was run: "default: 2 policies × 10 replications, 104 weeks"."""
+    sc = result.scenario
+    return st.t(msg("{name}: {arms} policies × {reps} replications, {periods}", name=sc.name,
+                    arms=len(sc.policies), reps=len(result.seeds),
+                    periods=periods_text(sc.horizon, sc.period)))
+
+
+def write_report(result: Result, out_dir: Any, *, lang: str | None = None,
+                 window: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Draw the figures and write them and `report.html` into `out_dir` (each file atomically).
+
+    Args:
+        result: The comparison.
+        out_dir: The run's folder (the resolved scenario beside it is linked).
+        lang: Language (default: the scenario's `language`).
+        window: Periods `(start, stop)` compared too, beside each event's own window.
+
+    Returns:
+        File name → path of every file written.
+    """
+    from pathlib import Path
+
+    from sim import __version__
+    from sim.files import atomic_write
+
+    out = Path(out_dir)
+    style = style_of(result, lang)
+    written: dict[str, Any] = {}
+    images = {}
+    for name, fig in figures(result, style.lang).items():
+        images[name] = png_bytes(fig)
+        written[name] = atomic_write(out / name, images[name])
+    page = render_html(result, images, __version__, lang=style.lang,
+                       windows=windows_of(result, window, style))
+    written["report.html"] = atomic_write(out / "report.html", page)
+    return written

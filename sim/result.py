@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.metrics import HEADLINE, METRICS
-from sim.scenario import Scenario
+from sim.scenario import PERIODS_PER_YEAR, Scenario
 from sim.store import ReplicationResult, ReplicationStore
 
 
@@ -65,6 +65,100 @@ def _series_frame(replication: int, policies: Sequence[str], arr: np.ndarray) ->
     df.insert(0, "policy", np.repeat(np.array(policies, dtype=object), periods))
     df.insert(0, "replication", np.full(arms * periods, replication, dtype=np.int64))
     return df
+
+
+#: The manager's spending on customers that a return on spending is reckoned on.
+RETENTION_SPEND = ("spend_service", "spend_points", "spend_complaints")
+
+
+def summarise(reps: pd.DataFrame, policies: Sequence[str], level: float = 0.95) -> pd.DataFrame:
+    """`policy, metric, mean, ci_low, ci_high, n` from one row per replication × arm."""
+    rows = []
+    for pol in policies:
+        sub = reps[reps.policy == pol]
+        for metric in METRICS:
+            m, lo, hi = mean_ci(sub[metric].to_numpy(dtype=float), level)
+            rows.append({"policy": pol, "metric": metric, "mean": m, "ci_low": lo,
+                         "ci_high": hi, "n": int(sub[metric].notna().sum())})
+    return pd.DataFrame(rows, columns=["policy", "metric", "mean", "ci_low", "ci_high", "n"])
+
+
+def compare_arms(reps: pd.DataFrame, policies: Sequence[str], baseline: str,
+                 level: float = 0.95, metrics: Sequence[str] | None = None,
+                 arms: Sequence[str] | None = None) -> pd.DataFrame:
+    """Paired differences of arms against `baseline`, replication by replication.
+
+    Args:
+        reps: One row per replication × arm with every metric.
+        policies: Arm names in order.
+        baseline: The arm compared with (any arm).
+        level: Confidence level.
+        metrics: The metrics (default: all).
+        arms: The arms compared (default: every arm but `baseline`).
+
+    Returns:
+        `policy, metric, diff_mean, diff_ci_low, diff_ci_high, p_value` (the
+        comparison.csv columns), then `against` and the difference as a share of the
+        baseline's mean: `pct_mean, pct_ci_low, pct_ci_high` (NaN when that mean is 0).
+    """
+    cols = ["policy", "metric", "diff_mean", "diff_ci_low", "diff_ci_high", "p_value", "against",
+            "pct_mean", "pct_ci_low", "pct_ci_high"]
+    base = reps[reps.policy == baseline].set_index("replication").sort_index()
+    rows = []
+    for pol in arms if arms is not None else [p for p in policies if p != baseline]:
+        arm = reps[reps.policy == pol].set_index("replication").sort_index()
+        for metric in metrics or list(METRICS):
+            d = (arm[metric] - base[metric]).to_numpy(dtype=float)
+            m, lo, hi, p = paired(d, level)
+            ref = float(base[metric].mean()) if len(base) else math.nan
+            scale = abs(ref) if math.isfinite(ref) and ref != 0 else math.nan
+            rows.append({"policy": pol, "metric": metric, "diff_mean": m, "diff_ci_low": lo,
+                         "diff_ci_high": hi, "p_value": p, "against": baseline,
+                         "pct_mean": m / scale, "pct_ci_low": lo / scale,
+                         "pct_ci_high": hi / scale})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def window_values(frame: pd.DataFrame, start: int, stop: int) -> pd.DataFrame:
+    """Each arm's metrics over periods `start`..`stop − 1` of one replication's time series.
+
+    See `Result.window` for what each metric becomes over a window.
+    """
+    out = []
+    for (rep, pol), sub in frame.groupby(["replication", "policy"], sort=False):
+        s = sub.sort_values("period")
+        w = s[(s.period >= start) & (s.period < stop)]
+        row: dict[str, Any] = {"replication": rep, "policy": pol}
+        for metric, meta in METRICS.items():
+            vals = w[metric].to_numpy(dtype=float)
+            finite = vals[np.isfinite(vals)]
+            row[metric] = (float(vals.sum()) if meta.summary == "sum"
+                           else float(finite.mean()) if finite.size else math.nan)
+        first = s[s.period == start].iloc[0]
+        at_start = float(first.active_customers - first.acquired + first.churned)
+        row["churn_rate"] = row["churned"] / max(at_start + row["acquired"], 1.0)
+        row["hazard"] = row["churned"] / max(at_start, 1.0)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The metrics over a window of periods (`Result.window`).
+
+    Attributes:
+        start: First period.
+        stop: The period after the last.
+        replications: One row per replication × arm with every metric over the window.
+        summary: Mean and interval per arm and metric (as `Result.summary`).
+        comparison: Paired differences against the baseline (as `Result.comparison`).
+    """
+
+    start: int
+    stop: int
+    replications: pd.DataFrame
+    summary: pd.DataFrame
+    comparison: pd.DataFrame
 
 
 # --------------------------------------------------------------------------- aggregation
@@ -126,10 +220,12 @@ class PeriodStats:
 class _Aggregate:
     """Everything a `Result` needs, accumulated one replication at a time (in order)."""
 
-    def __init__(self, policies: Sequence[str]) -> None:
+    def __init__(self, policies: Sequence[str], baseline: str | None = None) -> None:
         self.policies = list(policies)
+        self.base = self.policies.index(baseline) if baseline in self.policies else 0
         self.rows: list[tuple[int, int, np.ndarray]] = []
         self.stats: PeriodStats | None = None
+        self.diff_stats: PeriodStats | None = None
         self.seg_sum: np.ndarray | None = None
         self.seg_n: np.ndarray | None = None
         self.seg_index: list[str] = []
@@ -142,7 +238,10 @@ class _Aggregate:
         arr = np.stack([np.asarray(rr.timeseries[p], dtype=np.float64) for p in pols])
         if self.stats is None:
             self.stats = PeriodStats.empty(pols, arr.shape[1:])
+            self.diff_stats = PeriodStats.empty(pols, arr.shape[1:])
         self.stats.add(arr)
+        assert self.diff_stats is not None
+        self.diff_stats.add(arr - arr[self.base])  # paired: the same replication's baseline
         seg = np.stack([rr.segments[p].to_numpy(dtype=np.float64) for p in pols])
         if self.seg_sum is None:
             first = rr.segments[pols[0]]
@@ -198,6 +297,8 @@ class Result:
         replications: One row per replication × arm with every summary metric.
         segments: Per arm and segment: customers, churn, revenue, service (means).
         period_stats: Per arm × period × metric running statistics (for the bands).
+        diff_stats: The same of each arm's paired difference from the baseline (the
+            difference bands).
         store: The folder whose `replications/` holds the time series (None: in memory).
     """
 
@@ -206,6 +307,7 @@ class Result:
     replications: pd.DataFrame
     segments: pd.DataFrame
     period_stats: PeriodStats | None = None
+    diff_stats: PeriodStats | None = None
     store: Path | None = None
     level: float = 0.95
     _series: list[np.ndarray] | None = field(default=None, repr=False)
@@ -252,19 +354,53 @@ class Result:
         Raises:
             KeyError: If there is no such metric.
         """
+        return self._stats(metric, paired=False).bands(metric, self.level if level is None else level)
+
+    def diff_bands(self, metric: str, level: float | None = None) -> pd.DataFrame:
+        """Per arm and period: the paired difference of `metric` from the baseline and its t-interval.
+
+        The difference is taken replication by replication (the arms met the same
+        customers and random numbers), then averaged; the band is the t-interval
+        of those differences, much narrower than the arms' own bands overlapping.
+
+        Args:
+            metric: A metric name (see `sim.METRICS`).
+            level: Confidence level (default: the result's).
+
+        Returns:
+            Columns `policy, period, mean, low, high, n` (the baseline's rows are 0).
+
+        Raises:
+            KeyError: If there is no such metric.
+        """
+        return self._stats(metric, paired=True).bands(metric, self.level if level is None else level)
+
+    def _stats(self, metric: str, paired: bool) -> PeriodStats:
+        """The level (or paired difference) statistics, gathered on first use."""
         if metric not in METRICS:
             raise KeyError(f"no metric {metric!r}; metrics are {', '.join(METRICS)}")
-        stats_ = self.period_stats
-        if stats_ is None:
-            stats_ = PeriodStats.empty(self.policies, (0, len(METRICS)))
-            for df in self.iter_timeseries():
-                arr = df[list(METRICS)].to_numpy(dtype=np.float64).reshape(
-                    len(self.policies), -1, len(METRICS))
-                if stats_.n.shape[1] == 0:
-                    stats_ = PeriodStats.empty(self.policies, arr.shape[1:])
-                stats_.add(arr)
-            self.period_stats = stats_
-        return stats_.bands(metric, self.level if level is None else level)
+        if self.period_stats is None or self.diff_stats is None:
+            self._gather_period_stats()
+        found = self.diff_stats if paired else self.period_stats
+        assert found is not None
+        return found
+
+    def _gather_period_stats(self) -> None:
+        """Build the level and difference statistics from the time series (one pass)."""
+        agg = _Aggregate(self.policies, self.baseline)
+        base = agg.base
+        for df in self.iter_timeseries():
+            arr = df[list(METRICS)].to_numpy(dtype=np.float64).reshape(
+                len(self.policies), -1, len(METRICS))
+            if agg.stats is None:
+                agg.stats = PeriodStats.empty(self.policies, arr.shape[1:])
+                agg.diff_stats = PeriodStats.empty(self.policies, arr.shape[1:])
+            agg.stats.add(arr)
+            assert agg.diff_stats is not None
+            agg.diff_stats.add(arr - arr[base])
+        empty = PeriodStats.empty(self.policies, (0, len(METRICS)))
+        self.period_stats = agg.stats or empty
+        self.diff_stats = agg.diff_stats or empty
 
     @property
     def policies(self) -> list[str]:
@@ -280,36 +416,104 @@ class Result:
     def summary(self) -> pd.DataFrame:
         """`policy, metric, mean, ci_low, ci_high, n` for every arm and metric."""
         if "summary" not in self._cache:
-            rows = []
-            for pol in self.policies:
-                sub = self.replications[self.replications.policy == pol]
-                for metric in METRICS:
-                    m, lo, hi = mean_ci(sub[metric].to_numpy(), self.level)
-                    rows.append({"policy": pol, "metric": metric, "mean": m, "ci_low": lo,
-                                 "ci_high": hi, "n": int(sub[metric].notna().sum())})
-            self._cache["summary"] = pd.DataFrame(rows)
+            self._cache["summary"] = summarise(self.replications, self.policies, self.level)
         return self._cache["summary"]
 
     @property
     def comparison(self) -> pd.DataFrame:
         """Paired differences against the baseline, replication by replication."""
         if "comparison" not in self._cache:
-            rows = []
-            reps = self.replications
-            base = reps[reps.policy == self.baseline].set_index("replication").sort_index()
-            for pol in self.policies:
-                if pol == self.baseline:
-                    continue
-                arm = reps[reps.policy == pol].set_index("replication").sort_index()
-                for metric in METRICS:
-                    d = (arm[metric] - base[metric]).to_numpy()
-                    m, lo, hi, p = paired(d, self.level)
-                    rows.append({"policy": pol, "metric": metric, "diff_mean": m,
-                                 "diff_ci_low": lo, "diff_ci_high": hi, "p_value": p})
-            self._cache["comparison"] = pd.DataFrame(
-                rows, columns=["policy", "metric", "diff_mean", "diff_ci_low", "diff_ci_high",
-                               "p_value"])
+            self._cache["comparison"] = compare_arms(self.replications, self.policies,
+                                                     self.baseline, self.level)
         return self._cache["comparison"]
+
+    def compare(self, policy: str, against: str, metric: str) -> dict[str, float]:
+        """Paired difference of any arm against any other arm for one metric.
+
+        Args:
+            policy: The arm.
+            against: The arm it is compared with (not necessarily the baseline).
+            metric: A metric name.
+
+        Returns:
+            `diff_mean, diff_ci_low, diff_ci_high, p_value`, and `pct_mean,
+            pct_ci_low, pct_ci_high` (the difference as a share of `against`'s mean).
+
+        Raises:
+            KeyError: If an arm or the metric does not exist.
+        """
+        for name in (policy, against):
+            if name not in self.policies:
+                raise KeyError(f"no arm {name!r}; arms are {', '.join(self.policies)}")
+        if metric not in METRICS:
+            raise KeyError(f"no metric {metric!r}")
+        frame = compare_arms(self.replications, self.policies, against, self.level, [metric],
+                             arms=[policy])
+        return frame.iloc[0].drop(["policy", "against", "metric"]).to_dict()
+
+    def pairwise(self, metrics: Iterable[str] = HEADLINE) -> pd.DataFrame:
+        """Every arm against every other arm (paired): `policy, against, metric, diff_...`."""
+        frames = [compare_arms(self.replications, self.policies, b, self.level, list(metrics))
+                  for b in self.policies]
+        return pd.concat(frames, ignore_index=True)
+
+    @property
+    def years(self) -> float:
+        """The horizon in years (`horizon / PERIODS_PER_YEAR[period]`): totals' time basis."""
+        return self.scenario.horizon / PERIODS_PER_YEAR[self.scenario.period]
+
+    @property
+    def customers(self) -> int:
+        """Customers at period 0 (`population.size`): the per-customer figures' divisor."""
+        return self.scenario.population.size
+
+    def per_customer_year(self, value: float, metric: str) -> float:
+        """A run total of a money or count metric per customer (at period 0) per year; NaN for others."""
+        if metric not in METRICS or METRICS[metric].summary != "sum":
+            return math.nan
+        return float(value) / self.customers / self.years
+
+    def roi(self, policy: str, against: str | None = None) -> dict[str, float]:
+        """Return on the extra spending of an arm: extra profit per extra unit of money spent.
+
+        Spending is what the manager puts into customers (`RETENTION_SPEND`: service,
+        points and complaint handling); both differences are paired means over the
+        replications.
+
+        Returns:
+            `extra_profit`, `extra_spend` and `roi` (NaN when the spending does not
+            change: less than a millionth of the baseline's).
+        """
+        against = against or self.baseline
+        reps = self.replications
+        a = reps[reps.policy == policy].set_index("replication").sort_index()
+        b = reps[reps.policy == against].set_index("replication").sort_index()
+        dspend = float(sum((a[c] - b[c]).mean() for c in RETENTION_SPEND))
+        dprofit = float((a["profit"] - b["profit"]).mean())
+        scale = float(sum(b[c].mean() for c in RETENTION_SPEND))
+        roi = dprofit / dspend if abs(dspend) > 1e-6 * max(abs(scale), 1e-12) else math.nan
+        return {"extra_profit": dprofit, "extra_spend": dspend, "roi": roi}
+
+    def window(self, start: int, stop: int) -> Window:
+        """The metrics over periods `start` to `stop − 1`, per replication, and their comparison.
+
+        Flows (revenue, profit, complaints ...) are summed over the window; stocks
+        (satisfaction, loyalty, NPS, active customers ...) are averaged over it;
+        `churn_rate` is the customers lost in the window ÷ those active at its start
+        plus those won in it, and `hazard` those lost ÷ those active at its start.
+
+        Raises:
+            ValueError: If the window is empty or outside the horizon.
+        """
+        horizon = self.scenario.horizon
+        if not 0 <= start < stop <= horizon:
+            raise ValueError(f"expected a window START:STOP with 0 ≤ START < STOP ≤ {horizon} "
+                             f"(the horizon), found {start}:{stop}")
+        rows = [window_values(df, start, stop) for df in self.iter_timeseries()]
+        reps = (pd.concat(rows, ignore_index=True) if rows
+                else pd.DataFrame(columns=["replication", "policy", *METRICS]))
+        return Window(start, stop, reps, summarise(reps, self.policies, self.level),
+                      compare_arms(reps, self.policies, self.baseline, self.level))
 
     def table(self, metrics: Iterable[str] = HEADLINE) -> pd.DataFrame:
         """A wide table: one row per arm, the mean of each metric."""
@@ -357,10 +561,11 @@ class Result:
 def assemble(scenario: Scenario, seeds: list[int],
              results: Iterable[ReplicationResult]) -> Result:
     """Build an in-memory `Result` from replication results (in any order)."""
-    agg = _Aggregate([p.name for p in scenario.policies])
+    agg = _Aggregate([p.name for p in scenario.policies], scenario.baseline_policy)
     series = [agg.add(rr) for rr in sorted(results, key=lambda r: r.replication)]
     return Result(scenario=scenario, seeds=seeds, replications=agg.replications(),
-                  segments=agg.segments(), period_stats=agg.stats, _series=series)
+                  segments=agg.segments(), period_stats=agg.stats, diff_stats=agg.diff_stats,
+                  _series=series)
 
 
 def load_result(store: Path | str, scenario: Scenario, seeds: list[int]) -> Result:
@@ -375,8 +580,9 @@ def load_result(store: Path | str, scenario: Scenario, seeds: list[int]) -> Resu
         The result; its `timeseries` is read from the store when asked for.
     """
     st = ReplicationStore(store, scenario, seeds)
-    agg = _Aggregate(st.policies)
+    agg = _Aggregate(st.policies, scenario.baseline_policy)
     for rr in st:
         agg.add(rr)
     return Result(scenario=scenario, seeds=seeds, replications=agg.replications(),
-                  segments=agg.segments(), period_stats=agg.stats, store=Path(store))
+                  segments=agg.segments(), period_stats=agg.stats, diff_stats=agg.diff_stats,
+                  store=Path(store))

@@ -17,6 +17,7 @@ import sim
 from sim import output, report
 from sim.loader import load_scenario, parse_text
 from sim.metrics import HEADLINE
+from sim.scenario import Currency
 
 SMALL = two_arm_yaml("report-small", horizon=16, replications=3, seed=5, size=800, shift_at=6,
                      description='Report test <with> "characters" & an ampersand.')
@@ -44,19 +45,22 @@ def test_report_is_self_contained(written: Path, result) -> None:
     assert all(src.startswith("data:image/png;base64,") for src in images)
 
 
-def test_report_contains_table_scenario_seeds_and_version(written: Path, result) -> None:
+def test_report_contains_table_seeds_version_and_links_the_scenario(written: Path, result) -> None:
     page = (written / "report.html").read_text(encoding="utf-8")
     assert '<table class="cmp">' in page
     for metric in HEADLINE:
-        assert f">{metric}</th>" in page
+        assert f'data-metric="{metric}"' in page
     assert "stale_manager − data_driven" in page
     assert "data_driven (baseline)" in page
-    # The scenario, escaped, with its seeds and the version.
+    # The description, escaped; the scenario linked, not printed.
     assert "Report test &lt;with&gt; &quot;characters&quot; &amp; an ampersand." in page
-    assert "competitor_pull:" in page
+    assert '<a href="scenario.resolved.yaml">' in page
+    assert "competitor_pull:" not in page and "loss_aversion" not in page
     for seed in result.seeds:
         assert str(seed) in page
     assert f"retention-lab {sim.__version__}" in page
+    # Every total says what it is summed over.
+    assert "over 16 weeks" in page and "at the end (week 16)" in page
 
 
 def test_pngs_written(written: Path) -> None:
@@ -140,4 +144,258 @@ def test_number_formatting() -> None:
     assert report.fmt_num(float("nan")) == "–"
     assert report.fmt_num(1234567.8) == "1,234,568"
     assert report.fmt_num(0.012345, signed=True) == "+0.01235"
+    assert report.fmt_num(-2500.55, lang="zh_CN") == "-2,500.6"
     assert report.fmt_p(0.0001) == "<0.001"
+    st = report.Style("en", Currency(code="CNY", symbol="¥"))
+    assert st.money(-1234.5, True) == "-¥1,234.5" and st.money(12, True) == "+¥12"
+    assert st.pct(0.0412, True) == "+4.1%" and st.pp(0.055) == "+5.5 pp"
+    assert report.Style("en", Currency(code="EUR")).money(1e6) == "€1,000,000"
+    assert report.Style("zh_CN").pp(-0.01) == "-1 个百分点"
+
+
+# --------------------------------------------------------------------------- the numbers a board reads
+
+
+def _paired(result, arm: str, base: str, metric: str, reps=None) -> tuple[float, float, float, float]:
+    """Mean paired difference, its 95 % t interval and the baseline's mean, computed here."""
+    from scipy import stats
+
+    reps = result.replications if reps is None else reps
+    a = reps[reps.policy == arm].sort_values("replication")[metric].to_numpy()
+    b = reps[reps.policy == base].sort_values("replication")[metric].to_numpy()
+    d = a - b
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    return d.mean(), d.mean() - half, d.mean() + half, b.mean()
+
+
+def test_headline_is_the_paired_difference_in_percent_and_per_customer_year(result) -> None:
+    (h,) = report.headlines(result.summary, result.comparison, result.scenario)
+    d, lo, hi, base = _paired(result, "stale_manager", "data_driven", "profit")
+    assert (h.policy, h.against, h.metric) == ("stale_manager", "data_driven", "profit")
+    assert h.diff == pytest.approx(d) and h.low == pytest.approx(lo) and h.high == pytest.approx(hi)
+    assert h.pct == pytest.approx(d / abs(base))
+    assert (h.pct_low, h.pct_high) == (pytest.approx(lo / abs(base)), pytest.approx(hi / abs(base)))
+    years = 16 / 52  # horizon 16 weeks
+    assert h.per_customer_year == pytest.approx(d / 800 / years)
+    assert result.years == pytest.approx(years) and result.customers == 800
+    st = report.Style()
+    text = report.headline_text(h, result.scenario, st)
+    assert text.startswith(f"stale_manager earns {st.pct(d / abs(base), True)} profit "
+                           f"[{st.pct(lo / abs(base), True)}, {st.pct(hi / abs(base), True)}] "
+                           "over data_driven")
+    assert "over 16 weeks" in text and st.num(d / 800 / years, True) in text
+    page = (result and report.render_html(result, {}, "v"))
+    assert f"<p>{text}</p>" in page
+    # The same paired numbers through the general comparison of any arm with any other.
+    back = result.compare("data_driven", "stale_manager", "profit")
+    assert back["diff_mean"] == pytest.approx(-d)
+
+
+def test_per_customer_year_of_the_means(result) -> None:
+    rev = result.summary.set_index(["policy", "metric"]).at[("data_driven", "revenue"), "mean"]
+    assert result.per_customer_year(rev, "revenue") == pytest.approx(rev / 800 / (16 / 52))
+    assert math.isnan(result.per_customer_year(0.5, "satisfaction"))  # a stock has no rate
+
+
+def test_window_metrics_match_the_time_series(result) -> None:
+    win = result.window(8, 12)
+    ts = result.timeseries
+    rows = []
+    for (rep, pol), sub in ts.groupby(["replication", "policy"]):
+        sub = sub.set_index("period")
+        w = sub.loc[8:11]
+        start = sub.at[7, "active_customers"]  # active at the start of period 8
+        rows.append({"replication": rep, "policy": pol, "revenue": w.revenue.sum(),
+                     "profit": w.profit.sum(), "satisfaction": w.satisfaction.mean(),
+                     "complaints": w.complaints.sum(),
+                     "churn_rate": w.churned.sum() / (start + w.acquired.sum())})
+    mine = pd.DataFrame(rows)
+    got = win.replications.set_index(["replication", "policy"]).sort_index()
+    want = mine.set_index(["replication", "policy"]).sort_index()
+    for metric in ("revenue", "profit", "satisfaction", "complaints", "churn_rate"):
+        np.testing.assert_allclose(got[metric], want[metric], rtol=1e-9, err_msg=metric)
+        d, lo, hi, _ = _paired(result, "stale_manager", "data_driven", metric, mine)
+        row = win.comparison.set_index("metric").loc[metric]
+        assert (row.diff_mean, row.diff_ci_low, row.diff_ci_high) == (
+            pytest.approx(d), pytest.approx(lo), pytest.approx(hi))
+    with pytest.raises(ValueError, match="0 ≤ START < STOP ≤ 16"):
+        result.window(12, 12)
+
+
+def test_difference_bands_are_paired(result) -> None:
+    from scipy import stats
+
+    b = result.diff_bands("satisfaction")
+    ts = result.timeseries
+    at10 = ts[ts.period == 10].set_index(["policy", "replication"])["satisfaction"]
+    d = (at10["stale_manager"] - at10["data_driven"]).to_numpy()
+    row = b[(b.policy == "stale_manager") & (b.period == 10)].iloc[0]
+    assert row["mean"] == pytest.approx(d.mean())
+    assert row["high"] - row["mean"] == pytest.approx(stats.t.ppf(0.975, 2) * d.std(ddof=1) / math.sqrt(3))
+    assert (b[b.policy == "data_driven"]["mean"] == 0).all()
+
+
+def test_level_plots_show_paired_bands_and_events_as_spans(result) -> None:
+    from matplotlib.patches import Polygon, Rectangle
+
+    fig = report.plot_metric(result, "churn_rate")
+    top, bottom = fig.axes[:2]
+    # Levels without the arms' own (overlapping) bands; the difference with its band.
+    assert not [c for c in top.collections if c.get_label() and not c.get_label().startswith("_")]
+    assert len(bottom.collections) == 1 and len(bottom.lines) >= 1
+    # The needs shift at period 6 acts to the end: a span from 5.5 to 15.5, not a line.
+    spans = [p for p in top.patches if isinstance(p, (Rectangle, Polygon))]
+    extents = {tuple(np.round(p.get_path().get_extents().intervalx if isinstance(p, Polygon)
+                              else (p.get_x(), p.get_x() + p.get_width()), 6)) for p in spans}
+    assert (5.5, 15.5) in extents
+
+
+SIX = """\
+name: six-arms
+horizon: 12
+replications: 3
+seed: 11
+population: {size: 400}
+market:
+  currency: {code: CNY, symbol: ¥}
+  events:
+    - {at: 4, kind: competitor_promotion, duration: 3, size: 0.3}
+policies:
+  - {name: uniform_everyone, kind: uniform}
+  - {name: value_led_with_a_long_name, kind: value}
+  - {name: churn_risk_targeting, kind: churn_risk}
+  - {name: lifetime_value_manager, kind: clv}
+  - name: thin_service
+    kind: uniform
+    budget_shares: {service: 0.2, complaints: 0.15, points: 0, acquisition: 0.2}
+  - {name: random_pick, kind: random}
+baseline: uniform_everyone
+"""
+
+
+@pytest.fixture(scope="module")
+def six(tmp_path_factory: pytest.TempPathFactory):
+    res = sim.run(parse_text(SIX, "six.yaml"), workers=1)
+    out = tmp_path_factory.mktemp("six") / "out"
+    output.write_result(res, out, window=(2, 6))
+    return res, (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_six_arms_fit_tables_wrapped_never_cut(six) -> None:
+    res, page = six
+    tables = re.findall(r'<div class="wide"><table class="cmp">.*?</table></div>', page, re.S)
+    assert tables and page.count('<table class="cmp">') == len(tables)  # every table in a scroller
+    assert ".wide{max-width:100%;overflow-x:auto" in page
+    for t in tables:
+        head = re.search(r"<thead><tr>(.*?)</tr></thead>", t, re.S).group(1)
+        assert head.count("<th") <= report.ARMS_PER_TABLE + 1
+        for row in re.findall(r"<tbody>(.*?)</tbody>", t, re.S)[0].split("</tr>")[:-1]:
+            assert row.count("<td") == head.count("<th") - 1  # no row longer than its head
+    for arm in res.policies:
+        assert f"<th>{arm}" in page or f"<th>{arm} (baseline)" in page
+        if arm != res.baseline:
+            assert f"{arm} − uniform_everyone</th>" in page
+
+
+def test_currency_roi_winner_and_every_pair(six) -> None:
+    res, page = six
+    assert "CNY (¥)" in page and page.count("¥") > 50
+    thin = res.roi("thin_service")
+    d_profit = _paired(res, "thin_service", "uniform_everyone", "profit")[0]
+    d_spend = sum(_paired(res, "thin_service", "uniform_everyone", m)[0]
+                  for m in ("spend_service", "spend_points", "spend_complaints"))
+    assert d_spend < 0  # a fifth of the budget to service instead of 65 %
+    assert thin["roi"] == pytest.approx(d_profit / d_spend)
+    (h,) = [h for h in report.headlines(res.summary, res.comparison, res.scenario)
+            if h.policy == "thin_service"]
+    assert h.roi == pytest.approx(thin["roi"])
+    st = report.Style("en", res.scenario.market.currency)
+    assert report.roi_text(h, st) in page
+    # The winner: the highest mean profit, ahead of the others by paired intervals.
+    means = res.summary[res.summary.metric == "profit"].set_index("policy")["mean"]
+    best = means.idxmax()
+    assert report.winner_text(res, res.summary, res.comparison, res.scenario, st).startswith(
+        f"{best} earns the most profit over 12 weeks")
+    pw = res.pairwise(["profit"])
+    assert len(pw) == 6 * 5
+    row = pw[(pw.policy == "random_pick") & (pw.against == "churn_risk_targeting")].iloc[0]
+    assert row.diff_mean == pytest.approx(_paired(res, "random_pick", "churn_risk_targeting", "profit")[0])
+    assert "Every arm against every other" in page
+
+
+def test_windows_asked_for_and_per_event(six) -> None:
+    res, page = six
+    assert "the window asked for: week 2 to 5 (4 weeks)" in page
+    assert "competitor promotion: week 4 to 6 (3 weeks)" in page
+
+
+# --------------------------------------------------------------------------- languages
+
+
+@pytest.fixture(scope="module")
+def chinese(result, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("zh") / "out"
+    output.write_result(result, out, lang="zh_CN", window=(8, 12))
+    return out
+
+
+def test_a_chinese_report(chinese: Path, result) -> None:
+    page = (chinese / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in page
+    for heading in ("多次重复的均值", "相对 data_driven 的配对差值", "时间窗口", "图表", "客群", "随机种子"):
+        assert f">{heading}</h2>" in page, heading
+    for word in ("流失率", "利润", "满意度", "16 周内", "每位客户每年", "指定的时间窗口：第 8–11 周（4 周）"):
+        assert word in page, word
+    for english in ("Means over replications", "Paired differences against", "per customer per year",
+                    "Plots</h2>", "earns"):
+        assert english not in page, english
+    text = report.comparison_text(result.summary, result.comparison, result.policies, result.baseline,
+                                  scenario=result.scenario, lang="zh_CN", result=result)
+    assert "多次重复的均值：" in text and "流失率" in text and "配对差值" in text
+    assert "Mean over replications" not in text
+
+
+def test_chinese_plots_render_with_a_cjk_font(result) -> None:
+    assert report.cjk_font() is not None, report.NO_CJK_FONT
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figs = report.figures(result, "zh_CN")
+        pngs = [report.png_bytes(f) for f in figs.values()]
+    assert not [w for w in caught if "missing from font" in str(w.message)], [str(w.message) for w in caught]
+    assert all(p[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    fig = figs["churn_curve.png"]
+    labels = [ax.get_xlabel() for ax in fig.axes] + [t.get_text() for t in fig.axes[0].texts]
+    assert "周" in labels and "需求转变" in labels
+    assert fig.axes[0].get_ylabel() == "流失率"
+    assert report.cjk_font() in fig.axes[0].yaxis.label.get_fontfamily()
+
+
+def test_language_and_window_on_the_command_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    src = tmp_path / "small.yaml"
+    src.write_text(SMALL.replace("replications: 3", "replications: 2").replace("size: 800", "size: 300"),
+                   encoding="utf-8")
+    out = tmp_path / "zh"
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "MPLBACKEND": "Agg"})
+
+    proc = cli("run", str(src), "--out", str(out), "--workers", "1", "--lang", "zh_CN", "--window", "8:12")
+    assert proc.returncode == 0, proc.stderr
+    assert "多次重复的均值：" in proc.stdout and "指定的时间窗口：第 8–11 周（4 周）" in proc.stdout
+    assert "流失率" in (out / "report.html").read_text(encoding="utf-8")
+    again = cli("report", str(out), "--lang", "en")
+    assert again.returncode == 0, again.stderr
+    assert "Means over replications" in (out / "report.html").read_text(encoding="utf-8")
+    for args, name in ((("--lang", "fr"), "--lang"), (("--window", "12:8"), "--window"),
+                       (("--window", "x"), "--window"), (("--window", "0:17"), "--window")):
+        bad = cli("run", str(src), "--out", str(tmp_path / "never"), *args)
+        assert bad.returncode == 2 and name in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+        assert not (tmp_path / "never").exists()
+    missing = cli("report", str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and "OUT" in missing.stderr
