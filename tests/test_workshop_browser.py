@@ -253,16 +253,18 @@ def test_a_chinese_workshop_in_chromium(browser, tmp_path):
         srv.kill()
 
 
-#: Every th/td of the complaint queue: on screen with a width, inside its scroll container
-#: (which is inside the viewport); at 1280 px and wider, visible without scrolling.
-#: Every number cell of the dashboard on one line. Returns the problems found.
+#: The page no wider than the viewport; every th/td of the complaint queue (on the dashboard)
+#: on screen with a width, inside its scroll container (which is inside the viewport and its
+#: card); at 1280 px and wider, visible without scrolling. Every number cell on one line.
+#: Returns the problems found.
 LAYOUT_CHECK = """(wide) => {
   const problems = [];
   const vw = document.documentElement.clientWidth;
   if (document.documentElement.scrollWidth > vw + 1)
     problems.push('page ' + document.documentElement.scrollWidth + ' px wide in ' + vw);
   const cells = document.querySelectorAll('#complaints th, #complaints td');
-  if (cells.length < 10) problems.push('only ' + cells.length + ' queue cells');
+  if (document.querySelector('#complaints') && cells.length < 10)
+    problems.push('only ' + cells.length + ' queue cells');
   for (const c of cells) {
     const r = c.getBoundingClientRect();
     const box = c.closest('.scroll');
@@ -325,6 +327,10 @@ def test_layout_projector_and_a_debrief_for_the_facilitator(browser, tmp_path):
         page.wait_for_load_state()
         assert page.locator("#debrief-title").inner_text() == "Debrief for Ada"
 
+        for width in (390, 1920):  # the debrief fits too
+            page.set_viewport_size({"width": width, "height": 900})
+            assert page.evaluate(LAYOUT_CHECK, width >= 1280) == [], width
+
         # The facilitator opens Ada's debrief from the facilitator page.
         fac.reload()
         fac.locator("#progress a[id^=debrief-]").first.click()
@@ -343,6 +349,13 @@ def test_layout_projector_and_a_debrief_for_the_facilitator(browser, tmp_path):
         assert "Ada" in proj.locator("#class-outcomes").inner_text()
         assert proj.locator("#join-code-value").inner_text().strip() == code
         shot(proj, "22-projector-1920")
+        assert proj.evaluate(LAYOUT_CHECK, True) == []
+        proj.set_viewport_size({"width": 390, "height": 800})
+        assert proj.evaluate(LAYOUT_CHECK, False) == []
+        shot(proj, "23-projector-390")
+        fac.set_viewport_size({"width": 390, "height": 800})
+        assert fac.evaluate(LAYOUT_CHECK, False) == []
+        shot(fac, "24-facilitator-390")
         for c in (fac_ctx, ctx, proj.context):
             c.close()
     finally:
