@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from sim.empirical import InputError, resolve_inputs, uses_files
 from sim.registry import POLICIES
 from sim.scenario import MAX_POLICIES, Scenario
 
@@ -502,4 +503,15 @@ def load_scenario(source: str | Path | Scenario) -> Scenario:
     except (OSError, UnicodeDecodeError) as e:
         raise ScenarioError([Problem(str(source), None, "", f"cannot be read: {e}")]) from None
     fmt = "toml" if path.suffix == ".toml" else "yaml"
-    return parse_text(text, str(source), fmt)
+    return _with_inputs(parse_text(text, str(source), fmt), path, text, fmt, str(source))
+
+
+def _with_inputs(scenario: Scenario, path: Path, text: str, fmt: str, source: str) -> Scenario:
+    """The scenario with its input files (`sim.empirical`) checked and their paths made absolute."""
+    if not uses_files(scenario.population):
+        return scenario
+    lines = _TomlLines(text) if fmt == "toml" else _Lines(yaml.compose(text, Loader=_COMPOSER))
+    try:
+        return resolve_inputs(scenario, path.parent, source, lambda loc: lines.find(loc)[0])
+    except InputError as e:
+        raise ScenarioError([Problem(p.file, p.line, p.field, p.message) for p in e.problems]) from None

@@ -5,7 +5,9 @@ Watts–Strogatz small world is a ring lattice whose ties are rewired to random
 people with probability `rewire`; people take their places on the ring at
 random, so a customer's neighbours are customers and prospects in the
 proportions of the market. `complete` is handled in closed form (every node's
-neighbourhood is the whole population), and `none` has no ties.
+neighbourhood is the whole population), and `none` has no ties. `edges` are
+ties read from a file (`sim.empirical` reads and checks it; `edge_network`
+stores them).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class SocialNetwork:
     twice appears twice), and i is a neighbour of j exactly as often as j of i.
 
     Attributes:
-        kind: "small_world", "complete" or "none".
+        kind: "small_world", "complete", "none" or "edges" (ties from a file).
         n: Number of nodes.
         indptr: Row pointers (length n + 1; int32 unless there are 2^31 ties or more);
             all zero for "complete" and "none".
@@ -99,7 +101,8 @@ def build_network(kind: str, n: int, degree: int, rewire: float,
     """Build a social network over `n` nodes.
 
     Args:
-        kind: "small_world", "complete" or "none".
+        kind: "small_world", "complete" or "none"; "edges" gives a network without ties, which
+            `edge_network` replaces once the file is read (`sim.empirical.apply_inputs`).
         n: Number of nodes.
         degree: Even number of ties per node in the ring lattice.
         rewire: Probability that a tie's far end is moved to a random node.
@@ -109,6 +112,8 @@ def build_network(kind: str, n: int, degree: int, rewire: float,
         The network.
     """
     empty = np.zeros(0, dtype=np.int32)
+    if kind == "edges":
+        return SocialNetwork("edges", n, np.zeros(n + 1, np.int32), empty)
     if kind != "small_world" or n < 3:
         return SocialNetwork(kind if n >= 3 else "none", n, np.zeros(n + 1, np.int32), empty)
     half = min(degree // 2, (n - 1) // 2)
@@ -123,8 +128,33 @@ def build_network(kind: str, n: int, degree: int, rewire: float,
     dst[moved] = rng.integers(0, n, size=int(moved.sum()))
     del moved
     keep = dst != src  # a rewired tie that lands on its own node is dropped
-    src, dst = place[src[keep]], place[dst[keep]]  # positions on the ring → the people there
-    del keep, place
+    ends = [place[src[keep]], place[dst[keep]]]  # positions on the ring → the people there
+    del src, dst, keep, place
+    return _csr("small_world", n, ends)
+
+
+def edge_network(n: int, src: np.ndarray, dst: np.ndarray) -> SocialNetwork:
+    """The network of the given undirected ties (kind "edges"), each listed once.
+
+    Args:
+        n: Number of nodes.
+        src: One end of each tie (node ids, 0..n-1).
+        dst: The other end.
+
+    Returns:
+        The network in CSR form, each tie in both its ends' rows.
+    """
+    return _csr("edges", n, [np.asarray(src, dtype=np.int32), np.asarray(dst, dtype=np.int32)])
+
+
+def _csr(kind: str, n: int, ends: list[np.ndarray]) -> SocialNetwork:
+    """Ties in CSR form, in both directions, each row's neighbours ascending.
+
+    `ends` holds the two int32 arrays of the ties' ends, each tie once; it is emptied, so
+    that they are freed as soon as the sort keys are made.
+    """
+    src, dst = ends
+    ends.clear()
     m = src.size
     key = np.empty(2 * m, dtype=np.int64)
     np.multiply(src, np.int64(n), out=key[:m])
@@ -140,4 +170,4 @@ def build_network(kind: str, n: int, degree: int, rewire: float,
     del starts
     np.remainder(key, n, out=key)
     cols = key.astype(np.int32)
-    return SocialNetwork("small_world", n, indptr, cols)
+    return SocialNetwork(kind, n, indptr, cols)

@@ -170,13 +170,25 @@ def _default_segments() -> tuple[Segment, ...]:
 
 
 class Network(Spec):
-    """The customers' social network, over current and potential customers."""
+    """The customers' social network, over current and potential customers.
 
-    kind: Literal["small_world", "none", "complete"] = Field(
-        "small_world", description="Watts–Strogatz small world, no ties, or fully mixed."
+    `kind: edges` reads the ties from `file`, a CSV edge list (path relative to the
+    scenario file): a header line `source,target`, then one tie per line, two customer
+    ids. Ties are undirected and listed once: a tie given twice (in either direction)
+    or from a customer to themselves is an error, as is an id that is not in the
+    customer table (`population.customers`); without a table, ids are the model's
+    customer numbers, 0 to size − 1 for the customers at period 0 and on for the
+    prospects. A customer listed in no tie has none. `degree` and `rewire` are then unused.
+    """
+
+    kind: Literal["small_world", "none", "complete", "edges"] = Field(
+        "small_world", description="Watts–Strogatz small world, no ties, fully mixed, or the ties of `file`."
     )
     degree: int = Field(8, ge=2, le=200, description="Ties per person (even) in the small world.")
     rewire: float = Field(0.1, ge=0, le=1, description="Share of ties rewired at random (weak ties).")
+    file: str | None = Field(
+        None, min_length=1, description="With `kind: edges`: the CSV edge list (`source,target`), relative to "
+        "the scenario file.")
 
     @field_validator("degree")
     @classmethod
@@ -184,6 +196,13 @@ class Network(Spec):
         if v % 2:
             raise ValueError(f"degree must be even, got {v}")
         return v
+
+    @model_validator(mode="after")
+    def _file_with_edges(self) -> Network:
+        if (self.kind == "edges") != (self.file is not None):
+            raise ValueError("expected a `file` with `kind: edges`, and a `file` only then; found kind "
+                             f"{self.kind} {'with' if self.file else 'without'} a file")
+        return self
 
 
 class Behaviour(Spec):
@@ -309,7 +328,24 @@ class Behaviour(Spec):
 
 
 class Population(Spec):
-    """Who the customers are, how they are tied, and how they behave."""
+    """Who the customers are, how they are tied, and how they behave.
+
+    `customers` names a CSV customer table (path relative to the scenario file), one
+    customer per line under a header naming the columns: `id` and `segment` (a segment's
+    name) are required; optional columns set that customer's initial state or trait,
+    an empty cell leaving it as drawn from the segment: `status` (`active`, the default,
+    or `potential`: a prospect the firm may still win), `satisfaction`, `loyalty`, `lock`,
+    `relationship` (0–1), `expectation`, `needs`, `spend` (per purchase, > 0),
+    `purchase_rate` (≥ 0), `base_churn` and `dropout` (0–1), `growth_max` (≥ 1),
+    `likability`, `advocacy`, the segment traits `price_sensitivity`,
+    `complaint_propensity`, `sociability`, `service_sensitivity`, `cost_to_serve` (≥ 0),
+    and `tenure` (whole periods as a customer before period 0). Loyalty follows a given
+    satisfaction unless given too. The table's active customers are the customers at
+    period 0 (`size` is their number; leave it unset), and its prospects, if it lists
+    any, are all the prospects (`potential` follows); otherwise prospects are drawn as
+    usual. An unknown column, a value that is not a number or is out of its range, an
+    unknown segment or an id given twice is an error naming the file, line and column.
+    """
 
     size: int = Field(20000, ge=10, le=20_000_000, description="Customers at period 0.")
     potential: float = Field(
@@ -320,6 +356,11 @@ class Population(Spec):
     )
     network: Network = Field(default_factory=Network, description="Social network.")
     behaviour: Behaviour = Field(default_factory=Behaviour, description="Response constants.")
+    customers: str | None = Field(
+        None, min_length=1, description="A CSV customer table (`id`, `segment`, optional states and traits per "
+        "customer), relative to the scenario file; it sets `size`. Null: customers are drawn from the "
+        "segments.")
+
 
     @model_validator(mode="after")
     def _shares(self) -> Population:

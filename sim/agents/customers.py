@@ -43,6 +43,7 @@ from sim.agents.state import (
     needs_keep,
 )
 from sim.allocation import Allocation
+from sim.empirical import apply_inputs
 from sim.market import MarketState
 from sim.memory import Layout
 from sim.network import SocialNetwork, build_network
@@ -235,6 +236,7 @@ class CustomerPopulation:
         self._draw_traits(pop.segments, size, written, init_rng)
         regulated = any(ev.kind == "regulation" for ev in scenario.market.events)
         self._start_state(size, init_rng, regulated)
+        apply_inputs(self, scenario, init_rng)  # a customer table, an edge list (sim.empirical); else nothing
         self.has_dropout = bool((self.dropout > 0).any())
         #: How far prospects discount the firm's promises: what it has over-promised lately [A2].
         self.broken_promises = 0.0
