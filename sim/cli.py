@@ -679,6 +679,7 @@ def sweep_command(
         help="Skip the points already complete in --out (after an interruption).")] = False,
     force: ForceOpt = False,
     agents: AgentsOpt = None,
+    lang: LangOpt = None,
 ) -> None:
     """Run the comparison over a grid of parameter values (resumable).
 
@@ -694,6 +695,7 @@ def sweep_command(
         from sim.sweep import parameters_from, run_sweep, sweep_state
 
         sc = _load(scenario)
+        language = _lang(lang, sc)
         params = parameters_from(sc, set_ or [])
         out_dir, made = _results_folder(
             out, sc, resume=resume, force=force, what="sweep", suffix="-sweep",
@@ -714,7 +716,7 @@ def sweep_command(
             outcome = run_sweep(sc, params, out_dir, replications=replications,
                                 workers=_workers(workers), backend=backend.value, seed=seed,
                                 scheduler=scheduler, resume=resume, progress=progress,
-                                agents=agents.value if agents else None)
+                                agents=agents.value if agents else None, lang=language)
     except ScenarioError as e:
         _discard(out_dir, made)
         _bad_input(e.problems)
@@ -724,30 +726,16 @@ def sweep_command(
     except Exception as e:
         _failed(e, f"sweeping {sc.name}")
     _exit_on_ctrl_c(f"the sweep is complete in {out_dir}")
-    typer.echo(_sweep_text(outcome.frame, outcome, sc))
+    typer.echo(_sweep_text(outcome.frame, outcome, sc, language))
     typer.echo(f"\nresults:   {out_dir}")
     typer.echo(f"sweep.csv: {out_dir / 'sweep.csv'}")
+    typer.echo(f"pairs:     {out_dir / 'sweep_comparison.csv'}")
 
 
-def _sweep_text(frame: pd.DataFrame, outcome: Any, sc: Scenario) -> str:
-    from sim.report import fmt_num
+def _sweep_text(frame: pd.DataFrame, outcome: Any, sc: Scenario, lang: str = "en") -> str:
+    from sim.sweep import sweep_text
 
-    metrics = ("churn_rate", "revenue", "profit")
-    base = sc.baseline_policy
-    rows = [["point", *outcome.points[0].values, "policy",
-             *(f"{m} − {base}" for m in metrics), ""]]
-    for pt in outcome.points:
-        sub = frame[frame.point == pt.index]
-        for pol in (p.name for p in sc.policies if p.name != base):
-            cells = []
-            for m in metrics:
-                r = sub[(sub.policy == pol) & (sub.metric == m)]
-                cells.append(fmt_num(r.diff_mean.iloc[0], True) if len(r) else "–")
-            note = "(resumed)" if pt.index in outcome.skipped else ""
-            rows.append([pt.folder, *(str(v) for v in pt.values.values()), pol, *cells, note])
-    n_left = 2 + len(outcome.points[0].values)
-    return (f"{sc.name}: {len(outcome.points)} points; paired differences against {base}:\n"
-            + _columns(rows, left=n_left))
+    return sweep_text(outcome, sc, lang)
 
 
 @_command(

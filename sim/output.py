@@ -87,9 +87,9 @@ def default_out_dir(scenario: Scenario, root: Path | str = "results", suffix: st
             path = base.with_name(f"{base.name}-{i}")
 
 
-#: What a sweep writes beside its points (`sim.sweep`): `point-000/`..., `sweep.csv`,
+#: What a sweep writes beside its points (`sim.sweep`): `point-000/`..., `sweep.csv`, `sweep_comparison.csv`,
 #: `sweep_<metric>.png`; and the temporary files of a write that was interrupted.
-_SWEEP_OR_TEMPORARY = re.compile(r"point-\d{3,}|sweep\.csv|sweep_[a-z_]+\.png|\..+\.tmp")
+_SWEEP_OR_TEMPORARY = re.compile(r"point-\d{3,}|sweep(_comparison)?\.csv|sweep_[a-z_]+\.png|\..+\.tmp")
 
 
 def is_result(name: str) -> bool:

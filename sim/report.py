@@ -314,7 +314,7 @@ def plot_language(lang: str) -> str:
     return "en"
 
 
-def _fonts(fig: Figure, lang: str) -> Figure:
+def with_fonts(fig: Figure, lang: str) -> Figure:
     """Give every text of `fig` a family list that falls back to the CJK font (names in any script)."""
     cjk = cjk_font()
     if cjk is None:
@@ -457,14 +457,14 @@ def plot_metric(result: Result, metric: str = "active_customers", ax: Axes | Non
         _draw_levels(ax, result, metric, st)
         ax.set_xlabel(st.t(_PERIOD_WORDS[result.scenario.period]))
         ax.legend(fontsize=8, loc="best")
-        return _fonts(ax.figure, st.lang)  # type: ignore[arg-type]
+        return with_fonts(ax.figure, st.lang)  # type: ignore[arg-type]
     fig = Figure(figsize=(8, 5.6), layout="constrained")
     top, bottom = _metric_panels(fig, result, metric, st)
     top.set_title(st.t(msg("{metric}: each arm, and its paired difference from {arm} (95 % band)",
                            metric=metric_label(metric, st.lang), arm=result.baseline))
                   if bottom is not None else metric_label(metric, st.lang), fontsize=10)
     top.legend(fontsize=8, loc="best")
-    return _fonts(fig, st.lang)
+    return with_fonts(fig, st.lang)
 
 
 def plot_satisfaction(result: Result, lang: str | None = None, **_: Any) -> Figure:
@@ -486,7 +486,7 @@ def plot_satisfaction(result: Result, lang: str | None = None, **_: Any) -> Figu
         top.set_title(metric_label(metric, st.lang), fontsize=10)
         tops.append(top)
     tops[0].legend(fontsize=8, loc="best")
-    return _fonts(fig, st.lang)
+    return with_fonts(fig, st.lang)
 
 
 def plot_comparison(result: Result, metrics: Sequence[str] = HEADLINE, lang: str | None = None,
@@ -517,7 +517,7 @@ def plot_comparison(result: Result, metrics: Sequence[str] = HEADLINE, lang: str
         ax = fig.add_subplot()
         ax.axis("off")
         ax.text(0.5, 0.5, st.t(N_("Only one arm: nothing to compare.")), ha="center", va="center")
-        return _fonts(fig, st.lang)
+        return with_fonts(fig, st.lang)
     comp = result.comparison
     axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
     for ax, metric in zip(axes, metrics, strict=False):
@@ -540,7 +540,7 @@ def plot_comparison(result: Result, metrics: Sequence[str] = HEADLINE, lang: str
         ax.grid(axis="x", alpha=0.3)
     for ax in axes[len(metrics):]:
         ax.axis("off")
-    return _fonts(fig, st.lang)
+    return with_fonts(fig, st.lang)
 
 
 def _percent_x(ax: Axes, metric: str) -> None:
@@ -755,12 +755,14 @@ def comparison_rows(summary: pd.DataFrame, comparison: pd.DataFrame, policies: S
     return rows
 
 
-def _basis_of(metric: str, scenario: Scenario) -> Message:
+def basis_of(metric: str, scenario: Scenario) -> Message:
+    """A metric's time basis: "over 104 weeks" for a total, "at the end (week 104)" for a stock."""
     sum_ = METRICS.get(metric) is not None and METRICS[metric].summary == "sum"
     return time_basis(scenario) if sum_ else at_end(scenario)
 
 
-def _columns(rows: list[list[str]], left: int = 1) -> str:
+def columns_text(rows: list[list[str]], left: int = 1) -> str:
+    """Rows as aligned text columns (`left` first columns to the left); wide characters count double."""
     from rich.cells import cell_len
 
     widths = [max(cell_len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -811,7 +813,7 @@ def comparison_text(summary: pd.DataFrame, comparison: pd.DataFrame, policies: S
                                   for p in policies)]
     table = [head] + [[label(r["metric"]), *(st.value(r["means"].get(p, (math.nan,))[0], r["metric"])
                                              for p in policies)] for r in rows]
-    parts += [st.t(N_("Mean over replications:")), _columns(table)]
+    parts += [st.t(N_("Mean over replications:")), columns_text(table)]
     if scenario is not None:
         parts.append(st.t(msg("(totals {basis}; stocks {end})", basis=time_basis(scenario),
                               end=at_end(scenario))))
@@ -829,7 +831,7 @@ def comparison_text(summary: pd.DataFrame, comparison: pd.DataFrame, policies: S
         parts += ["", name]
         table = [head] + [[label(r["metric"]), *(st.value(r["means"].get(p, (math.nan,))[0], r["metric"])
                                                  for p in policies)] for r in wrows]
-        parts.append(_columns(table))
+        parts.append(columns_text(table))
         for p in policies:
             if p != baseline:
                 parts += [st.t(msg("{arm} − {base} (paired differences, 95 % CI):", arm=p, base=baseline)),
@@ -846,7 +848,7 @@ def _diff_columns(rows: list[dict[str, Any]], p: str, st: Style, label: Any) -> 
         ci = st.ci(lo, hi, r["metric"], diff=True) or "–"
         diff.append([label(r["metric"]), st.value(d, r["metric"], diff=True), ci, st.pct(pct, True),
                      fmt_p(pv), "*" if _clear(lo, hi) else ""])
-    return _columns(diff)
+    return columns_text(diff)
 
 
 # --------------------------------------------------------------------------- HTML
@@ -859,7 +861,7 @@ def _chunks(items: Sequence[str], size: int = ARMS_PER_TABLE) -> list[list[str]]
 def _metric_th(metric: str, scenario: Scenario, st: Style) -> str:
     e = html.escape
     return (f'<th class="m" data-metric="{e(metric)}" title="{e(metric)}">{e(metric_label(metric, st.lang))}'
-            f"<br><small>{e(st.t(_basis_of(metric, scenario)))}</small></th>")
+            f"<br><small>{e(st.t(basis_of(metric, scenario)))}</small></th>")
 
 
 def _tables(head: str, columns: Sequence[str], row_heads: Sequence[str],

@@ -13,7 +13,8 @@ then a `done` marker (the hash of its resolved scenario) last; `resume=True`
 skips points whose marker matches. Each point's replications stream to
 `point-XXX/replications/` as they finish, so a point interrupted mid-way
 (Ctrl-C, a killed process) resumes at replication level: only the missing
-replications are computed. `sweep.csv` and the `sweep_<metric>.png`
+replications are computed. `sweep.csv`, `sweep_comparison.csv` (any arm at any
+point against any other, paired: the points share the root seed) and the `sweep_<metric>.png`
 plots are built from the points' files, so a resumed sweep gives the same
 `sweep.csv` as an uninterrupted one.
 """
@@ -37,7 +38,7 @@ from pydantic import ValidationError
 from sim.agents_output import AgentsOutput
 from sim.files import atomic_write, resolved_yaml
 from sim.loader import Problem, ScenarioError, _message
-from sim.metrics import HEADLINE
+from sim.metrics import HEADLINE, METRICS
 from sim.output import COMPARISON_COLUMNS, SUMMARY_COLUMNS, csv_text, write_result
 from sim.rng import replication_seeds
 from sim.scenario import Scenario
@@ -269,6 +270,70 @@ def sweep_frame(out_dir: Path | str, points: Sequence[SweepPoint]) -> pd.DataFra
     return pd.concat(frames, ignore_index=True)[cols]
 
 
+#: Columns of `sweep_comparison.csv`.
+PAIR_COLUMNS = ("point", "policy", "against_point", "against_policy", "metric", "diff_mean",
+                "diff_ci_low", "diff_ci_high", "p_value", "pct_mean", "pct_ci_low", "pct_ci_high")
+
+
+def point_replications(out_dir: Path | str, point: SweepPoint) -> pd.DataFrame:
+    """One row per replication × arm with every summary metric, read from a point's store."""
+    from sim.experiment import resolve
+    from sim.result import load_result
+
+    scenario, seeds = resolve(point.scenario)
+    return load_result(Path(out_dir) / point.folder, scenario, seeds).replications
+
+
+def compare_points(reps: Mapping[int, pd.DataFrame], a: tuple[int, str], b: tuple[int, str],
+                   metrics: Sequence[str] = HEADLINE, level: float = 0.95) -> pd.DataFrame:
+    """Paired differences of arm `a` = (point, policy) against arm `b`, replication by replication.
+
+    Every point of a sweep runs with the same root seed, so replication r of
+    every arm at every point met the same customers and random numbers: the
+    difference is paired across points as it is across arms.
+
+    Args:
+        reps: Point index → its replications (`point_replications`).
+        a: The (point, policy) compared.
+        b: The (point, policy) it is compared with.
+        metrics: The metrics.
+        level: Confidence level.
+
+    Returns:
+        `PAIR_COLUMNS` rows, one per metric.
+    """
+    from sim.result import compare_arms
+
+    left = reps[a[0]][reps[a[0]].policy == a[1]].assign(policy="a")
+    right = reps[b[0]][reps[b[0]].policy == b[1]].assign(policy="b")
+    frame = compare_arms(pd.concat([left, right]), ["a", "b"], "b", level, list(metrics), arms=["a"])
+    frame = frame.drop(columns=["against"]).assign(point=a[0], policy=a[1], against_point=b[0],
+                                                   against_policy=b[1])
+    return frame[list(PAIR_COLUMNS)]
+
+
+def sweep_comparison(out_dir: Path | str, points: Sequence[SweepPoint],
+                     metrics: Sequence[str] = HEADLINE) -> pd.DataFrame:
+    """`sweep_comparison.csv`: comparisons across the grid, all paired.
+
+    Every arm against every other arm at each point, and each arm at each point
+    against the same arm at the first point.
+    """
+    reps = {pt.index: point_replications(out_dir, pt) for pt in points}
+    frames = []
+    for pt in points:
+        pols = list(dict.fromkeys(reps[pt.index].policy))
+        for pol in pols:
+            for other in pols:
+                if other != pol:
+                    frames.append(compare_points(reps, (pt.index, pol), (pt.index, other), metrics))
+            if pt.index != points[0].index:
+                frames.append(compare_points(reps, (pt.index, pol), (points[0].index, pol), metrics))
+    if not frames:
+        return pd.DataFrame(columns=list(PAIR_COLUMNS))
+    return pd.concat(frames, ignore_index=True)
+
+
 def _numeric(values: Iterable[Any]) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
@@ -299,7 +364,8 @@ def grid_positions(points: Iterable[int], parameters: Mapping[str, Sequence[Any]
 
 def plot_sweep(frame: pd.DataFrame, parameters: Mapping[str, Sequence[Any]],
                metric: str, policies: Sequence[str] | None = None,
-               baseline: str | None = None) -> Figure:
+               baseline: str | None = None, lang: str = "en",
+               scenario: Scenario | None = None) -> Figure:
     """A metric against the first swept parameter, per policy, with 95 % intervals.
 
     Left: each policy's mean. Right (when there is a baseline and another arm):
@@ -312,6 +378,8 @@ def plot_sweep(frame: pd.DataFrame, parameters: Mapping[str, Sequence[Any]],
         metric: The metric plotted.
         policies: Policy order (default: as in the frame).
         baseline: The baseline arm (no difference panel when None).
+        lang: Language of the labels (`sim.report`; English when no CJK font is found).
+        scenario: The base scenario (money in its currency, totals with their time basis).
 
     Returns:
         The figure.
@@ -330,10 +398,15 @@ def plot_sweep(frame: pd.DataFrame, parameters: Mapping[str, Sequence[Any]],
     colours = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
     styles = ("-", "--", ":", "-.")
     combos = list(itertools.product(*(range(len(parameters[p])) for p in rest)))
-    panels = [(axes[0], policies, ("mean", "ci_low", "ci_high"), "mean, 95 % CI")]
+    from sim import report
+    from sim.i18n import N_, msg
+
+    lang = report.plot_language(lang)
+    st = report.Style(lang, scenario.market.currency if scenario is not None else None)
+    panels = [(axes[0], policies, ("mean", "ci_low", "ci_high"), st.t(N_("mean, 95 % CI")))]
     if others:
         panels.append((axes[1], others, ("diff_mean", "diff_ci_low", "diff_ci_high"),
-                       f"paired difference against {baseline}, 95 % CI"))
+                       st.t(msg("paired difference against {arm}, 95 % CI", arm=baseline))))
     for ax, arms, (m_col, lo_col, hi_col), what in panels:
         for pol in arms:
             colour = colours[policies.index(pol) % len(colours)]
@@ -358,9 +431,14 @@ def plot_sweep(frame: pd.DataFrame, parameters: Mapping[str, Sequence[Any]],
         ax.legend(fontsize=8)
     if others:
         axes[1].axhline(0, color="0.3", linewidth=0.8)
-    axes[0].set_ylabel(metric.replace("_", " "))
-    fig.suptitle(f"{metric.replace('_', ' ')} over {xpath}", fontsize=11)
-    return fig
+    label = report.metric_label(metric, lang)
+    if st.unit() and metric in METRICS and METRICS[metric].unit == "money":
+        label += f" ({st.unit()})"
+    axes[0].set_ylabel(label)
+    basis = (f", {st.t(report.basis_of(metric, scenario))}" if scenario is not None else "")
+    fig.suptitle(st.t(msg("{metric} against {parameter}", metric=report.metric_label(metric, lang),
+                          parameter=xpath)) + basis, fontsize=11)
+    return report.with_fonts(fig, lang)
 
 
 @dataclass
@@ -418,7 +496,8 @@ def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
               out_dir: Path | str, *, replications: int | None = None, workers: int = 1,
               backend: str = "local", seed: int | None = None, scheduler: str | None = None,
               resume: bool = False, plots: bool = True,
-              progress: SweepProgress | None = None, agents: str | None = None) -> SweepOutcome:
+              progress: SweepProgress | None = None, agents: str | None = None,
+              lang: str | None = None) -> SweepOutcome:
     """Run the comparison at every point of a grid and write the sweep's outputs.
 
     Args:
@@ -436,6 +515,7 @@ def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
         progress: Called as replications finish.
         agents: "final" or "every": also write each point's customers to `point-XXX/agents/`
             (`sim.agents_output`); None collects nothing.
+        lang: Language of the reports and plots (default: the scenario's `language`).
 
     Returns:
         The outcome; `sweep.csv` and `sweep_<metric>.png` are written last.
@@ -469,15 +549,53 @@ def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
         again = resume and ReplicationStore(folder, *resolve(pt.scenario)).matches()
         result = run(pt.scenario, workers=workers, backend=backend, progress=tick,
                      scheduler=scheduler, store=folder, resume=again, agents=customers)
-        write_result(result, folder, plots=plots)
+        write_result(result, folder, plots=plots, lang=lang)
         atomic_write(folder / DONE, _digest(resolved_yaml(result.scenario, result.seeds)) + "\n")
     frame = sweep_frame(out, points)
+    atomic_write(out / "sweep_comparison.csv", csv_text(sweep_comparison(out, points)))
     if plots:
         from sim.report import png_bytes
 
         policies = [p.name for p in scenario.policies]
         for metric in HEADLINE:
-            fig = plot_sweep(frame, parameters, metric, policies, scenario.baseline_policy)
+            fig = plot_sweep(frame, parameters, metric, policies, scenario.baseline_policy,
+                             lang=lang or scenario.language, scenario=scenario)
             atomic_write(out / f"sweep_{metric}.png", png_bytes(fig))
     atomic_write(out / "sweep.csv", csv_text(frame))
     return SweepOutcome(out, points, skipped, frame)
+
+
+def sweep_text(outcome: SweepOutcome, scenario: Scenario, lang: str = "en") -> str:
+    """What `sweep` prints: per point and arm, the paired differences against the baseline.
+
+    Churn in percentage points, revenue and profit in the scenario's currency over
+    the horizon, and profit in % of the baseline's with its 95 % interval.
+    """
+    from sim import report
+    from sim.i18n import N_, msg
+
+    st = report.Style(lang, scenario.market.currency)
+    frame = outcome.frame
+    base = scenario.baseline_policy
+    metrics = ("churn_rate", "revenue", "profit")
+    rows = [[st.t(N_("point")), *outcome.points[0].values, st.t(N_("arm")),
+             *(st.t(msg("{metric} − {arm}", metric=report.metric_label(m, lang), arm=base)) for m in metrics),
+             st.t(msg("profit − {arm} in %", arm=base)), ""]]
+    for pt in outcome.points:
+        sub = frame[frame.point == pt.index]
+        for pol in (p.name for p in scenario.policies if p.name != base):
+            cells = []
+            for m in metrics:
+                r = sub[(sub.policy == pol) & (sub.metric == m)]
+                cells.append(st.value(r.diff_mean.iloc[0], m, diff=True) if len(r) else "–")
+            r = sub[(sub.policy == pol) & (sub.metric == "profit")]
+            b = sub[(sub.policy == base) & (sub.metric == "profit")]
+            ref = abs(float(b["mean"].iloc[0])) if len(b) and float(b["mean"].iloc[0]) != 0 else float("nan")
+            pct = (f"{st.pct(r.diff_mean.iloc[0] / ref, True)} "
+                   f"{st.ci(r.diff_ci_low.iloc[0] / ref, r.diff_ci_high.iloc[0] / ref, pct=True)}"
+                   if len(r) else "–")
+            note = st.t(N_("(resumed)")) if pt.index in outcome.skipped else ""
+            rows.append([pt.folder, *(str(v) for v in pt.values.values()), pol, *cells, pct, note])
+    head = st.t(msg("{name}: {n} points; paired differences against {arm}, {basis}:", name=scenario.name,
+                    n=len(outcome.points), arm=base, basis=report.time_basis(scenario)))
+    return head + "\n" + report.columns_text(rows, left=2 + len(outcome.points[0].values))

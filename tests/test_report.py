@@ -399,3 +399,36 @@ def test_language_and_window_on_the_command_line(tmp_path: Path) -> None:
         assert not (tmp_path / "never").exists()
     missing = cli("report", str(tmp_path / "nothing"))
     assert missing.returncode == 2 and "OUT" in missing.stderr
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def test_sweep_compares_any_arm_at_any_point(tmp_path: Path) -> None:
+    from sim.sweep import compare_points, point_replications, run_sweep, sweep_text
+
+    base = parse_text(SMALL.replace("size: 800", "size: 300").replace("replications: 3", "replications: 2")
+                      .replace("horizon: 16", "horizon: 10"), "s.yaml")
+    params = {"policies.stale_manager.biases.0.strength": [0, 1]}
+    outcome = run_sweep(base, params, tmp_path, plots=False)
+    pairs = pd.read_csv(tmp_path / "sweep_comparison.csv")
+    assert output.is_result("sweep_comparison.csv")
+    # Within each point every arm against every other, and each arm against itself at point 0.
+    assert set(zip(pairs.point, pairs.policy, pairs.against_point, pairs.against_policy, strict=True)) == {
+        (0, "data_driven", 0, "stale_manager"), (0, "stale_manager", 0, "data_driven"),
+        (1, "data_driven", 1, "stale_manager"), (1, "stale_manager", 1, "data_driven"),
+        (1, "data_driven", 0, "data_driven"), (1, "stale_manager", 0, "stale_manager")}
+    # Across points, paired replication by replication (the points share the root seed).
+    reps = {pt.index: point_replications(tmp_path, pt) for pt in outcome.points}
+    a = reps[1][reps[1].policy == "stale_manager"].sort_values("replication").profit.to_numpy()
+    b = reps[0][reps[0].policy == "data_driven"].sort_values("replication").profit.to_numpy()
+    got = compare_points(reps, (1, "stale_manager"), (0, "data_driven"), ["profit"]).iloc[0]
+    assert got.diff_mean == pytest.approx((a - b).mean())
+    assert got.pct_mean == pytest.approx((a - b).mean() / b.mean())
+    row = pairs[(pairs.point == 1) & (pairs.policy == "stale_manager") & (pairs.against_point == 0)
+                & (pairs.metric == "profit")].iloc[0]
+    mine = reps[1][reps[1].policy == "stale_manager"].sort_values("replication").profit.to_numpy()
+    theirs = reps[0][reps[0].policy == "stale_manager"].sort_values("replication").profit.to_numpy()
+    assert row.diff_mean == pytest.approx((mine - theirs).mean())
+    text = sweep_text(outcome, base, "zh_CN")
+    assert "相对 data_driven 的配对差值" in text and "point-001" in text
