@@ -13,11 +13,12 @@ collected otherwise). The files go to the results folder's `agents/`:
   horizon).
 
 Each row carries `replication`, `policy` (the arm), the customer's `id` (row of
-the population), `segment` (its name), `status` (`active` or `churned`),
-`tenure`, the true `hazard` (the churn probability of the next period at the
-customer's state, the rule the customers follow — what only the `oracle` is
-told), then every column of `sim.agents.state.COLUMNS` (`service_total` is the
-service money received, `revenue_total` what the customer spent). The files
+the population; with a customer table, also `table_id`, its id there), `segment`
+(its name), `status` (`active` or `churned`), `tenure`, the true `hazard` (the
+churn probability of the next period at the customer's state, the rule the
+customers follow — what only the `oracle` is told), then every column of
+`sim.agents.state.COLUMNS` (`service_total` is the service money received,
+`revenue_total` what the customer spent). The files
 of a folder read as one table with `pandas.read_parquet(folder)`. The bytes
 depend only on the scenario and the seed (not on workers or backend); each
 file is written to a temporary name and renamed when complete.
@@ -125,8 +126,15 @@ def customer_columns(model: RetentionModel, rows: np.ndarray) -> dict[str, np.nd
     status = pop.status[rows]
     churned = status == CHURNED
     end = np.where(churned, pop.churned_at[rows].astype(np.int32) + 1, model.period)
-    out: dict[str, Any] = {
-        "id": rows.astype(np.int64),
+    out: dict[str, Any] = {"id": rows.astype(np.int64)}
+    spec = model.scenario_spec.population
+    if spec.customers is not None:  # the customer table's own ids (`sim.empirical`)
+        from sim.empirical import customers_of
+
+        table = customers_of(spec)
+        assert table is not None
+        out["table_id"] = np.asarray(table.ids + ("",) * (pop.n - len(table)), dtype=object)[rows]
+    out |= {
         "segment": np.asarray(pop.segment_names, dtype=object)[pop.segment[rows]],
         "status": np.asarray(_STATUS, dtype=object)[status],
         "tenure": (end - pop.joined[rows].astype(np.int32)).astype(np.int32),
@@ -149,6 +157,8 @@ def customer_table(model: RetentionModel, rows: np.ndarray, replication: int, pe
     cols = customer_columns(model, rows)
     for name in ("segment", "status"):
         cols[name] = pa.array(cols[name].tolist(), pa.string()).dictionary_encode()
+    if "table_id" in cols:
+        cols["table_id"] = pa.array(cols["table_id"].tolist(), pa.string())
     return pa.table({**lead, **{k: (v if isinstance(v, pa.Array | pa.ChunkedArray) else pa.array(v))
                                 for k, v in cols.items()}})
 

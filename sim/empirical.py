@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,26 +78,22 @@ MAX_PROBLEMS = 20
 STATUS_WORDS = {"active": 1, "1": 1, "potential": 0, "0": 0}
 
 
-@dataclass(frozen=True)
-class FileProblem:
-    """One problem in an input file (or in the scenario field that names it)."""
+class FileProblem(NamedTuple):
+    """One problem in an input file (or in the scenario field that names it): `sim.loader.Problem`'s fields."""
 
     file: str
     line: int | None
     field: str
     message: str
 
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-
 
 class InputError(ValueError):
-    """An input file is missing or wrong; `problems` lists every reason."""
+    """An input file is missing or wrong; `problems` lists every reason (the loader reports them)."""
 
     def __init__(self, problems: list[FileProblem]) -> None:
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        super().__init__("\n".join(": ".join(x for x in (f"{p.file}:{p.line}" if p.line else p.file, p.field,
+                                                          p.message) if x) for p in problems))
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from sim.agents.state import ACTIVE, POTENTIAL
+from sim.agents_output import AgentsOutput
 from sim.cli import app
+from sim.experiment import run_replication
 from sim.loader import ScenarioError, load_scenario, parse_text
 from sim.model import RetentionModel
 
@@ -112,6 +115,15 @@ def test_a_changed_tie_changes_the_run_and_the_same_files_do_not(files: Path) ->
     pairs[0] = (0, 30)
     (files / "data" / "ties.csv").write_text(ties_text(pairs), encoding="utf-8")
     assert not np.array_equal(series(), first, equal_nan=True)
+
+
+def test_the_customers_files_carry_the_tables_ids(files: Path) -> None:
+    sc = load_scenario(files / "s.yaml")
+    run_replication(sc, 0, 9, AgentsOutput(files / "agents"))
+    df = pd.read_parquet(files / "agents" / "customers")
+    rows = model_rows()
+    assert (df.id == df.table_id.map(rows)).all() and len(df) >= 48
+    assert df.set_index("table_id").loc["C001", "segment"] == SEGMENTS[1]
 
 
 def test_numbered_ties_without_a_table(tmp_path: Path) -> None:
