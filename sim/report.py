@@ -152,7 +152,7 @@ def fmt_num(x: Any, signed: bool = False, lang: str = "en") -> str:
         return "–"
     if v == 0:
         return "0"
-    p = _pattern(abs(v))
+    p = "#,##0" if v.is_integer() else _pattern(abs(v))
     # The float's exact value, not its shortest repr: 0.012345 is a hair above …45 and rounds up.
     return format_decimal(Decimal(v), format=f"+{p};-{p}" if signed else p, locale=lang)
 
@@ -590,6 +590,7 @@ class Headline:
         per_customer_year: `diff` ÷ customers at period 0 ÷ years of the horizon.
         roi: Extra profit per extra unit of money spent on service, points and
             complaints (NaN when the spending does not change).
+        extra_spend: The paired difference of that spending over the run.
     """
 
     policy: str
@@ -604,6 +605,7 @@ class Headline:
     p: float
     per_customer_year: float
     roi: float
+    extra_spend: float = math.nan
 
     @property
     def clear(self) -> bool:
@@ -617,14 +619,25 @@ def _years(scenario: Scenario) -> float:
     return scenario.horizon / PERIODS_PER_YEAR[scenario.period]
 
 
+def extra_spend(comparison: pd.DataFrame, policy: str) -> float:
+    """The arm's paired difference in spending on customers (`sim.result.RETENTION_SPEND`)."""
+    from sim.result import RETENTION_SPEND
+
+    c = comparison.set_index(["policy", "metric"])
+    try:
+        return sum(float(c.at[(policy, m), "diff_mean"]) for m in RETENTION_SPEND)
+    except KeyError:
+        return math.nan
+
+
 def roi_of(summary: pd.DataFrame, comparison: pd.DataFrame, policy: str, baseline: str) -> float:
     """Extra profit per extra unit of spending (`sim.result.RETENTION_SPEND`), from the paired means."""
     from sim.result import RETENTION_SPEND
 
     c = comparison.set_index(["policy", "metric"])
     s = summary.set_index(["policy", "metric"])
+    dspend = extra_spend(comparison, policy)
     try:
-        dspend = sum(float(c.at[(policy, m), "diff_mean"]) for m in RETENTION_SPEND)
         dprofit = float(c.at[(policy, "profit"), "diff_mean"])
         scale = sum(float(s.at[(baseline, m), "mean"]) for m in RETENTION_SPEND)
     except KeyError:
@@ -660,7 +673,8 @@ def headlines(summary: pd.DataFrame, comparison: pd.DataFrame, scenario: Scenari
         d, lo, hi, pv = (float(c.at[(pol, metric), k])
                          for k in ("diff_mean", "diff_ci_low", "diff_ci_high", "p_value"))
         out.append(Headline(pol, base, metric, d, lo, hi, d / scale, lo / scale, hi / scale, pv,
-                            d / per, roi_of(summary, comparison, pol, base)))
+                            d / per, roi_of(summary, comparison, pol, base),
+                            extra_spend(comparison, pol)))
     return out
 
 
@@ -688,8 +702,11 @@ def roi_text(h: Headline, st: Style) -> str:
     """The return on extra spending in words."""
     if not math.isfinite(h.roi):
         return st.t(N_("same spending on service, points and complaints: no return to reckon"))
-    return st.t(msg("{roi} profit per 1 of extra spending on service, points and complaints",
-                    roi=st.money(h.roi, True)))
+    if h.extra_spend < 0:
+        return st.t(msg("spends {spend} less on service, points and complaints: {profit} profit per 1 "
+                        "saved", spend=st.money(-h.extra_spend), profit=st.money(-h.roi, True)))
+    return st.t(msg("spends {spend} more on service, points and complaints: {roi} profit per 1 of "
+                    "extra spending", spend=st.money(h.extra_spend), roi=st.money(h.roi, True)))
 
 
 def winner_text(result: Result | None, summary: pd.DataFrame, comparison: pd.DataFrame,

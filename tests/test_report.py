@@ -310,6 +310,9 @@ def test_currency_roi_winner_and_every_pair(six) -> None:
             if h.policy == "thin_service"]
     assert h.roi == pytest.approx(thin["roi"])
     st = report.Style("en", res.scenario.market.currency)
+    assert h.extra_spend == pytest.approx(d_spend)
+    assert report.roi_text(h, st) == (f"spends {st.money(-d_spend)} less on service, points and complaints: "
+                                      f"{st.money(-d_profit / d_spend, True)} profit per 1 saved")
     assert report.roi_text(h, st) in page
     # The winner: the highest mean profit, ahead of the others by paired intervals.
     means = res.summary[res.summary.metric == "profit"].set_index("policy")["mean"]
