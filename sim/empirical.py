@@ -34,7 +34,6 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -104,13 +103,13 @@ class CustomerTable:
         ids: Each row's id as written.
         segment: Each row's segment name.
         active: Number of active customers (the first rows); the rest are prospects.
-        values: Column → one value per row (NaN: not given), for the columns given.
+        values: Column → one value per row (float64; NaN: not given), for the columns given.
     """
 
     ids: tuple[str, ...]
     segment: tuple[str, ...]
     active: int
-    values: dict[str, list[float]] = field(default_factory=dict)
+    values: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -132,7 +131,7 @@ def _rows(path: Path, shown: str) -> tuple[list[str], list[tuple[int, list[str]]
         with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.reader(f)
             header = [h.strip() for h in next(reader, [])]
-            rows = [(reader.line_num, r) for r in reader if any(c.strip() for c in r)]
+            rows = [(reader.line_num, r) for r in reader if len(r) > 1 or (r and r[0].strip())]
     except FileNotFoundError:
         raise InputError([FileProblem(shown, None, "", "no such file")]) from None
     except IsADirectoryError:
@@ -228,8 +227,10 @@ def read_customers(path: Path, shown: str, segments: Sequence[str]) -> CustomerT
     # Active customers first (rows 0, 1, ... of the model), each group in the file's order.
     active = [i for i in range(len(ids)) if status is None or status[i] != 0]
     order = active + [i for i in range(len(ids)) if status is not None and status[i] == 0]
+    import numpy as np
+
     return CustomerTable(tuple(ids[i] for i in order), tuple(segs[i] for i in order), len(active),
-                         {k: [v[i] for i in order] for k, v in values.items()})
+                         {k: np.asarray(v, dtype=np.float64)[order] for k, v in values.items()})
 
 
 def _more(problems: list[FileProblem], shown: str) -> list[FileProblem]:
@@ -265,14 +266,10 @@ def read_edges(path: Path, shown: str, row_of: Callable[[str], int | str]) -> tu
                                         f"expected 2 fields (source,target), found {len(cells)}"))
             continue
         row = dict(zip(header, (c.strip() for c in cells), strict=True))
-        ends = []
-        for name in EDGE_COLUMNS:
-            r = row_of(row[name])
-            if isinstance(r, str):
-                problems.append(FileProblem(shown, line, name, r))
-            ends.append(r)
-        a, b = ends
+        a, b = row_of(row["source"]), row_of(row["target"])
         if isinstance(a, str) or isinstance(b, str):
+            problems += [FileProblem(shown, line, name, r) for name, r in zip(EDGE_COLUMNS, (a, b), strict=True)
+                         if isinstance(r, str)]
             continue
         if a == b:
             problems.append(FileProblem(shown, line, "target", f"a tie from customer {row['source']!r} to "
@@ -300,14 +297,20 @@ def _stamp(path: Path) -> tuple[str, int, int]:
     return str(path), st.st_mtime_ns, st.st_size
 
 
-@lru_cache(maxsize=8)
-def _customers_cached(stamp: tuple[str, int, int], shown: str, segments: tuple[str, ...]) -> CustomerTable:
-    return read_customers(Path(stamp[0]), shown, segments)
+#: Files read in this process, by (path, modification time, size) and what they were read for.
+_READ: dict[tuple[Any, ...], Any] = {}
 
 
-@lru_cache(maxsize=8)
-def _edges_cached(stamp: tuple[str, int, int], shown: str, ids: tuple[str, ...] | None,
-                  n: int) -> tuple[list[int], list[int]]:
+def _cached(key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
+    """`read()`, kept for `key` while the process lives (a few files at most; errors are not kept)."""
+    if key not in _READ:
+        if len(_READ) >= 8:
+            _READ.pop(next(iter(_READ)))
+        _READ[key] = read()
+    return _READ[key]
+
+
+def _edges_read(path: Path, shown: str, ids: tuple[str, ...] | None, n: int) -> tuple[list[int], list[int]]:
     rows = {cid: i for i, cid in enumerate(ids)} if ids is not None else None
 
     def row_of(cid: str) -> int | str:
@@ -320,7 +323,7 @@ def _edges_cached(stamp: tuple[str, int, int], shown: str, ids: tuple[str, ...] 
             return f"expected a customer number (0–{n - 1}; ids need a customer table), found {cid!r}"
         return r if 0 <= r < n else f"expected a customer number from 0 to {n - 1}, found {r}"
 
-    return read_edges(Path(stamp[0]), shown, row_of)
+    return read_edges(path, shown, row_of)
 
 
 def customers_of(population: Population, shown: str | None = None) -> CustomerTable | None:
@@ -328,14 +331,17 @@ def customers_of(population: Population, shown: str | None = None) -> CustomerTa
     if population.customers is None:
         return None
     path = Path(population.customers)
-    return _customers_cached(_stamp(path), shown or str(path), tuple(s.name for s in population.segments))
+    segments = tuple(s.name for s in population.segments)
+    return _cached(("customers", _stamp(path), segments),
+                   lambda: read_customers(path, shown or str(path), segments))
 
 
 def edges_of(population: Population, n: int, shown: str | None = None) -> tuple[list[int], list[int]]:
     """The ties of an `edges` network as model rows (read once per process while the file is unchanged)."""
     path = Path(population.network.file or "")
     table = customers_of(population)
-    return _edges_cached(_stamp(path), shown or str(path), table.ids if table is not None else None, n)
+    ids = table.ids if table is not None else None
+    return _cached(("edges", _stamp(path), ids, n), lambda: _edges_read(path, shown or str(path), ids, n))
 
 
 def pool_size(size: int, potential: float) -> int:
