@@ -974,14 +974,26 @@ def _pairwise_html(result: Result, st: Style, metric: str = "profit") -> str:
                    pols, heads, cell)
 
 
+#: Columns of `segments.csv` in money, and in shares.
+_SEGMENT_UNITS = {"revenue": "money", "service": "money", "service_per_customer": "money",
+                  "churn_rate": "share"}
+
+
 def _frame_html(df: pd.DataFrame, st: Style) -> str:
+    """A frame as a table; money in the currency, shares in %, by column or by the row's `metric`."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    cols = list(df.columns)
     rows = []
     for rec in df.itertuples(index=False):
+        metric = rec[cols.index("metric")] if "metric" in cols else None
         cells = []
-        for v in rec:
+        for col, v in zip(cols, rec, strict=True):
             if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
-                cells.append(f"<td>{st.num(v)}</td>")
+                unit = _SEGMENT_UNITS.get(col) if metric is None else (
+                    None if col == "n" else (METRICS[metric].unit if metric in METRICS else None))
+                text = (st.money(v) if unit == "money" else st.pct(v) if unit == "share"
+                        else st.num(v))
+                cells.append(f"<td>{html.escape(text)}</td>")
             else:
                 cells.append(f"<th>{html.escape(str(v))}</th>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -1117,8 +1129,8 @@ def render_html(result: Result, images: Mapping[str, bytes], version: str, *, la
         "plots_p": N_("Upper panels: each arm's mean. Lower panels: each arm's paired difference from the "
                       "baseline with its 95 % band. Shaded: the periods an event acts in."),
         "segments": N_("Segments"),
-        "segments_p": N_("Per arm and segment, means over replications: customers ever active, churned, "
-                         "churn rate, revenue and service received."),
+        "segments_p": msg("Per arm and segment, means over replications: customers ever active, churned, "
+                          "churn rate, revenue and service received, {basis}.", basis=time_basis(sc)),
         "every": N_("Every metric"),
         "seeds": N_("Seeds"),
         "seeds_p": msg("Root seed {seed}; replication seeds from numpy.random.SeedSequence(root).spawn({n}). "
