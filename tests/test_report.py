@@ -435,3 +435,16 @@ def test_sweep_compares_any_arm_at_any_point(tmp_path: Path) -> None:
     assert row.diff_mean == pytest.approx((mine - theirs).mean())
     text = sweep_text(outcome, base, "zh_CN")
     assert "相对 data_driven 的配对差值" in text and "point-001" in text
+
+
+def test_the_scenario_chooses_the_language_and_lang_overrides_it(result) -> None:
+    import dataclasses
+
+    chinese = dataclasses.replace(result, scenario=result.scenario.model_copy(update={"language": "zh_CN"}))
+    assert report.style_of(chinese).lang == "zh_CN"
+    assert '<html lang="zh-CN">' in report.render_html(chinese, {}, "v")
+    assert '<html lang="en">' in report.render_html(chinese, {}, "v", lang="en")
+    from sim.loader import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"fr.yaml:\d+: language: expected 'en' or 'zh_CN', found 'fr'"):
+        parse_text(SMALL + "language: fr\n", "fr.yaml")
