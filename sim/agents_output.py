@@ -96,6 +96,11 @@ class AgentsOutput:
         """The replications among `replications` some of whose files are not there."""
         return {r for r in replications if not all(p.is_file() for p in self.files(scenario, r))}
 
+    def clean(self) -> None:
+        """Remove the temporary files of writes that were cut short (workers stopped by Ctrl-C)."""
+        for tmp in self.folder.glob("*/.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
     def play(self, model: RetentionModel, replication: int, arm: int) -> None:
         """Run `model` to its horizon, writing its customers (every period, if asked, and at the end)."""
         name = model.policy_name

@@ -246,6 +246,8 @@ def run(scenario: Scenario | str | Path, replications: int | None = None, worker
         raise ValueError("resume=True needs a store folder")
     sc, seeds = resolve(scenario, replications, seed)
     total = len(seeds)
+    if agents is not None:
+        agents.clean()
     if store is None:
         done: list[ReplicationResult] = []
         if progress is not None:

@@ -120,8 +120,12 @@ def test_same_seed_same_bytes_serial_or_parallel(tmp_path: Path) -> None:
 def test_resume_writes_the_files_a_run_without_agents_lacked(tmp_path: Path) -> None:
     run(SCENARIO, workers=1, store=tmp_path)
     assert not (tmp_path / AGENTS_DIR).exists()  # nothing collected unless asked
+    left = tmp_path / AGENTS_DIR / "customers" / ".rep-00000-00-data_driven.parquet.x1.tmp"
+    left.parent.mkdir(parents=True)
+    left.write_bytes(b"cut short")  # a worker stopped mid-write
     run(SCENARIO, workers=1, store=tmp_path, resume=True, agents=AgentsOutput(tmp_path / AGENTS_DIR))
     assert len(_bytes(tmp_path / AGENTS_DIR)) == SCENARIO.replications * len(SCENARIO.policies)
+    assert not left.exists()
 
 
 def test_cli_run_and_sweep_with_agents(tmp_path: Path) -> None:
