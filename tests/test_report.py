@@ -448,3 +448,10 @@ def test_the_scenario_chooses_the_language_and_lang_overrides_it(result) -> None
 
     with pytest.raises(ScenarioError, match=r"fr.yaml:\d+: language: expected 'en' or 'zh_CN', found 'fr'"):
         parse_text(SMALL + "language: fr\n", "fr.yaml")
+
+
+def test_without_a_cjk_font_the_plots_say_so_and_stay_in_english(result, monkeypatch) -> None:
+    monkeypatch.setattr(report, "cjk_font", lambda: None)
+    with pytest.warns(UserWarning, match="no font with Chinese characters found.*fonts-noto-cjk"):
+        fig = report.plot_metric(result, "profit", lang="zh_CN")
+    assert fig.axes[0].get_ylabel() == "profit per week"
