@@ -826,11 +826,18 @@ def comparison_text(summary: pd.DataFrame, comparison: pd.DataFrame, policies: S
     def label(metric: str) -> str:
         return metric if st.lang == "en" else metric_label(metric, st.lang)
 
-    head = [st.t(N_("metric")), *(st.t(msg("{arm} (baseline)", arm=p)) if p == baseline else p
-                                  for p in policies)]
-    table = [head] + [[label(r["metric"]), *(st.value(r["means"].get(p, (math.nan,))[0], r["metric"])
-                                             for p in policies)] for r in rows]
-    parts += [st.t(N_("Mean over replications:")), columns_text(table)]
+    def means(rows: list[dict[str, Any]]) -> str:
+        """The means, at most `ARMS_PER_TABLE` arms side by side (more continue below)."""
+        blocks = []
+        for part in _chunks(list(policies)):
+            head = [st.t(N_("metric")), *(st.t(msg("{arm} (baseline)", arm=p)) if p == baseline else p
+                                          for p in part)]
+            blocks.append(columns_text([head] + [
+                [label(r["metric"]), *(st.value(r["means"].get(p, (math.nan,))[0], r["metric"]) for p in part)]
+                for r in rows]))
+        return "\n\n".join(blocks)
+
+    parts += [st.t(N_("Mean over replications:")), means(rows)]
     if scenario is not None:
         parts.append(st.t(msg("(totals {basis}; stocks {end})", basis=time_basis(scenario),
                               end=at_end(scenario))))
@@ -845,10 +852,7 @@ def comparison_text(summary: pd.DataFrame, comparison: pd.DataFrame, policies: S
                 parts.append(st.t(N_("return on extra spending:")) + " " + roi_text(h, st))
     for name, win in windows:
         wrows = comparison_rows(win.summary, win.comparison, policies, baseline, WINDOW_METRICS)
-        parts += ["", name]
-        table = [head] + [[label(r["metric"]), *(st.value(r["means"].get(p, (math.nan,))[0], r["metric"])
-                                                 for p in policies)] for r in wrows]
-        parts.append(columns_text(table))
+        parts += ["", name, means(wrows)]
         for p in policies:
             if p != baseline:
                 parts += [st.t(msg("{arm} − {base} (paired differences, 95 % CI):", arm=p, base=baseline)),
