@@ -207,8 +207,9 @@ def _check_resume(resume: bool, force: bool, out: Path | None, earlier: str) -> 
 
 
 def _results_folder(out: Path | None, sc: Scenario, *, resume: bool, force: bool, what: str,
-                    state: Callable[[Path], str | None], suffix: str = "") -> tuple[Path, bool]:
-    """The folder a run or sweep writes to, and whether this command makes it.
+                    state: Callable[[Path], str | None], suffix: str = "",
+                    outputs: Any = None) -> tuple[Path, bool]:
+    """The folder a run, sweep or exploration writes to, and whether this command makes it.
 
     A folder that is not empty is refused (exit 2, nothing written) unless resumed,
     or, with `--force`, emptied of earlier results; one holding anything else is
@@ -222,8 +223,13 @@ def _results_folder(out: Path | None, sc: Scenario, *, resume: bool, force: bool
         what: "run" or "sweep", for the message.
         state: What the folder holds of this very run or sweep (`sim.output.run_state`).
         suffix: Added to the default folder's name.
+        outputs: The module that knows the command's files (`foreign_files`, `clear_results`);
+            default `sim.output` (run and sweep).
     """
-    from sim.output import clear_results, default_out_dir, foreign_files
+    from sim import output
+    from sim.output import default_out_dir
+
+    files = outputs or output
 
     if out is None:
         return default_out_dir(sc, suffix=suffix), True
@@ -233,13 +239,13 @@ def _results_folder(out: Path | None, sc: Scenario, *, resume: bool, force: bool
         return out, True
     if resume or not any(out.iterdir()):
         return out, False
-    foreign = foreign_files(out)
+    foreign = files.foreign_files(out)
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         _usage(f"{out} holds files that are not Retention Lab results ({shown}); "
                "give --out a new or empty folder")
     if force:
-        clear_results(out)
+        files.clear_results(out)
         return out, False
     found = state(out)
     if found == "interrupted":
@@ -736,6 +742,93 @@ def _sweep_text(frame: pd.DataFrame, outcome: Any, sc: Scenario, lang: str = "en
     from sim.sweep import sweep_text
 
     return sweep_text(outcome, sc, lang)
+
+
+class Design(StrEnum):
+    """How `explore` samples the uncertain inputs."""
+
+    lhs = "lhs"
+    sobol = "sobol"
+    morris = "morris"
+
+
+@_command("explore")
+def explore_command(
+    scenario: ScenarioArg,
+    vary: Annotated[list[str] | None, typer.Option(
+        "--vary", help="PATH=LOW:HIGH (repeatable): an uncertain input and its range; overrides or "
+                       "extends the file's `uncertainties:` block. Integer fields are sampled as integers.",
+        show_default=False)] = None,
+    samples: Annotated[int, typer.Option(
+        min=1, help="N: the samples of a Latin hypercube (lhs: N runs); the base samples of a Sobol' "
+                    "design, a power of two (N·(D+2) runs for D inputs, N·(2D+2) with --second-order); "
+                    "the trajectories of a Morris design (N·(D+1) runs).")] = 64,
+    design: Annotated[Design, typer.Option(
+        help="lhs: Latin hypercube, RBD-FAST first-order indices; sobol: Saltelli design, Sobol' "
+             "S1 and ST; morris: elementary effects (mu_star, sigma).")] = Design.lhs,
+    second_order: Annotated[bool, typer.Option(
+        "--second-order", help="Sobol' designs: also second-order indices (S2).")] = False,
+    threshold: Annotated[float, typer.Option(
+        help="Scenario discovery: a biased policy's sample is a case of interest when it loses more "
+             "than this % of profit against its unbiased twin (or the baseline).")] = 5.0,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Output folder [default: results/<name>-explore-<timestamp>/].",
+        show_default=False)] = None,
+    replications: ReplicationsOpt = None,
+    workers: WorkersOpt = 0,
+    backend: BackendOpt = Backend.local,
+    scheduler: SchedulerOpt = None,
+    seed: SeedOpt = None,
+    resume: Annotated[bool, typer.Option(
+        help="With --out: continue an interrupted exploration there, reusing every replication "
+             "it finished.")] = False,
+    force: ForceOpt = False,
+) -> None:
+    """Run every policy over a sampled design of uncertain inputs (resumable).
+
+    Every policy at a sample meets the same customers and random numbers
+    (common random numbers). Writes experiments.csv (one row per sample ×
+    policy), sensitivity.csv (SALib indices with 95 % intervals),
+    discovery.csv and discovery.md (PRIM boxes: when each bias costs more
+    than --threshold % of profit) and robustness.csv (each policy's regret).
+    See docs/explore.md. A folder that is not empty is refused without
+    --resume or --force.
+    """
+    _check_backend(backend, scheduler)
+    _check_resume(resume, force, out, "interrupted exploration")
+    out_dir, made = None, False
+    try:
+        from sim import explore
+        from sim.store import StoreMismatchError
+
+        sc = _load(scenario)
+        plan = explore.plan(sc, vary or [], samples=samples, design=design.value,
+                            replications=replications, seed=seed, second_order=second_order,
+                            threshold=threshold / 100)
+        out_dir, made = _results_folder(out, sc, resume=resume, force=force, what="exploration",
+                                        suffix="-explore", outputs=explore,
+                                        state=lambda d: explore.explore_state(plan, d))
+    except ScenarioError as e:
+        _bad_input(e.problems)
+    except KeyboardInterrupt:
+        _stopped(out_dir, made, "nothing was written")
+    bar = ProgressBar(f"{sc.name}:", unit="runs") if sys.stderr.isatty() else None
+    try:
+        with bar or nullcontext():
+            outcome = explore.run_explore(plan, out_dir, workers=_workers(workers),
+                                          backend=backend.value, scheduler=scheduler, resume=resume,
+                                          progress=bar)
+    except KeyboardInterrupt:
+        _stopped(out_dir, made, f"the runs finished so far are kept in {out_dir}; "
+                                f"continue with --resume --out {out_dir}")
+    except StoreMismatchError as e:
+        _usage(str(e))
+    except Exception as e:
+        _failed(e, f"exploring {sc.name}")
+    _exit_on_ctrl_c(f"the exploration is complete in {out_dir}")
+    typer.echo(explore.summary_text(outcome))
+    typer.echo(f"\nresults: {out_dir}")
+    typer.echo(f"page:    {out_dir / 'discovery.md'}")
 
 
 @_command(

@@ -531,6 +531,19 @@ class Sweep(Spec):
     )
 
 
+class Range(Spec):
+    """An uncertain input of `explore`: sampled between `low` and `high` (integers for integer fields)."""
+
+    low: float = Field(description="Lowest value.")
+    high: float = Field(description="Highest value; above `low`.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if not self.low < self.high:
+            raise ValueError(f"expected low < high, found low={self.low:g}, high={self.high:g}")
+        return self
+
+
 class Scenario(Spec):
     """A scenario: the customers, the market, and the managers compared."""
 
@@ -552,6 +565,9 @@ class Scenario(Spec):
         None, description="Arm differences are reported against; null = the first."
     )
     sweep: Sweep | None = Field(None, description="Optional parameter grid for `sweep`.")
+    uncertainties: dict[str, Range] | None = Field(
+        None, description="Optional uncertain inputs for `explore`: dotted path (as for `sweep`) → "
+        "{low, high}; `--vary PATH=LOW:HIGH` overrides or extends them.")
     language: Literal["en", "zh_CN"] = Field(
         "en", description="Language of the printed table, the report and its plots (en or zh_CN); "
         "`--lang` overrides it.")
