@@ -98,7 +98,7 @@ def _view_status(t, status, active, churned_code, consent, joined, last_purchase
         c_open[i] = complaint_open[i] & kn
         tenure[i] = ten if kn else zero
         recency[i] = rec if ok & (lp > NEVER) else nan
-        s_age[i] = age if ok & (sa >= 0) else nan
+        s_age[i] = age if ok & (sa > NEVER) else nan
 
 
 @njit

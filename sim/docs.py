@@ -18,7 +18,10 @@ from pydantic import BaseModel
 
 from sim import scenario as scenario_module
 from sim.loader import MAX_VALUES
-from sim.scenario import MAX_POLICIES, Scenario, Segment, Spec
+from sim.scenario import MAX_POLICIES, OPTION_RULES, PERIOD_RULES, Scenario, Segment, Spec
+
+#: How the reference states a field's period rule (`sim.scenario.weekly`), after its description.
+_RULE_CELL = {"chance": "1 − (1 − x)^w", "amount": "x · w", "periods": "x / w", "sd": "x / √w"}
 
 _GROUPS = {
     "": "The scenario",
@@ -167,9 +170,61 @@ def _section(name: str, node: dict[str, Any], path: str, model: type[BaseModel] 
     for field, prop in props.items():
         lines.append("| " + " | ".join(_cell(c) for c in (
             f"`{field}`", _type(prop), _default(prop, field in required, model, field),
-            _bounds(prop), prop.get("description", ""))) + " |")
+            _bounds(prop), prop.get("description", "") + _period_rule(prop))) + " |")
     lines.append("")
     return "\n".join(lines)
+
+
+def _period_rule(prop: dict[str, Any]) -> str:
+    """The field's period rule, stated after its description ("" if it has none)."""
+    rule = prop.get("per_week")
+    if rule is None:
+        return ""
+    other = prop.get("other")
+    if rule == "flow":
+        how = f"x · A / a, A = `{other}` per period"
+    elif rule == "concentration":
+        how = f"matched to the compounded chances of `{other}` (converted with it)"
+    elif rule == "chance" and other is not None:
+        how = f"the mean of 1 − (1 − θ)^w over the customers' θ (Beta, concentration `{other}`)"
+    else:
+        how = _RULE_CELL[rule]
+    return f" *Default per week; per period of w weeks: {how}.*"
+
+
+def _periods() -> list[str]:
+    """The section on periods: what is written in periods, what is converted and how."""
+    return [
+        "## Periods",
+        "",
+        "`period` sets the length of a period: `week` (the default), `month`, `quarter` or `year` "
+        "(w = 1, 52/12, 13 or 52 weeks). **Everything written in a scenario file is in its periods**: "
+        "`horizon`, `burn_in`, events' `at` and `duration`, remedies' `start`, every rate, speed, "
+        "duration and amount of money per period. **Defaults are given per week** and converted, once, "
+        "when the file is read, by each field's rule (stated in its description below as *Default per "
+        "week; per period of w weeks: ...*):",
+        "",
+        "| rule | for | converted default |",
+        "|---|---|---|",
+        *(f"| {name} | {_cell(text.split(': ', 1)[1])} | {_cell(text.split(': ', 1)[0])} |"
+          for name, text in PERIOD_RULES.items()),
+        "",
+        "Whole numbers of periods are rounded and kept within their bounds (at least 1 where 0 is not "
+        "allowed), so `complaint_give_up` (8 weeks) is 2 months and `horizon` (104 weeks) 24 months. "
+        "Fields without a rule (levels, shares, weights, amounts per purchase or per event) are the same "
+        "whatever the period. A policy's `options` follow the rule their kind declares; the built-in "
+        "kinds' " + ", ".join(f"`{k}` ({v})" for k, v in OPTION_RULES.items()) + " are converted likewise.",
+        "",
+        "`scenario.resolved.yaml` holds the values the run used, converted and written out; reading it "
+        "back converts nothing (every value is then written), so it reruns the run bit for bit. A "
+        "scenario changed after it was read (a sweep's `--set`, `period` itself) is not converted again.",
+        "",
+        "With `burn_in: B` the market runs B periods before period 0 under the baseline arm's manager; "
+        "nothing of them is reported, and every arm starts period 0 from that same state (the same "
+        "customers, CRM records and market), so arms still share every random number from there. "
+        "Periods, events and remedies count from period 0.",
+        "",
+    ]
 
 
 def _default_segments() -> str:
@@ -223,6 +278,8 @@ def scenario_reference() -> str:
         "lost: `results/scenario-a8138316-<time>/`).",
         "",
     ]
+    out += _periods()
+
     def top(path: str) -> str:
         return path.split(".")[0].removesuffix("[]")
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from sim.registry import EVENTS
-from sim.scenario import Event
+from sim.scenario import Event, weekly
 
 
 @EVENTS.register
@@ -35,7 +35,7 @@ class CompetitorPromotion(Event):
     """A competitor's promotion: pull rises, and it covers customers' switching costs (seed 003)."""
 
     kind: Literal["competitor_promotion"]
-    duration: int = Field(8, ge=1, description="Periods it lasts.")
+    duration: int = Field(8, ge=1, description="Periods it lasts.", json_schema_extra=weekly("periods"))
     size: float = Field(0.3, ge=0, description="Added competitor pull.")
     switching_cost_cover: float = Field(
         1.0, ge=0, le=1, description="Share of lock-in (points, contracts) the offer buys out."
@@ -54,7 +54,8 @@ class QualityChange(Event):
 
     kind: Literal["quality_change"]
     size: float = Field(-0.2, description="Change of quality (the product's quality is `market.quality`).")
-    duration: int | None = Field(None, ge=1, description="Periods it lasts; null = to the end.")
+    duration: int | None = Field(None, ge=1, description="Periods it lasts; null = to the end.",
+        json_schema_extra=weekly("periods"))
 
     def affect(self, market: Any, t: int) -> None:
         """Customers perceive the changed quality; expectations follow it only as they adapt."""
@@ -66,7 +67,8 @@ class Recession(Event):
     """Customers spend less and the firm's budget is cut (seed 003)."""
 
     kind: Literal["recession"]
-    duration: int | None = Field(None, ge=1, description="Periods it lasts; null = to the end.")
+    duration: int | None = Field(None, ge=1, description="Periods it lasts; null = to the end.",
+        json_schema_extra=weekly("periods"))
     spend_drop: float = Field(0.2, ge=0, le=1, description="Share of spend lost.")
     budget_cut: float = Field(0.3, ge=0, le=1, description="Share of the manager's budget cut.")
 

@@ -103,6 +103,9 @@ def resolved_yaml(scenario: Scenario, seeds: list[int], version: str | None = No
         *(f"#   {i}: {s}" for i, s in enumerate(seeds)),
         f"# Rerun: retention-lab run {RESOLVED}",
     ]
+    if scenario.period != "week":
+        head.append(f"# Values are per {scenario.period}: the defaults given per week were converted when the "
+                    "scenario was read; read back, nothing is converted again.")
     body = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False,
                           allow_unicode=True, width=100)
     return "\n".join(head) + "\n" + body

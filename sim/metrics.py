@@ -180,7 +180,7 @@ def _tally(t, c, scores, churned, acquired, referred, complaints_new, active_sta
      tot[14], tot[15]) = _tally_counts(t, c, scores, churned, acquired, referred, complaints_new, active_start,
                                        loyal_thr, locked_thr)
     seg = np.zeros((4, k))
-    since = max(t - 13, -1)
+    since = t - 13  # answers of the last 13 periods (never answered: NEVER, below any)
     sat_sum, loy_sum, csat_sum, serve = 0.0, 0.0, 0.0, 0.0
     cost_values, cost_at = cost
     for i in range(c.status.size):
@@ -206,7 +206,7 @@ def _tally(t, c, scores, churned, acquired, referred, complaints_new, active_sta
 def _tally_counts(t, c, scores, churned, acquired, referred, complaints_new, active_start, loyal_thr, locked_thr
                   ):  # pragma: no cover - compiled
     """The counts of `TALLY` (integers, one vectorised pass), in the order `_tally` stores them."""
-    since = max(t - 13, -1)
+    since = t - 13  # answers of the last 13 periods (never answered: NEVER, below any)
     n_act = n_prom = n_det = n_rec = n_rprom = n_rdet = n_bnl = 0
     n_churn = n_acq = n_ref = n_comp = n_start = n_open = 0
     for i in range(c.status.size):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
-from sim.agents.customers import Customer, CustomerPopulation
+from sim.agents.customers import Customer, CustomerPopulation, PeriodOutcome
 from sim.agents.managers import Manager
 from sim.allocation import Allocation, Decision, allocate
 from sim.biases import Bias
@@ -110,15 +110,16 @@ class RetentionModel(mesa.Model):
         self.customers = CustomerPopulation(scenario, streams["init"], streams["network"])
         self.customers_rng = streams["customers"]
         self.market = MarketModel(scenario)
+        self.horizon = scenario.horizon
+        self.last_allocation: Allocation | None = None
+        self.last_market: MarketState | None = None
+        self._burn_in(scenario.burn_in, streams["manager"])
         spec = scenario.policy(policy) if policy is not None else scenario.policies[0]
         self.manager = Manager(self, spec, streams["manager"], policy=policy_object,
                                biases=biases, keep_last=keep_last)
         self.recorder = MetricsRecorder(self.customers, scenario.market.margin, spec.cost)
         self.metrics: dict[str, float] = {}
         self.period = 0
-        self.horizon = scenario.horizon
-        self.last_allocation: Allocation | None = None
-        self.last_market: MarketState | None = None
         self.datacollector = mesa.DataCollector(
             model_reporters={name: _reporter(name) for name in METRICS})
 
@@ -132,6 +133,25 @@ class RetentionModel(mesa.Model):
         m = self.scenario_spec.market
         return m.budget * self.customers.initial_size * state.budget_factor
 
+    def _burn_in(self, periods: int, manager_stream: np.random.Generator) -> None:
+        """Run the periods before period 0 (`burn_in`) under the baseline arm's manager; nothing is recorded.
+
+        Every arm runs the same burn-in: the baseline arm's manager (its own
+        stream, spawned from the manager's, so the arm's manager draws as
+        without a burn-in), the customers' counter-based draws of periods -B..-1.
+        So every arm starts period 0 from the same state and shares every random
+        number from there (common random numbers); only what the customers and
+        the CRM hold is carried over, the burn-in's manager is let go.
+        """
+        if periods <= 0:
+            return
+        spec = self.scenario_spec.policy(self.scenario_spec.baseline_policy)
+        self.manager = Manager(self, spec, manager_stream.spawn(1)[0], keep_last=False)
+        for t in range(-periods, 0):
+            self.manager.last_view = self.manager.last_decision = None
+            self._period(t)
+        self.manager.remove()
+
     def step(self) -> None:
         """One period: events, the manager decides, money is spent, customers experience and react, metrics.
 
@@ -140,17 +160,22 @@ class RetentionModel(mesa.Model):
         """
         t = self.period
         self._forget()
+        outcome, allocation, market = self._period(t)
+        self.metrics = self.recorder.record(t, outcome, allocation)
+        self.last_allocation, self.last_market = allocation, market
+        self.datacollector.collect(self)
+        self.period += 1
+        self.running = self.period < self.horizon
+
+    def _period(self, t: int) -> tuple[PeriodOutcome, Allocation, MarketState]:
+        """Period `t` without its metrics: events, the manager decides, money is spent, customers step."""
         market = self.market.state(t)
         for event in self.market.starting(t):
             event.start(self)
         allocation = self._spend(*self._decide(t, market))
         outcome = self.customers.step(t, allocation, market, self.customers_rng, self.streams["surveys"],
                                       self.streams["acquisition"], self.survey_rate(t))
-        self.metrics = self.recorder.record(t, outcome, allocation)
-        self.last_allocation, self.last_market = allocation, market
-        self.datacollector.collect(self)
-        self.period += 1
-        self.running = self.period < self.horizon
+        return outcome, allocation, market
 
     def _forget(self) -> None:
         """What the last period left for inspection goes before this one is built (never two at once)."""

@@ -31,7 +31,7 @@ from sim.biases import Bias, make_bias
 from sim.crm import CRMView, feedback_risk
 from sim.policies.base import zscore
 from sim.registry import BIASES, REMEDIES
-from sim.scenario import RemedyParams
+from sim.scenario import RemedyParams, weekly
 
 F32 = np.float32
 
@@ -96,8 +96,10 @@ class Training(Remedy):
     class Params(RemedyParams):
         """Bias strength decays once training starts."""
 
-        rate: float = Field(0.05, ge=0, description="Exponential decay rate of strength per period.")
-        weeks: int = Field(13, ge=0, description="Periods the training takes (its cost runs while it lasts).")
+        rate: float = Field(0.05, ge=0, description="Exponential decay rate of strength per period.",
+            json_schema_extra=weekly("amount"))
+        weeks: int = Field(13, ge=0, description="Periods the training takes (its cost runs while it lasts).",
+            json_schema_extra=weekly("periods"))
 
     default_cost: ClassVar[float] = 0.03
 
@@ -121,7 +123,8 @@ class DataRefresh(Remedy):
     class Params(RemedyParams):
         """Fresh data and market research: snapshots and segment beliefs are renewed."""
 
-        every: int = Field(4, ge=1, description="Periods between refreshes.")
+        every: int = Field(4, ge=1, description="Periods between refreshes.",
+            json_schema_extra=weekly("periods"))
 
     default_cost: ClassVar[float] = 0.02
 
@@ -142,7 +145,8 @@ class FeedbackLoop(Remedy):
         """Surveys and complaint channels reveal true satisfaction and steer decisions."""
 
         weight: float = Field(0.5, ge=0, le=1, description="Weight of the feedback signal in decisions.")
-        survey_rate: float = Field(0.1, ge=0, le=1, description="Share surveyed per period while on.")
+        survey_rate: float = Field(0.1, ge=0, le=1, description="Share surveyed per period while on.",
+            json_schema_extra=weekly("chance"))
 
     default_cost: ClassVar[float] = 0.02
 

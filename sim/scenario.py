@@ -15,7 +15,9 @@ documented like a built-in one.
 
 from __future__ import annotations
 
+import math
 import types
+from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -34,8 +36,110 @@ from sim.registry import BIASES, EVENTS, POLICIES, REMEDIES
 PERIODS_PER_YEAR = {"week": 52.0, "month": 12.0, "quarter": 4.0, "year": 1.0}
 #: Longest horizon (periods): customers' periods are stored as int16 (630 years of weeks).
 MAX_HORIZON = 32_000
+#: Longest burn-in (periods): with the CRM's history before it, the earliest period stays an int16.
+MAX_BURN_IN = 10_000
 #: Most arms one scenario compares (each arm is a full set of replications).
 MAX_POLICIES = 64
+
+#: How a field's default, given per week, becomes its value per period of w weeks (fields marked
+#: `json_schema_extra=weekly(rule)`). Values written in a scenario are in its periods and kept.
+PERIOD_RULES: dict[str, str] = {
+    "chance": "1 − (1 − x)^w: a chance, or a share of a gap closed, per period (compounds); for a chance "
+              "that varies across customers (Beta, the concentration named), the mean of each customer's "
+              "compounded chance",
+    "concentration": "moments: the Beta concentration of a chance varying across customers (the mean "
+                     "named), matched to the mean and variance of each customer's compounded chance, so "
+                     "that as many customers are lost in a year; converted only with its mean",
+    "amount": "x · w: a count, money or a hazard rate per period (adds up)",
+    "flow": "x · A / a: a flow per period into a level that relaxes by the share `a` a week and `A` a "
+            "period (the field named: the weekly flows of a period, less what relaxes meanwhile)",
+    "periods": "x / w: a duration, half-life, cadence or date in periods (rounded for whole periods)",
+    "sd": "x / √w: the sd of what a period's w weekly draws average to",
+}
+#: Options of the built-in policy kinds with a per-period meaning, for kinds whose `Options`
+#: fields do not declare their rule with `weekly(...)`.
+OPTION_RULES: dict[str, str] = {"refit_every": "periods", "window": "periods", "memory": "periods",
+                                "horizon": "periods", "discount": "amount"}
+
+
+def weekly(rule: str, other: str | None = None) -> dict[str, str]:
+    """Mark a field whose default is given per week: `Field(..., json_schema_extra=weekly("chance"))`.
+
+    In a scenario whose `period` is longer than a week, the field's default is
+    converted by `rule` (`PERIOD_RULES`) when the scenario is read; a value written
+    in the file is in the scenario's periods and kept as it is.
+
+    Args:
+        rule: One of `PERIOD_RULES`.
+        other: The field of the same model the rule reads: for "flow", the share per period by
+            which the level the flow feeds relaxes; for "chance", the concentration of its Beta
+            across customers (if any); for "concentration", the chance it spreads.
+    """
+    if rule not in PERIOD_RULES or (rule in ("flow", "concentration") and other is None):
+        raise ValueError(f"weekly: unknown rule {rule!r} (or without the field it reads)")
+    return {"per_week": rule} if other is None else {"per_week": rule, "other": other}
+
+
+def weekly_to_period(value: float, weeks: float, rule: str) -> float:
+    """A weekly value per period of `weeks` weeks (`PERIOD_RULES`; "rate" and "prob" are older names).
+
+    Args:
+        value: The weekly value.
+        weeks: Weeks per period.
+        rule: "chance", "amount", "periods" or "sd" ("flow" needs its level's speed: `flow_to_period`;
+            a Beta's mean and concentration go together: `beta_to_period`).
+
+    Returns:
+        The per-period value (not rounded).
+    """
+    rule = {"rate": "amount", "prob": "chance"}.get(rule, rule)
+    if weeks == 1.0:
+        return value
+    if rule == "chance":
+        return 1.0 - (1.0 - value) ** weeks
+    if rule == "amount":
+        return value * weeks
+    if rule == "periods":
+        return value / weeks
+    if rule == "sd":
+        return value / math.sqrt(weeks)
+    raise ValueError(f"weekly_to_period: unknown rule {rule!r}")
+
+
+def beta_to_period(mean: float, concentration: float | None, weeks: float) -> tuple[float, float | None]:
+    """A weekly chance that varies across customers as Beta(mean, concentration), per period of `weeks` weeks.
+
+    Each customer's chance θ compounds to 1 − (1 − θ)^w; the Beta with the same mean and
+    variance as those is returned (E[(1 − θ)^k] = B(a, b + k) / B(a, b)). Converting only the
+    mean would give the few customers likely to leave a longer period to do it in: 2.6 times
+    as many customers lost in a year for the default segments by months.
+
+    Returns:
+        The mean and concentration per period (the concentration None if it was).
+    """
+    if concentration is None or weeks == 1.0 or not 0.0 < mean < 1.0:
+        return weekly_to_period(mean, weeks, "chance"), concentration
+    a, b = mean * concentration, (1.0 - mean) * concentration
+
+    def kept(k: float) -> float:  # E[(1 − θ)^k]
+        return math.exp(math.lgamma(b + k) + math.lgamma(a + b) - math.lgamma(b) - math.lgamma(a + b + k))
+
+    m1 = 1.0 - kept(weeks)
+    var = 1.0 - 2.0 * kept(weeks) + kept(2.0 * weeks) - m1 * m1
+    return m1, (m1 * (1.0 - m1) / var - 1.0 if var > 0.0 else concentration)
+
+
+def flow_to_period(value: float, weeks: float, speed: float) -> float:
+    """A weekly flow into a level that relaxes by the share `speed` per period, per period of `weeks` weeks.
+
+    The w weekly flows of a period, each kept (1 − a) a week after it came (a the
+    weekly speed): x · (1 − (1 − a)^w) / a = x · speed / a. The level's steady state
+    (flow ÷ speed) is then the same whatever the period.
+    """
+    if weeks == 1.0:
+        return value
+    a = 1.0 - (1.0 - speed) ** (1.0 / weeks)
+    return value * weeks if a <= 0.0 else value * speed / a
 
 
 @cache
@@ -105,18 +209,20 @@ class Segment(Spec):
         4.0, gt=0, description="Gamma shape of spend per purchase across customers; null = same."
     )
     purchase_rate: float = Field(
-        0.5, ge=0, description="Mean purchases per period at reference satisfaction."
+        0.5, ge=0, description="Mean purchases per period at reference satisfaction.",
+        json_schema_extra=weekly("amount")
     )
     purchase_shape: float | None = Field(
         2.0, gt=0, description="Gamma shape r of purchase rates (NBD); null = homogeneous."
     )
     churn: float = Field(
         0.002, ge=0, le=1,
-        description="Mean exogenous churn probability per period (moves, closures: what no management changes)."
-    )
+        description="Mean exogenous churn probability per period (moves, closures: what no management "
+        "changes).",
+        json_schema_extra=weekly("chance", "churn_concentration"))
     churn_concentration: float | None = Field(
-        2.0, gt=0, description="Beta concentration a+b of baseline churn (sBG); null = homogeneous."
-    )
+        2.0, gt=0, description="Beta concentration a+b of baseline churn (sBG); null = homogeneous.",
+        json_schema_extra=weekly("concentration", "churn"))
     dropout_per_purchase: float = Field(
         0.0, ge=0, le=1, description="Mean probability of dropping out after a purchase (BG/NBD p)."
     )
@@ -148,7 +254,8 @@ class Segment(Spec):
     )
     needs: float = Field(0.0, description="Initial mean position of needs (offer tuned to it).")
     needs_spread: float = Field(0.4, ge=0, description="Spread of needs inside the segment.")
-    cost_to_serve: float = Field(0.5, ge=0, description="Cost of serving one customer per period.")
+    cost_to_serve: float = Field(0.5, ge=0, description="Cost of serving one customer per period.",
+        json_schema_extra=weekly("amount"))
 
 
 def _default_segments() -> tuple[Segment, ...]:
@@ -208,7 +315,9 @@ class Network(Spec):
 class Behaviour(Spec):
     """How customers respond: the constants of the model's equations (docs/model.md)."""
 
-    perception_noise: float = Field(0.05, ge=0, description="Sd of perceived quality per period.")
+    perception_noise: float = Field(
+        0.05, ge=0, description="Sd of perceived quality per period (a period's experiences averaged).",
+        json_schema_extra=weekly("sd"))
     service_effect: float = Field(0.15, ge=0, description="Quality lift of full service attention (courtesy).")
     service_personalisation: float = Field(
         0.8, ge=0, le=1, description="Share of the misfit's cost full attention repairs (the offer adapted to "
@@ -224,24 +333,28 @@ class Behaviour(Spec):
     needs_halflife: float | None = Field(
         52.0, gt=0, description="Periods in which a customer's departure from the segment's needs halves: "
         "needs wander around the segment's with its spread, so who the offer misfits changes; null = "
-        "needs stay where they are.")
+        "needs stay where they are.", json_schema_extra=weekly("periods"))
     expectation_adaptation: float = Field(
-        0.1, ge=0, le=1, description="Share of the gap experience−expectation closed per period."
+        0.1, ge=0, le=1, description="Share of the gap experience−expectation closed per period.",
+        json_schema_extra=weekly("chance")
     )
     service_adaptation: float = Field(
         0.3, ge=0, le=1,
         description="Share of the service lift expectations adapt to (the rest keeps delighting).",
     )
     promise_effect: float = Field(
-        0.02, ge=0, description="Expectation raised per period per unit of promise above honest."
+        0.02, ge=0, description="Expectation raised per period per unit of promise above honest.",
+        json_schema_extra=weekly("flow", "expectation_adaptation")
     )
     honest_promise: float = Field(0.5, ge=0, le=1, description="Promise level that matches delivery.")
-    satisfaction_speed: float = Field(0.15, gt=0, le=1, description="Adjustment speed of satisfaction.")
+    satisfaction_speed: float = Field(0.15, gt=0, le=1, description="Adjustment speed of satisfaction.",
+        json_schema_extra=weekly("chance"))
     satisfaction_base: float = Field(0.5, description="Logit of steady-state satisfaction at reference.")
     expectation_weight: float = Field(3.0, ge=0, description="Assimilation: weight of expectation level.")
     disconfirmation_weight: float = Field(6.0, ge=0, description="Weight of disconfirmation.")
     loss_aversion: float = Field(2.25, ge=1, description="Losses weigh this much more than gains.")
-    loyalty_speed: float = Field(0.03, gt=0, le=1, description="Adjustment speed of loyalty.")
+    loyalty_speed: float = Field(0.03, gt=0, le=1, description="Adjustment speed of loyalty.",
+        json_schema_extra=weekly("chance"))
     relationship_weight: float = Field(
         0.15, ge=0, description="Loyalty gained from sustained personal service."
     )
@@ -251,55 +364,65 @@ class Behaviour(Spec):
     points_scale: float = Field(
         0.066, gt=0, description="Points money per period for 63 % of the largest lock-in gain, as a share of "
         "the customers' mean revenue per period.")
-    points_lock: float = Field(0.3, ge=0, le=1, description="Max lock-in gained per period.")
+    points_lock: float = Field(0.3, ge=0, le=1, description="Max lock-in gained per period.",
+        json_schema_extra=weekly("flow", "lock_decay"))
     lock_protection: float = Field(
         0.7, ge=0, le=1, description="Share of the hazard removed by full lock-in."
     )
-    lock_decay: float = Field(0.05, ge=0, le=1, description="Lock-in lost per period.")
+    lock_decay: float = Field(0.05, ge=0, le=1, description="Lock-in lost per period.",
+        json_schema_extra=weekly("chance"))
     churn_satisfaction: float = Field(5.0, ge=0, description="Switching log-ratio per unit satisfaction.")
     churn_loyalty: float = Field(3.0, ge=0, description="Switching log-ratio per unit loyalty.")
     churn_unresolved: float = Field(1.5, ge=0, description="Switching log-ratio of an unresolved complaint.")
     switching_base: float = Field(
         0.002, ge=0, le=1,
         description="Chance per period a customer at reference satisfaction and loyalty switches to a "
-        "competitor, before competitors' pull.")
+        "competitor, before competitors' pull.", json_schema_extra=weekly("chance"))
     competitor_churn: float = Field(
-        0.01, ge=0, description="Switching chance added per unit competitor pull (times price sensitivity)."
+        0.01, ge=0, description="Switching chance added per unit competitor pull (times price sensitivity).",
+        json_schema_extra=weekly("amount")
     )
     reference_satisfaction: float = Field(0.6, ge=0, le=1, description="Satisfaction at base hazard.")
     reference_loyalty: float = Field(0.5, ge=0, le=1, description="Loyalty at base hazard.")
     grudge_memory: int = Field(
-        26, ge=1, le=10_000, description="Periods a grudge lasts after the complaint was given up on.")
+        26, ge=1, le=10_000, description="Periods a grudge lasts after the complaint was given up on.",
+        json_schema_extra=weekly("periods"))
     token_cost: float = Field(
         0.3, gt=0, le=1, description="Cost of a token reply to a complaint, as a share of sincere handling's.")
     token_recovery: float = Field(
         0.2, ge=0, le=1, description="Satisfaction a token reply recovers, as a share of sincere handling's.")
     promise_learning: float = Field(
         0.05, ge=0, le=1, description="Share per period by which prospects learn to discount the promises "
-        "the firm has been breaking.")
+        "the firm has been breaking.", json_schema_extra=weekly("chance"))
     purchase_satisfaction: float = Field(
         3.0, ge=0, description="Purchase-rate log-ratio per unit satisfaction below reference.")
     purchase_delight: float = Field(
         0.3, ge=0, description="Purchase-rate log-ratio per unit satisfaction above reference (asymmetric).")
-    growth_speed: float = Field(0.02, ge=0, le=1, description="Growth per period of a nurtured grower.")
+    growth_speed: float = Field(0.02, ge=0, le=1, description="Growth per period of a nurtured grower.",
+        json_schema_extra=weekly("chance"))
     complaint_threshold: float = Field(
         0.1, ge=0, description="Disappointment (expected − perceived) that can trigger a complaint."
     )
-    complaint_probability: float = Field(0.1, ge=0, le=1, description="Chance to complain then.")
+    complaint_probability: float = Field(0.1, ge=0, le=1, description="Chance to complain then.",
+        json_schema_extra=weekly("chance"))
     complaint_wait_penalty: float = Field(
-        0.02, ge=0, description="Satisfaction lost per period a complaint waits."
+        0.02, ge=0, description="Satisfaction lost per period a complaint waits.",
+        json_schema_extra=weekly("flow", "satisfaction_speed")
     )
     complaint_recovery: float = Field(
         0.15, ge=0, description="Satisfaction regained by prompt handling."
     )
     complaint_recovery_decay: float = Field(
-        0.35, ge=0, description="Recovery lost per period of delay (exponential rate)."
+        0.35, ge=0, description="Recovery lost per period of delay (exponential rate).",
+        json_schema_extra=weekly("amount")
     )
     complaint_give_up: int = Field(
-        8, ge=1, description="Periods after which an unhandled complaint becomes a grudge."
+        8, ge=1, description="Periods after which an unhandled complaint becomes a grudge.",
+        json_schema_extra=weekly("periods")
     )
     wom_negative: float = Field(
-        0.02, ge=0, description="Satisfaction lost per unit of negative word of mouth received."
+        0.02, ge=0, description="Satisfaction lost per unit of negative word of mouth received.",
+        json_schema_extra=weekly("flow", "satisfaction_speed")
     )
     wom_unresolved: float = Field(
         2.0, ge=0, description="Extra negative word of mouth from an unresolved complaint."
@@ -311,7 +434,8 @@ class Behaviour(Spec):
     )
     detractor_threshold: float = Field(0.4, ge=0, le=1, description="Below it a customer talks badly.")
     referral_rate: float = Field(
-        0.015, ge=0, description="Adoption hazard of a potential customer per promoter-neighbour share."
+        0.015, ge=0, description="Adoption hazard of a potential customer per promoter-neighbour share.",
+        json_schema_extra=weekly("amount")
     )
     survey_response: float = Field(0.2, ge=0, le=1, description="Base chance a surveyed customer answers.")
     survey_anger_bias: float = Field(
@@ -360,7 +484,6 @@ class Population(Spec):
         None, min_length=1, description="A CSV customer table (`id`, `segment`, optional states and traits per "
         "customer), relative to the scenario file; it sets `size`. Null: customers are drawn from the "
         "segments.")
-
 
     @model_validator(mode="after")
     def _shares(self) -> Population:
@@ -417,12 +540,14 @@ class Market(Spec):
         0.6, description="Quality of the competitors' offer, which customers compare the firm's with.")
     margin: float = Field(0.5, ge=0, le=1, description="Gross margin on revenue.")
     budget: float = Field(
-        1.0, ge=0, description="Manager's budget per period per customer at period 0 (money)."
+        1.0, ge=0, description="Manager's budget per period per customer at period 0 (money).",
+        json_schema_extra=weekly("amount")
     )
     acquisition_cost: float = Field(400.0, gt=0, description="Cost of winning one customer.")
     complaint_cost: float = Field(5.0, gt=0, description="Cost of handling one complaint.")
     competitor_pull: float = Field(0.2, ge=0, description="Baseline pull of competitors.")
-    survey_rate: float = Field(0.02, ge=0, le=1, description="Share of customers surveyed per period.")
+    survey_rate: float = Field(0.02, ge=0, le=1, description="Share of customers surveyed per period.",
+        json_schema_extra=weekly("chance"))
     crm_noise: float = Field(0.1, ge=0, description="Noise of needs revealed through purchases.")
     events: tuple[Annotated[Any, EVENTS.field()], ...] = Field(
         (), description="Market events, in any order (kinds: `sim.events`).")
@@ -445,7 +570,7 @@ class RemedyParams(Spec):
     """A remedy: changes the manager's information or judgement from period `start` (kinds: `sim.remedies`)."""
 
     kind: str = Field(description="The remedy kind.")
-    start: int = Field(0, ge=0, description="Period from which it acts.")
+    start: int = Field(0, ge=0, description="Period from which it acts.", json_schema_extra=weekly("periods"))
     cost: float | None = Field(
         None, ge=0, le=1, description="Share of the period's budget it uses while it acts (time, research, "
         "surveys); null = the kind's default.")
@@ -454,7 +579,8 @@ class RemedyParams(Spec):
 class PolicyOptions(Spec):
     """Kind-specific settings of a policy (`policies[].options`); each kind adds its own."""
 
-    retarget_every: int = Field(13, ge=1, description="Periods a targeted customer stays enrolled.")
+    retarget_every: int = Field(13, ge=1, description="Periods a targeted customer stays enrolled.",
+        json_schema_extra=weekly("periods"))
 
 
 class BudgetShares(Spec):
@@ -489,7 +615,8 @@ class PolicySpec(Spec):
         None, ge=0, le=1, description="Marketing promise level; null = honest."
     )
     cost: float = Field(
-        0.0, ge=0, description="Running cost of the approach per period (e.g. CRM system)."
+        0.0, ge=0, description="Running cost of the approach per period (e.g. CRM system).",
+        json_schema_extra=weekly("amount")
     )
     complaint_handling: Literal["sincere", "token"] = Field(
         "sincere", description="How complaints are answered: sincerely (full cost, full recovery) or with a "
@@ -551,10 +678,17 @@ class Scenario(Spec):
                       "spaces (`顾客-测试`, `Kundenbindung-Ü`); the results folder gets an ASCII-safe "
                       "version of it.")
     description: str = Field("", description="What the scenario teaches.")
-    horizon: int = Field(104, ge=1, le=MAX_HORIZON, description="Periods simulated.")
+    horizon: int = Field(104, ge=1, le=MAX_HORIZON, description="Periods simulated and reported.",
+                         json_schema_extra=weekly("periods"))
+    burn_in: int = Field(
+        0, ge=0, le=MAX_BURN_IN, description="Periods run before period 0 and not reported, so that the run "
+        "starts from the market as the baseline arm keeps it rather than from the initial state: customers, "
+        "CRM records and the baseline arm's manager run; every arm then starts from that same state.",
+        json_schema_extra=weekly("periods"))
     period: Literal["week", "month", "quarter", "year"] = Field(
-        "week", description="Length of a period (labels; unset rates are converted from weekly)."
-    )
+        "week", description="Length of a period. Values written in the file are per period of this length; "
+        "defaults are given per week and converted when the file is read (each field's rule in "
+        "docs/scenario-reference.md).")
     replications: int = Field(30, ge=1, le=100_000, description="Replications per policy.")
     seed: int = Field(20261122, ge=0, description="Root seed; replication seeds derive from it.")
     population: Population = Field(default_factory=Population, description="The customers.")
@@ -581,6 +715,17 @@ class Scenario(Spec):
                 "scenario_name", "expected a name of printable characters without spaces, found {found}",
                 {"found": repr(v)})
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _weekly_defaults(cls, data: Any) -> Any:
+        """A longer period: every default given per week is converted, once (`in_periods`)."""
+        if not isinstance(data, Mapping):
+            return data
+        period = data.get("period", "week")
+        if not isinstance(period, str) or period == "week" or period not in PERIODS_PER_YEAR:
+            return data
+        return in_periods(cls, data, 52.0 / PERIODS_PER_YEAR[period])
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -616,6 +761,147 @@ class Scenario(Spec):
     def per_period(self) -> float:
         """How many weeks one period lasts (1 for weeks)."""
         return 52.0 / PERIODS_PER_YEAR[self.period]
+
+
+# --------------------------------------------------------------------------- periods
+
+
+def _bounded(info: Any, value: float) -> float | int:
+    """A converted value within its field's bounds; rounded if the field takes whole numbers."""
+    whole = _number_kind(info.annotation) == "an integer"
+    out: float | int = round(value) if whole else value
+    for m in info.metadata:
+        if getattr(m, "ge", None) is not None:
+            out = max(out, m.ge)
+        if getattr(m, "gt", None) is not None and whole:
+            out = max(out, m.gt + 1)
+        if getattr(m, "le", None) is not None:
+            out = min(out, m.le)
+    return out
+
+
+def _rule(info: Any, name: str, options: bool) -> tuple[str | None, str | None]:
+    """A field's period rule and the field it reads (`weekly`); options fall back to `OPTION_RULES`."""
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    rule = extra.get("per_week")
+    if rule is None and options:
+        rule = OPTION_RULES.get(name)
+    return rule, extra.get("other")
+
+
+def _number(v: Any) -> float | None:
+    """`v` as a float if it is a number (not a boolean), else None: left for validation to refuse."""
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _nested(model: type[BaseModel], name: str, item: Any) -> type[BaseModel] | None:
+    """The scenario model of `item`, the value (or a list item) of field `name` of `model`; None: not one."""
+    if isinstance(item, BaseModel):
+        return type(item)
+    if not isinstance(item, Mapping):
+        return None
+    registry = {(Market, "events"): EVENTS, (PolicySpec, "biases"): BIASES,
+                (PolicySpec, "remedies"): REMEDIES}.get((model, name))
+    if registry is not None:
+        kind = item.get("kind")
+        return registry.spec(kind) if isinstance(kind, str) and kind in registry else None
+    return {(Scenario, "population"): Population, (Scenario, "market"): Market,
+            (Scenario, "policies"): PolicySpec, (Population, "segments"): Segment,
+            (Population, "behaviour"): Behaviour}.get((model, name))
+
+
+_NESTED = {Scenario: ("population", "market", "policies"), Population: ("segments", "behaviour"),
+           Market: ("events",), PolicySpec: ("biases", "remedies")}
+
+
+def in_periods(model: type[BaseModel], data: Any, weeks: float, defaults: bool = False,
+               options: bool = False) -> Any:
+    """`data` with every default given per week converted to periods of `weeks` weeks.
+
+    A field marked `weekly(rule)` that `data` does not set gets its default
+    converted by the rule (`PERIOD_RULES`), within the field's bounds, and set; a
+    field `data` sets is in periods already and kept. The models below (segments,
+    behaviour, events, policies with their options, biases and remedies) are
+    converted likewise. Everything converted is then set, so converting again
+    (a resolved scenario read back, a sweep's copy) changes nothing.
+
+    Args:
+        model: The scenario model of `data`.
+        data: A mapping as read from a file, or a model instance (its set fields are the written ones).
+        weeks: Weeks per period.
+        defaults: Every value of `data` is a default (a default list's items: the built-in segments).
+        options: `data` is a policy's `options`, `model` the kind's `Options`.
+
+    Returns:
+        `data` itself if nothing changed, else a new mapping or a copy of the instance.
+    """
+    if isinstance(data, BaseModel):
+        model, written = type(data), set() if defaults else set(data.model_fields_set)
+    elif isinstance(data, Mapping):
+        written = set(data)
+    else:
+        return data
+
+    def value(name: str) -> Any:
+        if isinstance(data, BaseModel):
+            return getattr(data, name)
+        if name in data:
+            return data[name]
+        return model.model_fields[name].get_default(call_default_factory=True)
+
+    updates: dict[str, Any] = {}
+    flows = []
+    for name, info in model.model_fields.items():
+        rule, other = _rule(info, name, options)
+        if rule is not None and name not in written:
+            x = _number(value(name))
+            if x is None:  # null (nothing to convert)
+                continue
+            if rule == "flow":
+                flows.append((name, info, other))
+            elif rule == "chance" and other is not None:  # the mean of a Beta across customers
+                spread = value(other)
+                if spread is None or _number(spread) is not None:
+                    updates[name] = _bounded(info, beta_to_period(x, _number(spread), weeks)[0])
+            elif rule == "concentration":  # converted with its mean, from the weekly pair
+                if other not in written and _number(value(other)) is not None:
+                    updates[name] = _bounded(info, beta_to_period(_number(value(other)), x, weeks)[1])
+            else:
+                updates[name] = _bounded(info, weekly_to_period(x, weeks, rule))
+        elif rule is None and name in _NESTED.get(model, ()):
+            _nested_update(model, name, value(name), weeks, defaults or name not in written, updates)
+        elif rule is None and model is PolicySpec and name == "options":
+            kind = value("kind")
+            if isinstance(kind, str) and kind in POLICIES and isinstance(value(name), Mapping):
+                opts = getattr(POLICIES[kind], "Options", PolicyOptions)
+                new = in_periods(opts, value(name), weeks, options=True)
+                if new is not value(name):
+                    updates[name] = dict(new)
+    for name, info, relaxes in flows:  # after the speeds they relax by, converted or written
+        speed = _number(updates.get(relaxes, value(relaxes)))
+        if speed is not None and 0.0 <= speed <= 1.0:
+            updates[name] = _bounded(info, flow_to_period(_number(value(name)), weeks, speed))
+    if not updates:
+        return data
+    if isinstance(data, BaseModel):
+        return data.model_copy(update=updates)
+    return {**data, **updates}
+
+
+def _nested_update(model: type[BaseModel], name: str, current: Any, weeks: float, defaults: bool,
+                   updates: dict[str, Any]) -> None:
+    """Convert the model (or list of models) of field `name` into `updates` if anything changed."""
+    if isinstance(current, (list, tuple)):
+        items = [in_periods(sub, item, weeks, defaults) if (sub := _nested(model, name, item)) else item
+                 for item in current]
+        if any(new is not old for new, old in zip(items, current, strict=True)):
+            updates[name] = tuple(items)
+        return
+    sub = _nested(model, name, current)
+    if sub is not None:
+        new = in_periods(sub, current, weeks, defaults)
+        if new is not current:
+            updates[name] = new
 
 
 def _rebuild() -> None:

@@ -47,7 +47,7 @@ from sim.empirical import apply_inputs
 from sim.market import MarketState
 from sim.memory import Layout
 from sim.network import SocialNetwork, build_network
-from sim.scenario import Scenario, Segment
+from sim.scenario import Scenario, Segment, weekly_to_period
 from sim.streams import NORMAL_TABLE, period_base, stream_key
 
 if TYPE_CHECKING:
@@ -78,54 +78,29 @@ def _gamma(rng: np.random.Generator, mean: float, shape: float | None, n: int) -
     return rng.gamma(shape, mean / shape, size=n).astype(F32)
 
 
-def weekly_to_period(value: float, weeks: float, kind: str) -> float:
-    """Convert a weekly default to a period of `weeks` weeks.
+def segment_value(seg: Segment, name: str, weeks: float = 1.0, written: bool = True) -> float:
+    """A segment parameter per period, as the scenario holds it.
 
-    Args:
-        value: The weekly value.
-        weeks: Weeks per period.
-        kind: "rate" (counts scale linearly) or "prob" (probabilities compound).
-
-    Returns:
-        The per-period value.
+    The scenario converts its weekly defaults to its period when it is read
+    (`sim.scenario.in_periods`), so its values are per period already and are
+    never converted here. `weeks` and `written` are accepted for older callers
+    and ignored.
     """
-    if weeks == 1.0:
-        return value
-    if kind == "rate":
-        return value * weeks
-    return 1.0 - (1.0 - value) ** weeks
+    return getattr(seg, name)
 
 
-_SEGMENT_RATES = {"purchase_rate": "rate", "churn": "prob", "cost_to_serve": "rate"}
-
-
-def segment_value(seg: Segment, name: str, weeks: float, written: bool = True) -> float:
-    """A segment parameter per period: weekly defaults are converted, values written kept.
-
-    Args:
-        seg: The segment.
-        name: The parameter.
-        weeks: Weeks per period.
-        written: Whether the segment was written in the scenario file (the built-in
-            default segments are not: all their rates are weekly defaults).
-    """
-    value = getattr(seg, name)
-    if name in _SEGMENT_RATES and (not written or name not in seg.model_fields_set):
-        return weekly_to_period(value, weeks, _SEGMENT_RATES[name])
-    return value
-
-
-def mean_revenue(segments: Sequence[Segment], weeks: float, written: bool = True) -> float:
+def mean_revenue(segments: Sequence[Segment], weeks: float = 1.0, written: bool = True) -> float:
     """The customers' mean revenue per period at reference satisfaction: Σ share × spend × purchase rate.
 
     The unit of the money constants of `Behaviour` (`service_scale`, `points_scale`), so
     that multiplying every money amount of a scenario by a constant changes no customer's
     behaviour and multiplies money outcomes by the constant. Customers who never buy
     (every purchase rate 0) bring no revenue: then the mean spend per purchase.
+    Per period of the scenario (`weeks` and `written` are ignored, as in `segment_value`).
     """
     total = sum(s.share for s in segments)
-    spend = [s.share / total * segment_value(s, "spend", weeks, written) for s in segments]
-    revenue = sum(m * segment_value(s, "purchase_rate", weeks, written)
+    spend = [s.share / total * segment_value(s, "spend") for s in segments]
+    revenue = sum(m * segment_value(s, "purchase_rate")
                   for m, s in zip(spend, segments, strict=True))
     return revenue if revenue > 0 else sum(spend)
 
@@ -208,9 +183,10 @@ class CustomerPopulation:
         self.acq_cost = scenario.market.acquisition_cost
         self.crm_noise = scenario.market.crm_noise
         self.weeks = scenario.per_period
-        written = "segments" in pop.model_fields_set
+        #: Periods run before period 0 (`scenario.burn_in`): the initial customers' CRM history ends before.
+        self.burn_in = scenario.burn_in
         self.params: Params = make_params(pop.behaviour, scenario.market.reference_quality, self.crm_noise,
-                                          mean_revenue(pop.segments, self.weeks, written))
+                                          mean_revenue(pop.segments), self.weeks)
         size = pop.size
         n = size + round(size * pop.potential)
         self.n, self.initial_size = n, size
@@ -230,10 +206,10 @@ class CustomerPopulation:
         self.network: SocialNetwork = build_network(nw.kind, n, nw.degree, nw.rewire, network_rng)
         self._cols: dict[str, np.ndarray] = {}
         # Per segment (SEGMENT_TRAITS): the table, and the per-customer column once one is made.
-        self._trait_table = {name: np.array([segment_value(s, name, self.weeks, written) for s in pop.segments],
+        self._trait_table = {name: np.array([segment_value(s, name) for s in pop.segments],
                                             dtype=F32) for name in SEGMENT_TRAITS}
         self._trait_rows: dict[str, np.ndarray] = {}
-        self._draw_traits(pop.segments, size, written, init_rng)
+        self._draw_traits(pop.segments, size, init_rng)
         regulated = any(ev.kind == "regulation" for ev in scenario.market.events)
         self._start_state(size, init_rng, regulated)
         apply_inputs(self, scenario, init_rng)  # a customer table, an edge list (sim.empirical); else nothing
@@ -253,10 +229,9 @@ class CustomerPopulation:
             if col.name in self._cols:
                 self._cols[col.name] = self._layout.copy(self._cols[col.name])
 
-    def _draw_traits(self, segments: tuple[Segment, ...], size: int, written: bool,
-                     rng: np.random.Generator) -> None:
+    def _draw_traits(self, segments: tuple[Segment, ...], size: int, rng: np.random.Generator) -> None:
         """Segments and the traits drawn inside each (docs/model.md, Customers)."""
-        n, weeks = self.n, self.weeks
+        n = self.n
         shares = np.array([s.share for s in segments])
         # Initial customers and the potential pool are each split by share exactly.
         seg = np.concatenate([self._split(size, shares, rng), self._split(n - size, shares, rng)])
@@ -270,9 +245,9 @@ class CustomerPopulation:
             idx = np.flatnonzero(seg == k)
             m = idx.size
             cols["spend"][idx] = _gamma(rng, s.spend, s.spend_shape, m)
-            cols["purchase_rate"][idx] = _gamma(rng, segment_value(s, "purchase_rate", weeks, written),
+            cols["purchase_rate"][idx] = _gamma(rng, segment_value(s, "purchase_rate"),
                                                 s.purchase_shape, m)
-            cols["base_churn"][idx] = _beta(rng, segment_value(s, "churn", weeks, written),
+            cols["base_churn"][idx] = _beta(rng, segment_value(s, "churn"),
                                             s.churn_concentration, m)
             cols["dropout"][idx] = _beta(rng, s.dropout_per_purchase, s.dropout_concentration, m)
             grower[idx] = rng.random(m) < s.growth_potential
@@ -324,7 +299,7 @@ class CustomerPopulation:
         cols["purchases_total"] = np.zeros(n, dtype=np.int32)
         for name in SURVEY_ANSWERS:
             cols[name] = np.full(n, NO_ANSWER, dtype=np.int8)
-        cols["survey_at"] = np.full(n, -1, dtype=np.int16)
+        cols["survey_at"] = np.full(n, NEVER, dtype=np.int16)
         cols["needs_signal"] = cols["needs"].copy()
 
     @staticmethod
@@ -623,8 +598,9 @@ class CustomerPopulation:
         tenure = np.minimum(rng.geometric(leave), MAX_HISTORY)
         rate = cols["purchase_rate"][idx].astype(np.float64)
         since = rng.geometric(np.clip(-np.expm1(-rate), 1e-4, 1.0)) - 1
-        cols["joined"][idx] = -tenure
-        cols["last_purchase"][idx] = -np.minimum(since, tenure)
+        start = -self.burn_in  # the history ends where the run starts: before the burn-in, if any
+        cols["joined"][idx] = start - tenure
+        cols["last_purchase"][idx] = start - np.minimum(since, tenure)
         alpha = 0.1
         spread = alpha / (2.0 - alpha)
         cols["frequency"][idx] = rng.gamma(np.maximum(rate / spread, 1e-9), spread).astype(F32)

@@ -255,12 +255,22 @@ def churn_hazard(satisfaction, loyalty, unresolved, base, price, lock, pull_term
     felt by the price-sensitive) and rises as satisfaction and loyalty fall and
     while a complaint is unresolved; lock-in holds back a share of it, unless a
     competitor buys it out (`cover_keep` is what stays locked).
+
+    A period longer than a week (`weeks` w > 1) is its w weeks at this state: the
+    attraction per period is taken back to a week, the weekly chance to switch
+    compounded over the period, so the dissatisfied, whose weekly chance is high,
+    do not leave more than every week would take them.
     """
     x = (p.reference_satisfaction - satisfaction) * p.churn_satisfaction + (
         p.reference_loyalty - loyalty) * p.churn_loyalty
     x = x + p.churn_unresolved if unresolved else x
     attraction = p.switching_base + price * pull_term
-    switching = min(attraction * exp32_at(x), ONE) * (ONE - lock * p.lock_protection * cover_keep)
+    if p.weeks == ONE:
+        switching = min(attraction * exp32_at(x), ONE)
+    else:
+        weekly = ONE - (ONE - min(attraction, ONE)) ** p.per_week
+        switching = ONE - (ONE - min(weekly * exp32_at(x), ONE)) ** p.weeks
+    switching = switching * (ONE - lock * p.lock_protection * cover_keep)
     return clamp01(base + (ONE - base) * switching)
 
 

@@ -24,8 +24,8 @@ POTENTIAL, ACTIVE, CHURNED = 0, 1, 2
 F32 = np.float32
 #: Survey answers (0–10 and 1–5) are whole numbers, stored as int8; this marks "never answered".
 NO_ANSWER = -1
-#: Marks "never" in the period columns that can be negative (joined, last purchase): the initial
-#: customers' history reaches back before period 0.
+#: Marks "never" in the period columns that can be negative (joined, last purchase, last survey
+#: answer): the initial customers' history, and a burn-in, reach back before period 0.
 NEVER = int(np.iinfo(np.int16).min)
 #: The longest history the CRM holds on an initial customer (ten years of weeks).
 MAX_HISTORY = 520
@@ -95,7 +95,7 @@ COLUMNS: tuple[Column, ...] = (
     _c("revenue_total", F32, "Revenue so far."),
     _c("survey_nps", np.int8, "Last likelihood-to-recommend answer, 0–10.", shown="answer"),
     _c("survey_csat", np.int8, "Last satisfaction answer, 1–5.", shown="answer"),
-    _c("survey_at", np.int16, "Period of the last answer (-1: never)."),
+    _c("survey_at", np.int16, "Period of the last answer (negative: before period 0; NEVER: never)."),
     _c("needs_signal", F32, "Needs as revealed by the last purchases."),
     _c("service_total", F32, "Service money received so far."),
     _c("consent_draw", F32, "Uniform draw deciding consent under a regulation.", public=False,
@@ -134,7 +134,7 @@ PARAMS_F32 = (
 PARAMS_F64 = ("referral_rate", "wom_deterrence", "complaint_recovery", "complaint_recovery_decay")
 #: Constants derived from others (computed in float64, then rounded to float32) and the market's.
 PARAMS_DERIVED = ("reference_quality", "crm_noise", "keep_lift", "lock_keep", "fit_den", "needs_pull",
-                   "service_scale", "points_scale")
+                   "service_scale", "points_scale", "weeks", "per_week")
 
 Params = namedtuple("Params", [*PARAMS_F32, *PARAMS_F64, *PARAMS_DERIVED, "complaint_give_up", "grudge_end"])
 
@@ -144,7 +144,8 @@ def needs_keep(halflife: float | None) -> float:
     return 1.0 if halflife is None else 2.0 ** (-1.0 / halflife)
 
 
-def make_params(behaviour: object, reference_quality: float, crm_noise: float, money: float = 1.0) -> Params:
+def make_params(behaviour: object, reference_quality: float, crm_noise: float, money: float = 1.0,
+                weeks: float = 1.0) -> Params:
     """The constants of the customer rules, by name.
 
     Args:
@@ -153,6 +154,8 @@ def make_params(behaviour: object, reference_quality: float, crm_noise: float, m
         crm_noise: Noise of the needs the CRM records (`market.crm_noise`).
         money: The unit the money constants (`service_scale`, `points_scale`) are shares of: the
             customers' mean revenue per period (`mean_revenue`).
+        weeks: Weeks per period (`Scenario.per_period`): the churn hazard compounds its weekly
+            chance over them [H1].
     """
     b = behaviour
     values = {name: F32(getattr(b, name)) for name in PARAMS_F32}
@@ -162,6 +165,7 @@ def make_params(behaviour: object, reference_quality: float, crm_noise: float, m
         keep_lift=F32(1.0 - b.service_adaptation), lock_keep=F32(1.0 - b.lock_decay),
         fit_den=F32(2.0 * float(b.fit_width) ** 2), needs_pull=F32(1.0 - needs_keep(b.needs_halflife)),
         service_scale=F32(b.service_scale * money), points_scale=F32(b.points_scale * money),
+        weeks=F32(weeks), per_week=F32(1.0 / weeks),
         complaint_give_up=np.int16(b.complaint_give_up),
         grudge_end=np.int16(min(b.complaint_give_up + b.grudge_memory, np.iinfo(np.int16).max)))
     return Params(**values)

@@ -12,7 +12,7 @@ from sim.biases.evidence import NEEDS_MOVED, Detection, Rounds, clip, pct
 from sim.crm import CRMView
 from sim.i18n import N_, msg
 from sim.registry import BIASES
-from sim.scenario import BiasParams
+from sim.scenario import BiasParams, weekly
 
 F32 = np.float32
 
@@ -30,7 +30,8 @@ class StaleData(Bias):
     class Params(BiasParams):
         """Keeps steering by an old snapshot of the data."""
 
-        snapshot_at: int = Field(0, ge=0, description="Period the snapshot is taken.")
+        snapshot_at: int = Field(0, ge=0, description="Period the snapshot is taken.",
+            json_schema_extra=weekly("periods"))
 
     def __init__(self, strength: float, snapshot_at: int = 0, **options: Any) -> None:
         super().__init__(strength, **options)
