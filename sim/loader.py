@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from sim.empirical import InputError, resolve_inputs, uses_files
 from sim.registry import POLICIES
-from sim.scenario import MAX_POLICIES, Scenario
+from sim.scenario import MAX_POLICIES, Scenario, default_in
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Where the built-in scenarios live (the repository's `scenarios/` folder).
@@ -371,7 +371,7 @@ def cross_checks(data: Any) -> list[tuple[tuple[Any, ...], str]]:
         if n in seen:
             out.append((("policies", i, "name"), f"expected a unique policy name, found {n!r} twice"))
         seen.add(n)
-    horizon = data.get("horizon", 104)
+    horizon = data.get("horizon", default_in(data.get("period", "week"), Scenario, "horizon"))
     market = data.get("market")
     events = market.get("events") if isinstance(market, dict) else None
     if isinstance(horizon, int) and isinstance(events, list):

@@ -888,6 +888,21 @@ def in_periods(model: type[BaseModel], data: Any, weeks: float, defaults: bool =
     return {**data, **updates}
 
 
+def default_in(period: Any, model: type[BaseModel], name: str) -> Any:
+    """The default of field `name` of `model` in a scenario of this `period` (converted if it is weekly).
+
+    For checks on a file's raw data (`sim.loader`): an unknown period gives the weekly default.
+    """
+    info = model.model_fields[name]
+    value = info.get_default(call_default_factory=True)
+    rule, _ = _rule(info, name, False)
+    simple = rule in ("amount", "periods", "chance", "sd")
+    if not simple or not isinstance(period, str) or period not in PERIODS_PER_YEAR:
+        return value
+    weeks = 52.0 / PERIODS_PER_YEAR[period]
+    return value if _number(value) is None else _bounded(info, weekly_to_period(float(value), weeks, rule))
+
+
 def _nested_update(model: type[BaseModel], name: str, current: Any, weeks: float, defaults: bool,
                    updates: dict[str, Any]) -> None:
     """Convert the model (or list of models) of field `name` into `updates` if anything changed."""

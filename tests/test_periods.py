@@ -17,7 +17,7 @@ import pytest
 
 import sim
 from sim.files import resolved_yaml
-from sim.loader import parse_text
+from sim.loader import ScenarioError, parse_text
 from sim.model import RetentionModel
 from sim.rng import replication_seeds
 from sim.scenario import Scenario, beta_to_period, flow_to_period, weekly_to_period
@@ -242,3 +242,12 @@ def test_with_burn_in_period_0_looks_like_period_30() -> None:
     burnt, cold = ends(104), ends(0)
     assert abs(z(burnt, "nps")) < 3 and abs(z(burnt, "hazard")) < 3, (z(burnt, "nps"), z(burnt, "hazard"))
     assert z(cold, "nps") > 3  # the warm-up swing the burn-in removes
+
+
+def test_an_event_past_the_converted_default_horizon_names_its_line() -> None:
+    text = "name: late\nperiod: month\nmarket: {events: [{at: 30, kind: competitor_promotion}]}\n" \
+           "policies: [{name: u, kind: uniform}]\n"
+    with pytest.raises(ScenarioError) as err:
+        parse_text(text, "late.yaml")
+    assert str(err.value) == ("late.yaml:3: market.events[0].at: expected a period before the horizon (24), "
+                              "found 30")
