@@ -542,5 +542,7 @@ def _settle(pop: CustomerPopulation, spec: Population, moved: np.ndarray, given:
     cols["monetary"][bought] = cols["spend"][bought]
     if "tenure" in given:
         rows = np.flatnonzero(~np.isnan(given["tenure"]))
-        cols["joined"][rows] = -given["tenure"][rows].astype(np.int16)
+        # tenure when the model starts: before the burn-in, if any (as the drawn history [D0])
+        joined = np.minimum(given["tenure"][rows] + pop.burn_in, np.iinfo(np.int16).max)
+        cols["joined"][rows] = -joined.astype(np.int16)
         cols["last_purchase"][rows] = np.maximum(cols["last_purchase"][rows], cols["joined"][rows])
