@@ -760,9 +760,10 @@ def explore_command(
                        "extends the file's `uncertainties:` block. Integer fields are sampled as integers.",
         show_default=False)] = None,
     samples: Annotated[int, typer.Option(
-        min=1, help="N: the samples of a Latin hypercube (lhs: N runs); the base samples of a Sobol' "
-                    "design, a power of two (N·(D+2) runs for D inputs, N·(2D+2) with --second-order); "
-                    "the trajectories of a Morris design (N·(D+1) runs).")] = 64,
+        min=1, help="N: a Latin hypercube's samples (lhs, at least 8); a Sobol' design's base samples, "
+                    "a power of two: N·(D+2) samples for D inputs, N·(2D+2) with --second-order; a Morris "
+                    "design's trajectories: N·(D+1) samples. Each sample runs every policy "
+                    "--replications times.")] = 64,
     design: Annotated[Design, typer.Option(
         help="lhs: Latin hypercube, RBD-FAST first-order indices; sobol: Saltelli design, Sobol' "
              "S1 and ST; morris: elementary effects (mu_star, sigma).")] = Design.lhs,

@@ -44,7 +44,7 @@ import copy
 import math
 import re
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -815,8 +815,3 @@ def summary_text(outcome: ExploreOutcome) -> str:
     if found:
         lines += ["", *found]
     return "\n".join(lines)
-
-
-def uncertain_inputs(p: Plan) -> Mapping[str, tuple[float, float]]:
-    """Path → (low, high) of the inputs explored."""
-    return {u.path: (u.low, u.high) for u in p.design.uncertainties}
