@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import sim
-from sim.experiment import Result, paired, run
+from sim.experiment import Result, paired, resolve, run, run_replication
 from sim.loader import builtin_names
 
 SIZE, REPS = 2500, 6
@@ -75,13 +75,12 @@ def test_service_affinity_raises_complaints_and_remedies_reduce_them():
     r = small("service_affinity")
     assert worse(diff(r, "affinity_manager", "complaints"), True)
     assert worse(diff(r, "affinity_manager", "profit"), False)
-    # Training brings complaints down; both remedies recover profit and keep customers.
-    # (The feedback loop does not bring complaints filed down: the favourites it takes
-    # attention from complain in turn; docs/scenarios.md.)
-    assert between(r, "affinity_with_training", "affinity_manager", "complaints")[2] < 0
+    # Both remedies bring complaints down and recover profit; the feedback loop keeps customers.
+    # (Training's churn cut, -0.0066 [-0.0152, +0.0019] at this size, is not claimed by the description.)
     for remedy in ("affinity_with_feedback", "affinity_with_training"):
+        assert between(r, remedy, "affinity_manager", "complaints")[2] < 0, remedy
         assert between(r, remedy, "affinity_manager", "profit")[1] > 0, remedy
-        assert between(r, remedy, "affinity_manager", "churn_rate")[2] < 0, remedy
+    assert between(r, "affinity_with_feedback", "affinity_manager", "churn_rate")[2] < 0
 
 
 def test_manufacturer_fixed_beliefs_lose_share_and_remedies_recover():
@@ -136,8 +135,26 @@ def test_recession_chasing_new_customers_costs_profit():
 
 
 def test_competitor_entry_loudest_first_loses_the_quiet():
-    r = small("competitor_entry")
-    assert worse(diff(r, "loudest_first", "churn_rate"), True)
+    """The quiet switchers' churn rises, the vocal regulars' falls; profit falls, as the quiet spend more.
+
+    Churn over all customers is not claimed: the two segments' changes offset
+    (+0.0016 [-0.0028, +0.0061] at this size), as the description says.
+    """
+    s = sim.load_scenario("competitor_entry")
+    s = s.model_copy(update={"population": s.population.model_copy(update={"size": SIZE}),
+                             "replications": REPS})
+    sc, seeds = resolve(s)
+    reps = [run_replication(sc, i, seed) for i, seed in enumerate(seeds)]
+
+    def change(segment: str, metric: str) -> tuple[float, float, float]:
+        d = [rr.segments["loudest_first"].loc[segment, metric] - rr.segments["data_driven"].loc[segment, metric]
+             for rr in reps]
+        return paired(np.array(d))[:3]
+
+    assert worse(change("quiet_switchers", "churn_rate"), True)
+    assert worse(change("vocal_regulars", "churn_rate"), False)
+    profit = [rr.summaries["loudest_first"]["profit"] - rr.summaries["data_driven"]["profit"] for rr in reps]
+    assert worse(paired(np.array(profit))[:3], False)
 
 
 def test_gdpr_partial_data_beats_segment_rules():
