@@ -601,7 +601,7 @@ class CustomerPopulation:
         start = -self.burn_in  # the history ends where the run starts: before the burn-in, if any
         cols["joined"][idx] = start - tenure
         cols["last_purchase"][idx] = start - np.minimum(since, tenure)
-        alpha = 0.1
+        alpha = float(self.params.crm_smoothing)  # the CRM's smoothing a period [D1]
         spread = alpha / (2.0 - alpha)
         cols["frequency"][idx] = rng.gamma(np.maximum(rate / spread, 1e-9), spread).astype(F32)
 

@@ -133,7 +133,7 @@ def experience(c, tr, service, points, offer, centre, step, filed, per, p,
         e = adapted_expectation(expected, perceived, lift, per.promise_term, p)
         c.expectation[i] = e if act else expected
         rel = c.relationship[i]
-        c.relationship[i] = towards(rel, nurtured, F32(0.1)) if act else rel
+        c.relationship[i] = towards(rel, nurtured, p.relationship_speed) if act else rel
         lk = c.lock[i]
         c.lock[i] = locked_in(lk, points[i], p) if act else lk
         g = c.growth[i]
@@ -275,7 +275,7 @@ def _react_row(i, ok, none_count, k, until, c, prices, prices_at, soc, soc_at, h
     gone = ok & (drop | (uniform_at(per.churn, i) < h))
     o.churned[i] = gone
     freq = c.frequency[i]
-    smoothed = smoothed_frequency(freq, k)
+    smoothed = smoothed_frequency(freq, k, p)
     c.frequency[i] = smoothed if ok else freq
     buy = ok & (k > 0)
     r = revenue(k, c.spend[i], c.growth[i], per.spend_drop, price)

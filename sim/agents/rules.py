@@ -282,10 +282,13 @@ def revenue(count, spend, growth, spend_drop, price):  # pragma: no cover - comp
 
 
 @rule
-def smoothed_frequency(frequency, count):  # pragma: no cover - compiled
-    """The CRM's purchase frequency: exponentially smoothed counts (float64) [D1]."""
+def smoothed_frequency(frequency, count, p):  # pragma: no cover - compiled
+    """The CRM's purchase frequency: exponentially smoothed counts (float64) [D1].
+
+    By `crm_smoothing` a period: 0.1 a week, compounded over a longer period.
+    """
     f = np.float64(frequency)
-    return F32(f + (np.float64(count) - f) * 0.1)
+    return F32(f + (np.float64(count) - f) * p.crm_smoothing)
 
 
 @rule

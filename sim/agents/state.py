@@ -134,7 +134,7 @@ PARAMS_F32 = (
 PARAMS_F64 = ("referral_rate", "wom_deterrence", "complaint_recovery", "complaint_recovery_decay")
 #: Constants derived from others (computed in float64, then rounded to float32) and the market's.
 PARAMS_DERIVED = ("reference_quality", "crm_noise", "keep_lift", "lock_keep", "fit_den", "needs_pull",
-                   "service_scale", "points_scale", "weeks", "per_week")
+                   "service_scale", "points_scale", "weeks", "per_week", "relationship_speed", "crm_smoothing")
 
 Params = namedtuple("Params", [*PARAMS_F32, *PARAMS_F64, *PARAMS_DERIVED, "complaint_give_up", "grudge_end"])
 
@@ -142,6 +142,11 @@ Params = namedtuple("Params", [*PARAMS_F32, *PARAMS_F64, *PARAMS_DERIVED, "compl
 def needs_keep(halflife: float | None) -> float:
     """Share of a customer's departure from the segment's needs kept from one period to the next [N1]."""
     return 1.0 if halflife is None else 2.0 ** (-1.0 / halflife)
+
+
+def _per_period_share(weekly: float, weeks: float) -> float:
+    """A share closed per week, per period of `weeks` weeks (exactly `weekly` for a week)."""
+    return weekly if weeks == 1.0 else 1.0 - (1.0 - weekly) ** weeks
 
 
 def make_params(behaviour: object, reference_quality: float, crm_noise: float, money: float = 1.0,
@@ -166,6 +171,9 @@ def make_params(behaviour: object, reference_quality: float, crm_noise: float, m
         fit_den=F32(2.0 * float(b.fit_width) ** 2), needs_pull=F32(1.0 - needs_keep(b.needs_halflife)),
         service_scale=F32(b.service_scale * money), points_scale=F32(b.points_scale * money),
         weeks=F32(weeks), per_week=F32(1.0 / weeks),
+        # Shares closed per period of the rules' own constants, 0.1 a week [R1, D1], compounded.
+        relationship_speed=F32(_per_period_share(0.1, weeks)),
+        crm_smoothing=np.float64(_per_period_share(0.1, weeks)),
         complaint_give_up=np.int16(b.complaint_give_up),
         grudge_end=np.int16(min(b.complaint_give_up + b.grudge_memory, np.iinfo(np.int16).max)))
     return Params(**values)
