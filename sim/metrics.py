@@ -67,6 +67,8 @@ METRICS: dict[str, Metric] = {
 #: The metrics a comparison reports by default (SPEC.md's required names first).
 HEADLINE = ("churn_rate", "revenue", "profit", "satisfaction", "loyalty", "nps", "complaints",
             "active_customers", "retained_not_loyal")
+#: The manager's spending on customers that a return on spending is reckoned on.
+RETENTION_SPEND = ("spend_service", "spend_points", "spend_complaints")
 
 
 def nps_of(scores: np.ndarray) -> float:

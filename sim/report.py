@@ -45,7 +45,7 @@ from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 from sim.i18n import N_, Message, localize, msg, nmsg
-from sim.metrics import HEADLINE, METRICS
+from sim.metrics import HEADLINE, METRICS, RETENTION_SPEND
 
 if TYPE_CHECKING:
     from sim.result import Result, Window
@@ -620,9 +620,7 @@ def _years(scenario: Scenario) -> float:
 
 
 def extra_spend(comparison: pd.DataFrame, policy: str) -> float:
-    """The arm's paired difference in spending on customers (`sim.result.RETENTION_SPEND`)."""
-    from sim.result import RETENTION_SPEND
-
+    """The arm's paired difference in spending on customers (`sim.metrics.RETENTION_SPEND`)."""
     c = comparison.set_index(["policy", "metric"])
     try:
         return sum(float(c.at[(policy, m), "diff_mean"]) for m in RETENTION_SPEND)
@@ -631,9 +629,7 @@ def extra_spend(comparison: pd.DataFrame, policy: str) -> float:
 
 
 def roi_of(summary: pd.DataFrame, comparison: pd.DataFrame, policy: str, baseline: str) -> float:
-    """Extra profit per extra unit of spending (`sim.result.RETENTION_SPEND`), from the paired means."""
-    from sim.result import RETENTION_SPEND
-
+    """Extra profit per extra unit of spending (`sim.metrics.RETENTION_SPEND`), from the paired means."""
     c = comparison.set_index(["policy", "metric"])
     s = summary.set_index(["policy", "metric"])
     dspend = extra_spend(comparison, policy)
@@ -1075,73 +1071,14 @@ def render_html(result: Result, images: Mapping[str, bytes], version: str, *, la
         for name, data in images.items())
     seeds = "".join(f"<li>{e(t(msg('replication {n}', n=i)))}: <code>{s}</code></li>"
                     for i, s in enumerate(result.seeds))
-    currency = sc.market.currency
-    meta = {
-        N_("scenario"): e(sc.name),
-        N_("arms"): ", ".join(e(p) for p in result.policies),
-        N_("baseline"): e(result.baseline),
-        N_("replications"): str(len(result.seeds)),
-        N_("horizon"): e(t(periods_text(sc.horizon, sc.period))) + f" ({st.num(result.years)} "
-                       + e(t(N_("years"))) + ")",
-        N_("customers at the start"): st.num(sc.population.size),
-        N_("currency"): e(f"{currency.code} ({st.unit()})") if currency else e(t(N_("plain numbers"))),
-        N_("root seed"): f"<code>{sc.seed}</code>",
-        N_("resolved scenario"): f'<a href="{e(scenario_file)}">{e(scenario_file)}</a>',
-        "retention-lab": e(version),
-    }
-    dl = "".join(f"<dt>{e(t(k))}</dt><dd>{v}</dd>" for k, v in meta.items())
+    dl = _meta_html(result, st, version, scenario_file)
     rows = comparison_rows(result.summary, result.comparison, result.policies, result.baseline)
-    headline = ""
-    diffs = ""
-    pairwise = ""
-    if len(result.policies) > 1:
-        lines = [headline_text(h, sc, st) for h in headlines(result.summary, result.comparison, sc)]
-        lines.append(winner_text(result, result.summary, result.comparison, sc, st))
-        headline = '<div class="headline">' + "".join(f"<p>{e(x)}</p>" for x in lines) + "</div>"
-        diffs = (f"<h2>{e(t(msg('Paired differences against {arm}', arm=result.baseline)))}</h2>"
-                 f"<p>{e(t(N_('Each arm minus the baseline, replication by replication (same customers, '
-                               'events and random numbers): the difference, its 95 % interval, the '
-                               'change in % of the baseline, per customer per year, and the p-value. '
-                               'Highlighted: the interval excludes zero.')))}</p>"
-                 + _diffs_html(rows, result, st))
-        if len(result.policies) > 2:
-            pairwise = (f"<h2>{e(t(N_('Every arm against every other')))}</h2>"
-                        "<p>" + e(t(msg("Paired differences of {metric} {basis}, row minus column, and "
-                                        "in % of the column arm.", metric=metric_label("profit", st.lang),
-                                        basis=time_basis(sc)))) + "</p>"
-                        + _pairwise_html(result, st))
-    win_html = ""
-    for title, win in windows:
-        wrows = comparison_rows(win.summary, win.comparison, result.policies, result.baseline,
-                                WINDOW_METRICS)
-        win_html += f"<h3>{e(title)}</h3>" + _means_html(wrows, result, st, per_year=False)
-        if len(result.policies) > 1:
-            win_html += _diffs_html(wrows, result, st, roi=False, per_year=False)
-    if win_html:
-        win_html = (f"<h2>{e(t(N_('Windows')))}</h2><p>{e(t(N_(
-            'Metrics over a window of periods: money and counts summed over it, satisfaction, loyalty '
-            'and NPS averaged over it, churn rate = customers lost in it ÷ customers active at its start '
-            'plus those won in it.')))}</p>" + win_html)
+    headline, diffs, pairwise = _comparisons_html(result, rows, st)
+    win_html = _windows_html(result, windows, st)
     lang_attr = "zh-CN" if st.lang == "zh_CN" else "en"
     title = e(t(msg("Retention Lab — {name}", name=sc.name)))
     link = f'<a href="{e(scenario_file)}">{e(scenario_file)}</a>'
-    words = {k: e(t(v)) for k, v in {
-        "means": N_("Means over replications"),
-        "means_p": N_("Mean of each arm with its 95 % interval over replications; money and counts are "
-                      "totals over the horizon, also per customer (at the start) per year."),
-        "plots": N_("Plots"),
-        "plots_p": N_("Upper panels: each arm's mean. Lower panels: each arm's paired difference from the "
-                      "baseline with its 95 % band. Shaded: the periods an event acts in."),
-        "segments": N_("Segments"),
-        "segments_p": msg("Per arm and segment, means over replications: customers ever active, churned, "
-                          "churn rate, revenue and service received, {basis}.", basis=time_basis(sc)),
-        "every": N_("Every metric"),
-        "seeds": N_("Seeds"),
-        "seeds_p": msg("Root seed {seed}; replication seeds from numpy.random.SeedSequence(root).spawn({n}). "
-                       "The resolved scenario reproduces these numbers:", seed=sc.seed, n=len(result.seeds)),
-        "seeds_n": nmsg("{n} replication seed", "{n} replication seeds", len(result.seeds)),
-        "made": msg("Made by retention-lab {version}.", version=version),
-    }.items()}
+    words = _words(result, st, version)
     return f"""<!DOCTYPE html>
 <html lang="{lang_attr}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -1171,6 +1108,93 @@ def render_html(result: Result, images: Mapping[str, bytes], version: str, *, la
 <p><small>{words["made"]}</small></p>
 </body></html>
 """
+
+
+def _words(result: Result, st: Style, version: str) -> dict[str, str]:
+    """The report page's headings and explanations, translated and escaped."""
+    sc, e, t = result.scenario, html.escape, st.t
+    words = {k: e(t(v)) for k, v in {
+        "means": N_("Means over replications"),
+        "means_p": N_("Mean of each arm with its 95 % interval over replications; money and counts are "
+                      "totals over the horizon, also per customer (at the start) per year."),
+        "plots": N_("Plots"),
+        "plots_p": N_("Upper panels: each arm's mean. Lower panels: each arm's paired difference from the "
+                      "baseline with its 95 % band. Shaded: the periods an event acts in."),
+        "segments": N_("Segments"),
+        "segments_p": msg("Per arm and segment, means over replications: customers ever active, churned, "
+                          "churn rate, revenue and service received, {basis}.", basis=time_basis(sc)),
+        "every": N_("Every metric"),
+        "seeds": N_("Seeds"),
+        "seeds_p": msg("Root seed {seed}; replication seeds from numpy.random.SeedSequence(root).spawn({n}). "
+                       "The resolved scenario reproduces these numbers:", seed=sc.seed, n=len(result.seeds)),
+        "seeds_n": nmsg("{n} replication seed", "{n} replication seeds", len(result.seeds)),
+        "made": msg("Made by retention-lab {version}.", version=version),
+    }.items()}
+    return words
+
+
+def _meta_html(result: Result, st: Style, version: str, scenario_file: str) -> str:
+    """The run's particulars as a definition list's items."""
+    sc, e, t = result.scenario, html.escape, st.t
+    currency = sc.market.currency
+    meta = {
+        N_("scenario"): e(sc.name),
+        N_("arms"): ", ".join(e(p) for p in result.policies),
+        N_("baseline"): e(result.baseline),
+        N_("replications"): str(len(result.seeds)),
+        N_("horizon"): e(t(periods_text(sc.horizon, sc.period))) + f" ({st.num(result.years)} "
+                       + e(t(N_("years"))) + ")",
+        N_("customers at the start"): st.num(sc.population.size),
+        N_("currency"): e(f"{currency.code} ({st.unit()})") if currency else e(t(N_("plain numbers"))),
+        N_("root seed"): f"<code>{sc.seed}</code>",
+        N_("resolved scenario"): f'<a href="{e(scenario_file)}">{e(scenario_file)}</a>',
+        "retention-lab": e(version),
+    }
+    dl = "".join(f"<dt>{e(t(k))}</dt><dd>{v}</dd>" for k, v in meta.items())
+    return dl
+
+
+def _comparisons_html(result: Result, rows: list, st: Style) -> tuple[str, str, str]:
+    """The headline, the paired differences against the baseline and every pair (empty for one arm)."""
+    sc, e, t = result.scenario, html.escape, st.t
+    headline = ""
+    diffs = ""
+    pairwise = ""
+    if len(result.policies) > 1:
+        lines = [headline_text(h, sc, st) for h in headlines(result.summary, result.comparison, sc)]
+        lines.append(winner_text(result, result.summary, result.comparison, sc, st))
+        headline = '<div class="headline">' + "".join(f"<p>{e(x)}</p>" for x in lines) + "</div>"
+        diffs = (f"<h2>{e(t(msg('Paired differences against {arm}', arm=result.baseline)))}</h2>"
+                 f"<p>{e(t(N_('Each arm minus the baseline, replication by replication (same customers, '
+                               'events and random numbers): the difference, its 95 % interval, the '
+                               'change in % of the baseline, per customer per year, and the p-value. '
+                               'Highlighted: the interval excludes zero.')))}</p>"
+                 + _diffs_html(rows, result, st))
+        if len(result.policies) > 2:
+            pairwise = (f"<h2>{e(t(N_('Every arm against every other')))}</h2>"
+                        "<p>" + e(t(msg("Paired differences of {metric} {basis}, row minus column, and "
+                                        "in % of the column arm.", metric=metric_label("profit", st.lang),
+                                        basis=time_basis(sc)))) + "</p>"
+                        + _pairwise_html(result, st))
+    return headline, diffs, pairwise
+
+
+def _windows_html(result: Result, windows: Sequence[tuple[str, Window]], st: Style) -> str:
+    """The metrics over each window asked for (empty if none)."""
+    e, t = html.escape, st.t
+    win_html = ""
+    for title, win in windows:
+        wrows = comparison_rows(win.summary, win.comparison, result.policies, result.baseline,
+                                WINDOW_METRICS)
+        win_html += f"<h3>{e(title)}</h3>" + _means_html(wrows, result, st, per_year=False)
+        if len(result.policies) > 1:
+            win_html += _diffs_html(wrows, result, st, roi=False, per_year=False)
+    if win_html:
+        win_html = (f"<h2>{e(t(N_('Windows')))}</h2><p>{e(t(N_(
+            'Metrics over a window of periods: money and counts summed over it, satisfaction, loyalty '
+            'and NPS averaged over it, churn rate = customers lost in it ÷ customers active at its start '
+            'plus those won in it.')))}</p>" + win_html)
+    return win_html
 
 
 def run_line(result: Result, st: Style) -> str:

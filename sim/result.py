@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.metrics import HEADLINE, METRICS
+from sim.metrics import HEADLINE, METRICS, RETENTION_SPEND
 from sim.scenario import PERIODS_PER_YEAR, Scenario
 from sim.store import ReplicationResult, ReplicationStore
 
@@ -66,9 +66,6 @@ def _series_frame(replication: int, policies: Sequence[str], arr: np.ndarray) ->
     df.insert(0, "replication", np.full(arms * periods, replication, dtype=np.int64))
     return df
 
-
-#: The manager's spending on customers that a return on spending is reckoned on.
-RETENTION_SPEND = ("spend_service", "spend_points", "spend_complaints")
 
 
 def summarise(reps: pd.DataFrame, policies: Sequence[str], level: float = 0.95) -> pd.DataFrame:

@@ -73,19 +73,8 @@ def line_chart(series: dict[str, Sequence[float]], title: str, width: int = 420,
         parts.append(f'<text x="{pad_l}" y="{height // 2}" font-size="11">'
                      f'{escape(localize(msg("no data yet"), lang))}</text></svg>')
         return "".join(parts)
-    lo, hi = min(vals), max(vals)
+    lo, hi = _y_range(vals, floor)
     broken = floor is None
-    if not broken:
-        lo, hi = min(lo, floor), max(hi, floor)
-        top = nice_ceiling(hi - lo) if hi - lo > 1e-12 else 1.0
-        hi = lo + top
-        if hi < max(vals) * (1 + 1e-9):  # pragma: no cover - the ceiling is at least the span
-            hi = max(vals)
-    else:
-        if hi - lo < 1e-12:
-            lo, hi = lo - 1, hi + 1
-        span = hi - lo
-        lo, hi = lo - 0.05 * span, hi + 0.05 * span
     pw, ph = width - pad_l - pad_r, height - pad_t - pad_b
 
     def px(i: int) -> float:
@@ -114,6 +103,31 @@ def line_chart(series: dict[str, Sequence[float]], title: str, width: int = 420,
     parts.append(f'<text x="{pad_l}" y="{height - 5}" font-size="10">{first}</text>'
                  f'<text x="{width - pad_r}" y="{height - 5}" font-size="10" '
                  f'text-anchor="end">{last}</text>')
+    parts += _lines(series, px, py, pad_l, pad_t)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _y_range(vals: Sequence[float], floor: float | None) -> tuple[float, float]:
+    """The y-axis's bottom and top: from `floor` to a round ceiling, or (None) cut to the data with a margin."""
+    lo, hi = min(vals), max(vals)
+    if floor is not None:
+        lo, hi = min(lo, floor), max(hi, floor)
+        top = nice_ceiling(hi - lo) if hi - lo > 1e-12 else 1.0
+        hi = lo + top
+        if hi < max(vals) * (1 + 1e-9):  # pragma: no cover - the ceiling is at least the span
+            hi = max(vals)
+        return lo, hi
+    if hi - lo < 1e-12:
+        lo, hi = lo - 1, hi + 1
+    span = hi - lo
+    return lo - 0.05 * span, hi + 0.05 * span
+
+
+def _lines(series: dict[str, Sequence[float]], px: Callable[[int], float], py: Callable[[float], float],
+           pad_l: int, pad_t: int) -> list[str]:
+    """Each series as polylines (broken at its gaps) and, for more than one, a legend."""
+    parts = []
     for k, (label, s) in enumerate(series.items()):
         color = PALETTE[k % len(PALETTE)]
         pts, path = [], []
@@ -134,8 +148,7 @@ def line_chart(series: dict[str, Sequence[float]], title: str, width: int = 420,
             parts.append(f'<rect x="{lx}" y="{pad_t - 2}" width="10" height="3" fill="{color}"/>'
                          f'<text x="{lx + 14}" y="{pad_t + 2}" font-size="10">'
                          f'{escape(label)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+    return parts
 
 
 def bar_chart(items: Sequence[tuple[str, float]], title: str, width: int = 460,
