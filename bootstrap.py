@@ -81,6 +81,14 @@ def ensure_venv() -> Path:
     return py
 
 
+def _has_cjk_font() -> bool:
+    """Whether fontconfig knows a font with Chinese glyphs (False when fc-list is missing)."""
+    if shutil.which("fc-list") is None:
+        return False
+    out = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False).stdout
+    return bool(out.strip())
+
+
 def main(argv: list[str]) -> int:
     """Dispatch the bootstrap command."""
     if not argv or argv[0] not in {"demo", "test", "setup"}:
@@ -92,6 +100,10 @@ def main(argv: list[str]) -> int:
               "`chromium` is on PATH.\nInstall Debian's package first (no browser is downloaded):\n"
               "    sudo apt-get install chromium\nthen run `python3 bootstrap.py test` again.", file=sys.stderr)
         return 2
+    if cmd == "test" and not _has_cjk_font():
+        print("bootstrap: no Chinese font found (fc-list :lang=zh): the workshop's Chinese pages will show "
+              "boxes in the browser tests' screenshots.\nFor real characters: sudo apt-get install "
+              "fonts-noto-cjk (the tests run either way).", file=sys.stderr)
     py = ensure_venv()
     env = dict(os.environ, MPLBACKEND="Agg")
     if cmd == "setup":
