@@ -153,6 +153,9 @@ def test_a_class_plays_through_a_restart(server, browser):
         page.fill("#name", name)
         page.click("#join-button")
         page.wait_for_load_state()
+        assert page.locator("#briefing-title").is_visible()  # a new trainee reads the briefing
+        page.click("#start-game")
+        page.wait_for_load_state()
         assert page.locator("#round-number").inner_text() == "1"
         assert name in page.content()
     shot(ada, "05-dashboard-round1-Ada")
@@ -233,6 +236,9 @@ def test_a_chinese_workshop_in_chromium(browser, tmp_path):
         assert page.get_by_text("你的显示名称").is_visible()
         page.fill("#name", "李雷")
         page.click("#join-button")
+        page.wait_for_load_state()
+        assert page.locator("#briefing-title").inner_text() == "开始之前：游戏简介"
+        page.click("#start-game")
         page.wait_for_load_state()
         assert page.locator("html").get_attribute("lang") == "zh-CN"
         title = page.locator("#round-title")
@@ -315,6 +321,7 @@ def test_layout_projector_and_a_debrief_for_the_facilitator(browser, tmp_path):
         page.fill("#name", "Ada")
         page.click("#join-button")
         page.wait_for_load_state()
+        assert page.url.endswith("/briefing")
         for lang in ("en", "zh_CN"):
             page.goto(f"{srv.base}/language/{lang}?next=/play")
             for width in (390, 1280, 1920):

@@ -51,7 +51,7 @@ def workshop_id(app):
 def join(app, workshop_id, name):
     c = TestClient(app)
     r = c.post(f"/join/{workshop_id}", data={"name": name}, follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/play"
+    assert r.status_code == 303 and r.headers["location"] == "/briefing"  # a new trainee
     return c
 
 

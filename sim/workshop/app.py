@@ -6,7 +6,11 @@ Routes:
   its QR code) → ``/join/{workshop}`` (display name, or the resume code of an
   earlier session; a browser that already has a session there continues it)
   → ``/play`` (dashboard and controls, one round per submit, within the
-  rounds the facilitator has opened) → ``/debrief``. The session id lives in
+  rounds the facilitator has opened) → ``/debrief`` (``/debrief.html``: the
+  same as one self-contained file to download). A new trainee lands on
+  ``/briefing`` first (what the game is, the channels, how long), can play
+  ``/practice`` (one quarter on another market that never counts) and read
+  ``/glossary``. The session id lives in
   an HttpOnly cookie; ``/resume/{session}`` sets it on another device. No
   route takes another trainee's id, so a trainee can read and change only
   their own session. ``/api/session`` and ``/api/round`` are the same as JSON.
@@ -17,7 +21,7 @@ Routes:
   ``/facilitator/w/{id}`` (class control — open the next round, pause, go
   on, close — join code and QR code, live progress, class outcomes and bias
   profile; POSTs to ``/pace``), ``/facilitator/w/{id}/debrief/{ref}`` (one
-  trainee's debrief), ``/facilitator/w/{id}/roster`` (resume codes; rename,
+  trainee's debrief; ``…/export.html`` to download), ``/facilitator/w/{id}/roster`` (resume codes; rename,
   remove, merge), ``/facilitator/w/{id}/report.html`` and ``report.csv``
   (exports). Without a token: 403.
 - projector: ``/projector/{view key}`` — the class live (progress, outcomes,
@@ -66,6 +70,7 @@ from sim.workshop.engine import (
     WorkshopEngine,
 )
 from sim.workshop.game import COMPLAINT_ORDERS, Plan, PlanError
+from sim.workshop.glossary import GLOSSARY
 from sim.workshop.profile import FLAG, labels
 from sim.workshop.words import BIAS_SHORT, segment_words
 
@@ -194,6 +199,8 @@ def form_from_plan(plan: dict[str, Any]) -> dict[str, str]:
 
 #: How long a trainee's session cookie lasts (seconds).
 SESSION_MAX_AGE = 14 * 24 * 3600
+#: Why a trainee's page is refused without a session.
+NO_SESSION = N_("You have no session here. Join with the link your facilitator gave you.")
 #: Why a facilitator page is refused without the token.
 NEED_TOKEN = N_("The facilitator pages need the facilitator link (with its token).")
 
@@ -342,9 +349,9 @@ def create_app(db: str | Path = "workshop.sqlite", engine: WorkshopEngine | None
 # --------------------------------------------------------------------------- trainee pages
 
 
-def _enter_session(sid: str) -> Response:
-    """To the dashboard, with the session's cookie set."""
-    resp = RedirectResponse("/play", status_code=303)
+def _enter_session(sid: str, first: bool = False) -> Response:
+    """To the dashboard (`first`: a new trainee, to the briefing), with the session's cookie set."""
+    resp = RedirectResponse("/briefing" if first else "/play", status_code=303)
     resp.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax", max_age=SESSION_MAX_AGE)
     return resp
 
@@ -406,6 +413,8 @@ async def join(request: Request) -> Response:
             sid = site.engine.rejoin(wid, code)
         else:
             sid = await run_in_threadpool(site.engine.join, wid, name, mine)
+            if sid != mine:  # a new trainee reads the briefing first
+                return _enter_session(sid, first=True)
     except AccessError as exc:
         error = msg("{reason} Check it on the dashboard of your first device, or ask your "
                     "facilitator.", reason=reason(exc))
@@ -477,25 +486,28 @@ async def play(request: Request) -> Response:
     site = _site(request)
     sid = site.session_of(request)
     if sid is None:
-        return site.refuse(request, 403, msg("You have no session here. Join with the link your "
-                                             "facilitator gave you."))
+        return site.refuse(request, 403, NO_SESSION)
     if request.method == "GET":
         return dashboard_page(request, sid)
     form = {k: str(v) for k, v in (await request.form()).items()}
     return await run_in_threadpool(submit_form, request, sid, form)
 
 
+def form_plan(eng: WorkshopEngine, sid: str, form: dict[str, str], practice: bool = False) -> Plan:
+    """The plan of a dashboard's form, for the trainee's game (`practice`: their practice round's)."""
+    setup = eng.setup(eng.trainee(sid).workshop_id, practice=practice)
+    return plan_from_form(form, list(setup.segment_names), list(setup.named_ids))
+
+
 def submit_form(request: Request, sid: str, form: dict[str, str]) -> Response:
     """Play the round of the dashboard's form; on refusal, the dashboard with the reason."""
     eng = _site(request).engine
-    setup = eng.setup(eng.trainee(sid).workshop_id)
     try:
         round_no = int(form.get("round", "0"))
     except ValueError:
         round_no = -1
     try:
-        plan = plan_from_form(form, list(setup.segment_names), list(setup.named_ids))
-        eng.submit(sid, round_no, plan)
+        eng.submit(sid, round_no, form_plan(eng, sid, form))
     except NotOpen as exc:  # the class's pacing: keep what the trainee typed
         return dashboard_page(request, sid, status=409, error=reason(exc), values=form)
     except RoundConflict as exc:
@@ -516,7 +528,83 @@ def debrief(request: Request) -> Response:
     except PlanError:
         return RedirectResponse("/play", status_code=303)
     lang = _trainee_lang(request, sid)
-    return site.page(request, "debrief.html", lang=lang, b=b, **debrief_charts(b, lang))
+    if request.url.path == "/debrief.html":  # the same as one file to download
+        return export_debrief(site, b, lang)
+    return site.page(request, "debrief.html", lang=lang, b=b, export_url="/debrief.html",
+                     **debrief_charts(b, lang))
+
+
+def export_debrief(site: Site, b: dict[str, Any], lang: str) -> Response:
+    """A debrief rendered for download: no navigation, no links, the glossary at its end."""
+    html = site.env(lang).get_template("debrief.html").render(
+        here="/debrief", b=b, export=True, glossary=GLOSSARY, **debrief_charts(b, lang))
+    name = "".join(c for c in b["trainee"] if c.isascii() and c.isalnum())[:30] or "trainee"
+    return HTMLResponse(html, headers={
+        "Content-Disposition": f'attachment; filename="debrief-{name}.html"'})
+
+
+# --------------------------------------------------------------------------- briefing, practice, glossary
+
+
+def briefing(request: Request) -> Response:
+    """What the game is, the budget channels, what trainees will see, how long: read before round 1."""
+    site = _site(request)
+    sid = site.session_of(request)
+    if sid is None:
+        return site.refuse(request, 403, NO_SESSION)
+    eng = site.engine
+    t = eng.trainee(sid)
+    w = eng.tick(t.workshop_id)
+    setup = eng.setup(w.id)
+    return site.page(request, "briefing.html", lang=_trainee_lang(request, sid), w=w, trainee=t,
+                     per_round=setup.per_round, practice=eng.practice(sid),
+                     started=bool(eng.store.rounds(t.id)))
+
+
+async def practice(request: Request) -> Response:
+    """The practice round: GET its dashboard (or its results once played), POST play it."""
+    site = _site(request)
+    sid = site.session_of(request)
+    if sid is None:
+        return site.refuse(request, 403, NO_SESSION)
+    if request.method == "GET":
+        return await run_in_threadpool(practice_page, request, sid)
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    return await run_in_threadpool(submit_practice_form, request, sid, form)
+
+
+def practice_page(request: Request, sid: str, status: int = 200, error: Any = None,
+                  values: dict[str, str] | None = None) -> Response:
+    """The practice round's dashboard and controls, or what it did once played."""
+    site = _site(request)
+    d = site.engine.practice(sid)
+    lang = _trainee_lang(request, sid)
+    if d["played"] is not None or not d["available"]:
+        return site.page(request, "practice_done.html", status=status, lang=lang, d=d, error=error,
+                         trend_charts=trend_charts(d, lang))
+    return site.page(request, "dashboard.html", status=status, lang=lang, d=d, error=error,
+                     v=values or form_from_plan(Plan().to_dict()), practice=True,
+                     trend_charts=trend_charts(d, lang), time_left=None, resume_url="")
+
+
+def submit_practice_form(request: Request, sid: str, form: dict[str, str]) -> Response:
+    """Play the practice round from the dashboard's form; on refusal, the page with the reason."""
+    eng = _site(request).engine
+    try:
+        eng.submit_practice(sid, form_plan(eng, sid, form, practice=True))
+    except RoundConflict as exc:
+        return practice_page(request, sid, status=409, error=reason(exc))
+    except PlanError as exc:
+        return practice_page(request, sid, status=400, error=reason(exc), values=form)
+    return RedirectResponse("/practice", status_code=303)
+
+
+def glossary(request: Request) -> Response:
+    """The terms the pages use, in plain words (no session needed)."""
+    site = _site(request)
+    sid = site.session_of(request)
+    lang = _trainee_lang(request, sid) if sid else site.lang(request)
+    return site.page(request, "glossary.html", lang=lang, glossary=GLOSSARY, back=sid is not None)
 
 
 # --------------------------------------------------------------------------- JSON API (own session)
@@ -638,7 +726,10 @@ def fac_debrief(request: Request) -> Response:
         return site.refuse(request, 404, msg("No such trainee in this workshop."), lang)
     except PlanError as exc:
         return site.refuse(request, 409, reason(exc), lang)
+    if request.url.path.endswith("/export.html"):
+        return export_debrief(site, b, lang)
     return site.page(request, "debrief.html", lang=lang, b=b, facilitator_view=True,
+                     export_url=f"{request.url.path}/export.html",
                      back=f"/facilitator/w/{wid}", **debrief_charts(b, lang))
 
 
@@ -795,7 +886,8 @@ def fac_report(request: Request) -> Response:
         rep = site.engine.class_report(wid)
     except AccessError:
         return site.refuse(request, 404, msg("No such workshop."), lang)
-    html = site.env(lang).get_template("report.html").render(r=rep, **class_charts(rep, lang))
+    html = site.env(lang).get_template("report.html").render(r=rep, glossary=GLOSSARY,
+                                                                   **class_charts(rep, lang))
     return HTMLResponse(html, headers={
         "Content-Disposition": f'attachment; filename="workshop-{wid}-report.html"'})
 
@@ -824,6 +916,10 @@ ROUTES = [
     Route("/resume/{sid}", resume),
     Route("/play", play, methods=["GET", "POST"]),
     Route("/debrief", debrief),
+    Route("/debrief.html", debrief),
+    Route("/briefing", briefing),
+    Route("/practice", practice, methods=["GET", "POST"]),
+    Route("/glossary", glossary),
     Route("/api/session", api_session),
     Route("/api/round", api_round, methods=["POST"]),
     Route("/facilitator", facilitator, methods=["GET", "POST"]),
@@ -831,6 +927,7 @@ ROUTES = [
     Route("/facilitator/w/{wid}/pace", fac_pace, methods=["POST"]),
     Route("/facilitator/w/{wid}/roster", fac_roster, methods=["GET", "POST"]),
     Route("/facilitator/w/{wid}/debrief/{ref:int}", fac_debrief),
+    Route("/facilitator/w/{wid}/debrief/{ref:int}/export.html", fac_debrief),
     Route("/facilitator/w/{wid}/report.html", fac_report),
     Route("/facilitator/w/{wid}/report.csv", fac_csv),
 ]

@@ -72,6 +72,16 @@ TIMED_OUT_NOTE = N_("(time ran out: the standing plan was submitted)")
 MAX_ROUND_SECONDS = 3 * 3600
 
 
+def practice_seed(seed: int) -> int:
+    """The market of a workshop's practice round: another realisation than the game's (`seed`).
+
+    Derived from the workshop's seed (so a restart rebuilds the same practice market) and
+    never equal to it, so the practice shows nothing of the market that counts.
+    """
+    out = int(np.random.SeedSequence([int(seed), 0x9A7C]).generate_state(1)[0]) % 2**31
+    return out if out != int(seed) else (out + 1) % 2**31
+
+
 @dataclass(frozen=True)
 class Workshop:
     """A workshop's public facts.
@@ -390,16 +400,22 @@ class WorkshopEngine:
             pass  # the trainee's own plan came in first
 
 
-    def setup(self, workshop_id: str) -> Setup:
-        """The workshop's shared set-up (built once, cached)."""
+    def setup(self, workshop_id: str, practice: bool = False) -> Setup:
+        """The workshop's shared set-up (built once, cached); `practice`: its practice round's.
+
+        The practice round is one quarter on another market (`practice_seed`).
+        """
+        key = f"{workshop_id}#practice" if practice else workshop_id
         with self._lock:
-            if workshop_id not in self._setups:
+            if key not in self._setups:
                 row = self.store.workshop(workshop_id)
                 if row is None:
                     raise AccessError("no such workshop")
                 sc = Scenario.model_validate(json.loads(row.scenario_json))
-                self._setups[workshop_id] = Setup.build(sc, row.rounds, row.seed, self.cap)
-            return self._setups[workshop_id]
+                self._setups[key] = (Setup.build(sc, 1, practice_seed(row.seed), self.cap)
+                                     if practice else
+                                     Setup.build(sc, row.rounds, row.seed, self.cap))
+            return self._setups[key]
 
     # ------------------------------------------------------------------ trainees
 
@@ -661,6 +677,91 @@ class WorkshopEngine:
     def _drop(self, session_id: str) -> None:
         with self._lock:
             self._games.pop(session_id, None)
+
+    # ------------------------------------------------------------------ the practice round
+
+    def practice_game(self, session_id: str) -> Game:
+        """The trainee's practice game: one quarter on the practice market (`practice_seed`).
+
+        It is stored apart from the rounds (`Store.add_practice`), so it never reaches
+        the profile, the debrief, the progress or the class report.
+        """
+        t = self.trainee(session_id)
+        key = f"practice:{t.id}"
+        with self._lock:
+            g = self._games.get(key)
+            if g is not None:
+                self._games.move_to_end(key)
+                return g
+        g = Game(self.setup(t.workshop_id, practice=True))
+        done = self.store.practice(t.id)
+        if done is not None:
+            g.play(Plan.from_dict(done[0]))
+        with self._lock:
+            self._games[key] = g
+            while len(self._games) > self.cache_size:
+                self._games.popitem(last=False)
+        return g
+
+    def practice(self, session_id: str) -> dict[str, Any]:
+        """What the practice round shows: its dashboard, or its results once played.
+
+        Returns:
+            The practice game's dashboard (`Game.dashboard`) with ``trainee``,
+            ``workshop``, ``played`` (the quarter's results, or None) and ``plan``
+            (the plan played, or None); ``available`` is False once the trainee's
+            game has started (the practice comes before round 1).
+        """
+        t = self.trainee(session_id)
+        w = self.tick(t.workshop_id)
+        with self._session_lock(t.id):
+            d = self.practice_game(t.id).dashboard()
+        done = self.store.practice(t.id)
+        d["trainee"], d["code"] = t.name, t.code
+        d["workshop"] = {"id": w.id, "title": w.title, "scenario": w.scenario_name}
+        d["history"] = []
+        d["plan"], d["played"] = done if done else (None, None)
+        d["available"] = (done is None and w.status != "closed"
+                          and not self.store.round_counts(w.id).get(t.id, 0))
+        return d
+
+    def submit_practice(self, session_id: str, plan: Plan | dict[str, Any]) -> dict[str, Any]:
+        """Play the practice round (once, before round 1); it does not count.
+
+        Returns:
+            The practice quarter's results.
+
+        Raises:
+            AccessError: Unknown session.
+            PlanError: Invalid plan (in plain words); nothing is changed.
+            RoundConflict: Played already, or the trainee's game has started.
+            WorkshopClosed: The facilitator has closed the workshop.
+        """
+        t = self.trainee(session_id)
+        p = plan if isinstance(plan, Plan) else Plan.from_dict(plan)
+        if self.tick(t.workshop_id).status == "closed":
+            raise WorkshopClosed(msg("The facilitator has closed this workshop: no more rounds can "
+                                     "be played. Nothing was changed."))
+        if self.store.rounds(t.id):
+            raise RoundConflict(msg("The practice round comes before round 1; your game has "
+                                    "started. Nothing was changed."))
+        with self._session_lock(t.id):
+            if self.store.practice(t.id) is not None:
+                raise RoundConflict(msg("You have played the practice round already. "
+                                        "Nothing was changed."))
+            g = self.practice_game(t.id)
+            g.check(p)
+            try:
+                rec = g.play(p)
+                self.store.add_practice(t.id, rec.plan, rec.results)
+            except sqlite3.IntegrityError:
+                self._drop(f"practice:{t.id}")
+                raise RoundConflict(msg("You have played the practice round already. "
+                                        "Nothing was changed.")) from None
+            except Exception:
+                self._drop(f"practice:{t.id}")
+                raise
+        return rec.results
 
     # ------------------------------------------------------------------ debrief
 

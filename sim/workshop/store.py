@@ -47,6 +47,12 @@ CREATE TABLE IF NOT EXISTS rounds (
     submitted TEXT NOT NULL,
     PRIMARY KEY (trainee_id, round)
 );
+CREATE TABLE IF NOT EXISTS practice (
+    trainee_id TEXT PRIMARY KEY REFERENCES trainees(id),
+    plan_json TEXT NOT NULL,
+    results_json TEXT NOT NULL,
+    submitted TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS bots (
     workshop_id TEXT NOT NULL REFERENCES workshops(id),
     version TEXT NOT NULL,
@@ -361,6 +367,25 @@ class Store:
                 "SELECT t.id, COUNT(r.round) FROM trainees t LEFT JOIN rounds r "
                 "ON r.trainee_id = t.id WHERE t.workshop_id=? GROUP BY t.id", (workshop_id,))
             return {r[0]: int(r[1]) for r in rows.fetchall()}
+
+    # ------------------------------------------------------------------ the practice round
+
+    def add_practice(self, trainee_id: str, plan: dict[str, Any], results: dict[str, float]) -> None:
+        """Store a trainee's practice round (apart from the rounds: it never counts).
+
+        Raises:
+            sqlite3.IntegrityError: If the trainee has played it already.
+        """
+        with self._lock, self._connect() as db:
+            db.execute("INSERT INTO practice VALUES (?,?,?,?)",
+                       (trainee_id, json.dumps(plan), json.dumps(results), now()))
+
+    def practice(self, trainee_id: str) -> tuple[dict[str, Any], dict[str, float]] | None:
+        """A trainee's practice round (plan, results), if they played it."""
+        with self._connect() as db:
+            r = db.execute("SELECT plan_json, results_json FROM practice WHERE trainee_id=?",
+                           (trainee_id,)).fetchone()
+        return (json.loads(r[0]), json.loads(r[1])) if r else None
 
     # ------------------------------------------------------------------ bots
 
