@@ -367,3 +367,140 @@ def test_layout_projector_and_a_debrief_for_the_facilitator(browser, tmp_path):
             c.close()
     finally:
         srv.kill()
+
+
+#: Seconds of each round's countdown in the paced class (typed as minutes on the facilitator page).
+ROUND_SECONDS = 6
+
+
+def test_a_paced_class_with_a_countdown(browser, tmp_path):
+    """The facilitator starts a paced workshop with a round timer; three trainees join, one
+    rejoins from the same browser and keeps their session; the facilitator opens the rounds;
+    the countdown submits the standing plan of whoever has not submitted; the projector view
+    shows no token."""
+    started = time.monotonic()
+    srv = Server(tmp_path / "paced.sqlite", free_port(), extra=("--rounds", "1"))
+    srv.start()
+    contexts = []
+
+    def context(**kw):
+        contexts.append(browser.new_context(**kw))
+        return contexts[-1]
+
+    try:
+        master = srv.link("All workshops")
+        fac = context(viewport={"width": 1280, "height": 900}).new_page()
+        fac.goto(master)
+        fac.fill("#rounds", "2")
+        fac.fill("#title", "Paced class")
+        fac.check("#paced")
+        fac.fill("#minutes", f"{ROUND_SECONDS / 60:.4f}")
+        fac.click("#start")
+        fac.wait_for_load_state()
+        fac_url = fac.url
+        assert "token" not in fac_url and "/facilitator/w/" in fac_url
+        assert "no round is open yet" in fac.locator("#pace").inner_text()
+        join_url = fac.locator("#join-url").inner_text().strip()
+
+        # Three trainees join; each reads the briefing, then waits for round 1.
+        pages = {}
+        for name in ("Ada", "Ben", "Cy"):
+            page = context().new_page()
+            page.goto(join_url)
+            page.fill("#name", name)
+            page.click("#join-button")
+            page.wait_for_load_state()
+            assert "The facilitator opens each round" in page.locator("#briefing-time").inner_text()
+            page.click("#start-game")
+            page.wait_for_load_state()
+            assert "not opened the first round" in page.locator("#pace").inner_text()
+            pages[name] = page
+        cy = pages["Cy"]
+        code = cy.locator("#resume-code").inner_text()
+        # Cy opens the join link again in the same browser: the same session, no second Cy.
+        cy.goto(join_url)
+        assert "already in this workshop as Cy" in cy.locator("#already").inner_text()
+        assert cy.locator("#join").count() == 0
+        cy.click("#continue")
+        cy.wait_for_load_state()
+        assert cy.locator("#resume-code").inner_text() == code
+        fac.goto(fac_url)
+        names = [fac.locator("#progress tr").nth(i).locator("td").first.inner_text()
+                 for i in range(1, fac.locator("#progress tr").count())]
+        assert names == ["Ada", "Ben", "Cy"]
+
+        # Round 1 with its countdown: Ada and Ben submit, Cy does not.
+        fac.click("#advance")
+        fac.wait_for_load_state()
+        opened = time.monotonic()
+        assert "round 1 of 2 is open" in fac.locator("#pace").inner_text()
+        for name in ("Ada", "Ben"):
+            page = pages[name]
+            page.goto(srv.base + "/play")
+            assert page.locator("#time-left").is_visible()
+            page.fill("#note", f"{name} decides round 1")
+            page.click("#submit")
+            page.wait_for_load_state()
+            assert page.locator("#round-number").inner_text() == "2"
+        assert time.monotonic() - opened < ROUND_SECONDS, "submits too slow for the countdown"
+        cy.goto(srv.base + "/play")
+        assert cy.locator("#round-number").inner_text() == "1"
+        time.sleep(max(0.0, opened + ROUND_SECONDS + 0.5 - time.monotonic()))
+        # Time is up: the next page anyone loads submits Cy's standing plan.
+        fac.goto(fac_url)
+        assert "time is up for round 1" in fac.locator("#pace").inner_text()
+        assert [fac.locator("#progress tr").nth(i).locator("td").nth(1).inner_text()
+                for i in (1, 2, 3)] == ["1 / 2"] * 3
+        cy.goto(srv.base + "/play")
+        assert cy.locator("#round-number").inner_text() == "2"
+        assert "Time is up for round 1" in cy.locator("#pace").inner_text()
+        cy.click("#submit")  # refused until the next round is open; nothing changes
+        cy.wait_for_load_state()
+        assert "Time is up" in cy.locator("#error").inner_text()
+        shot(cy, "30-paced-time-up-Cy")
+        cy.click("#lang-zh_CN")
+        cy.wait_for_load_state()
+        assert "第 1 轮时间已到" in cy.locator("#pace").inner_text()
+        cy.click("#lang-en")
+        cy.wait_for_load_state()
+
+        # Round 2: Ada submits; Ben and Cy run out of time.
+        fac.click("#advance")
+        fac.wait_for_load_state()
+        opened = time.monotonic()
+        assert "round 2 of 2 is open" in fac.locator("#pace").inner_text()
+        pages["Ada"].goto(srv.base + "/play")
+        pages["Ada"].click("#submit")
+        pages["Ada"].wait_for_load_state()
+        assert pages["Ada"].locator("#debrief-title").is_visible()
+        time.sleep(max(0.0, opened + ROUND_SECONDS + 0.5 - time.monotonic()))
+        fac.goto(fac_url)
+        assert fac.locator("#progress").inner_text().count("finished") == 3
+        shot(fac, "31-paced-facilitator-all-finished")
+        cy.goto(srv.base + "/debrief")
+        rounds = cy.locator("#rounds").inner_text()
+        assert rounds.count("time ran out: the standing plan was submitted") == 2
+        cy.click("#lang-zh_CN")  # the same in Chinese
+        cy.wait_for_load_state()
+        assert cy.locator("#rounds").inner_text().count("（时间到：已代为提交沿用的方案）") == 2
+        shot(cy, "31-paced-debrief-Cy-zh_CN")
+        ben = pages["Ben"]
+        ben.goto(srv.base + "/debrief")
+        assert "Ben decides round 1" in ben.locator("#rounds").inner_text()
+        assert ben.locator("#rounds").inner_text().count("time ran out") == 1
+
+        # The projector view, opened in a browser without the token: no token anywhere.
+        href = fac.locator("#projector").get_attribute("href")
+        proj = context(viewport={"width": 1920, "height": 1080}).new_page()
+        proj.goto(srv.base + href)
+        html = proj.content()
+        tokens = {srv.link("Facilitator link").split("token=")[1], master.split("token=")[1]}
+        assert not any(t in html or t in proj.url for t in tokens)
+        assert proj.locator("#projector-progress").inner_text().count("finished") == 3
+        assert not proj.locator("#controls").count() and "resume" not in html.lower()
+        shot(proj, "32-paced-projector")
+    finally:
+        for c in contexts:
+            c.close()
+        srv.kill()
+    assert time.monotonic() - started < 45
