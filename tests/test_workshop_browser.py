@@ -295,6 +295,19 @@ LAYOUT_CHECK = """(wide) => {
 }"""
 
 
+#: What print media does to a debrief: the display of its navigation and buttons, the body's
+#: colours, each section's break before it, and whether tables and charts may be split.
+PRINT_CHECK = """() => {
+  const style = (e) => getComputedStyle(e);
+  const hidden = ['header', '#debrief-tools', '#print', '#download'].map(
+    s => document.querySelector(s) ? style(document.querySelector(s)).display : 'missing');
+  const body = style(document.body);
+  const breaks = [...document.querySelectorAll('section.print-section')].map(s => style(s).breakBefore);
+  const whole = [...document.querySelectorAll('table, svg.chart, .card')].map(e => style(e).breakInside);
+  return {hidden, color: body.color, background: body.backgroundColor, breaks, whole: [...new Set(whole)]};
+}"""
+
+
 def test_layout_projector_and_a_debrief_for_the_facilitator(browser, tmp_path):
     """390, 1280 and 1920 px in English and Chinese; the projector shows no token; the
     facilitator opens a trainee's debrief."""
@@ -322,6 +335,16 @@ def test_layout_projector_and_a_debrief_for_the_facilitator(browser, tmp_path):
         page.click("#join-button")
         page.wait_for_load_state()
         assert page.url.endswith("/briefing")
+        for lang in ("en", "zh_CN"):  # the briefing, the practice round and the glossary fit too
+            page.goto(f"{srv.base}/language/{lang}?next=/briefing")
+            for path in ("/briefing", "/practice", "/glossary"):
+                page.goto(srv.base + path)
+                for width in (390, 1920):
+                    page.set_viewport_size({"width": width, "height": 900})
+                    problems = page.evaluate(LAYOUT_CHECK, width >= 1280)
+                    page.screenshot(path=str(ARTIFACTS / f"25{path.replace('/', '-')}-{lang}-{width}.png"),
+                                    full_page=True)
+                    assert problems == [], (path, lang, width, problems)
         for lang in ("en", "zh_CN"):
             page.goto(f"{srv.base}/language/{lang}?next=/play")
             for width in (390, 1280, 1920):
@@ -337,6 +360,32 @@ def test_layout_projector_and_a_debrief_for_the_facilitator(browser, tmp_path):
         for width in (390, 1920):  # the debrief fits too
             page.set_viewport_size({"width": width, "height": 900})
             assert page.evaluate(LAYOUT_CHECK, width >= 1280) == [], width
+
+        # Printed: no navigation or buttons, black on white, a page per section, charts and
+        # tables whole.
+        page.emulate_media(media="print")
+        printed = page.evaluate(PRINT_CHECK)
+        assert printed["hidden"] == ["none"] * 4, printed
+        assert (printed["color"], printed["background"]) == ("rgb(0, 0, 0)", "rgb(255, 255, 255)")
+        assert printed["breaks"][0] != "page" and set(printed["breaks"][1:]) == {"page"}, printed
+        assert len(printed["breaks"]) >= 3 and set(printed["whole"]) == {"avoid"}, printed
+        page.pdf(path=str(ARTIFACTS / "26-debrief-printed.pdf"))
+        page.emulate_media(media="screen")
+
+        # Downloaded: one file that opens with no request but itself.
+        with page.expect_download() as dl:
+            page.click("#download")
+        saved = ARTIFACTS / "26-debrief-download.html"
+        dl.value.save_as(saved)
+        offline = browser.new_context()
+        requests: list[str] = []
+        offline.on("request", lambda r: requests.append(r.url))
+        copy = offline.new_page()
+        copy.goto(saved.as_uri())
+        assert copy.locator("#debrief-title").inner_text() == "Debrief for Ada"
+        assert copy.locator("svg").count() >= 5 and copy.locator("#glossary dt").count() >= 15
+        assert requests == [saved.as_uri()]
+        offline.close()
 
         # The facilitator opens Ada's debrief from the facilitator page.
         fac.reload()
