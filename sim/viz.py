@@ -2,9 +2,10 @@
 
 The page steps one `RetentionModel` in the browser: Step, Play/Pause and Reset
 (Mesa's controls), sliders for the number of customers, the competitors' pull
-and the budget, a choice of the arm (policy) to play, the metrics' curves and a
+and the budget, a choice of the arm (policy) to play, the metrics' curves, a
 view of the customers (satisfaction against loyalty, and who is left in each
-segment). A changed control takes effect at Reset, which builds the model anew
+segment) and a view of the social network around a few customers (who is
+active, how satisfied, who has left). A changed control takes effect at Reset, which builds the model anew
 with the same seed.
 
 Charts are drawn with matplotlib on the server (Mesa's matplotlib backend), so
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+import weakref
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -36,6 +38,10 @@ from sim.scenario import Scenario
 SETTINGS_ENV = "RETENTION_LAB_VIZ"
 #: At most this many customers are drawn in the scatter (every k-th active customer).
 SCATTER_POINTS = 2000
+#: The network view shows the ties among at most this many people, reached from a few customers.
+NETWORK_NODES = 150
+#: ... from this many customers at period 0, drawn with a fixed seed (the same people at every step).
+NETWORK_SEEDS = 4
 
 
 @dataclass(frozen=True)
@@ -144,11 +150,107 @@ def customers_figure(model: RetentionModel) -> Figure:
 
 def customer_view(model: RetentionModel) -> Any:
     """The customers, redrawn at every step."""
-    return solara.FigureMatplotlib(customers_figure(model), format="png")
+    return solara.Column([solara.FigureMatplotlib(customers_figure(model), format="png")],
+                         classes=["retention-customers"])
+
+
+@dataclass(frozen=True)
+class NetworkSample:
+    """People of the network around a few customers, their ties among themselves, and where to draw them.
+
+    Attributes:
+        nodes: Their ids (rows of the population's columns).
+        edges: Pairs of positions in `nodes` (each tie once).
+        xy: Each one's position (a spring layout with a fixed seed).
+    """
+
+    nodes: np.ndarray
+    edges: np.ndarray
+    xy: np.ndarray
+
+
+def network_sample(model: RetentionModel, size: int = NETWORK_NODES,
+                   seeds: int = NETWORK_SEEDS) -> NetworkSample:
+    """The network's people reached, breadth first, from `seeds` customers at period 0 (at most `size`).
+
+    The network does not change as the model steps, so neither does the sample:
+    the view shows the same people at every step. Without ties (`kind: none` or
+    `complete`, which is everyone's neighbour), the people are the first `size`
+    customers, drawn on a grid without ties.
+    """
+    import networkx as nx
+
+    pop = model.customers
+    net = pop.network
+    if net.kind in ("none", "complete"):
+        nodes = np.arange(min(size, pop.n))
+        side = int(np.ceil(np.sqrt(nodes.size)))
+        xy = np.column_stack([nodes % side, nodes // side]).astype(float)
+        return NetworkSample(nodes, np.empty((0, 2), dtype=np.int64), xy)
+    rng = np.random.default_rng(0)
+    chosen = list(rng.choice(pop.initial_size, min(seeds, pop.initial_size), replace=False))
+    seen, frontier = set(chosen), list(chosen)
+    while frontier and len(chosen) < size:
+        ahead = []
+        for i in frontier:
+            for j in net.indices[net.indptr[i]:net.indptr[i + 1]].tolist():
+                if j not in seen and len(chosen) < size:
+                    seen.add(j)
+                    chosen.append(j)
+                    ahead.append(j)
+        frontier = ahead
+    nodes = np.array(chosen)
+    at = {int(v): k for k, v in enumerate(nodes)}
+    edges = sorted({(min(a, at[j]), max(a, at[j])) for a, i in enumerate(nodes)
+                    for j in net.indices[net.indptr[i]:net.indptr[i + 1]].tolist() if j in at and at[j] != a})
+    graph = nx.Graph()
+    graph.add_nodes_from(range(nodes.size))
+    graph.add_edges_from(edges)
+    layout = nx.spring_layout(graph, seed=1)
+    xy = np.array([layout[k] for k in range(nodes.size)])
+    return NetworkSample(nodes, np.array(edges, dtype=np.int64).reshape(-1, 2), xy)
+
+
+_samples: weakref.WeakKeyDictionary[RetentionModel, NetworkSample] = weakref.WeakKeyDictionary()
+
+
+def network_figure(model: RetentionModel) -> Figure:
+    """The sampled people: active customers coloured by satisfaction, churned ones red, prospects grey."""
+    from matplotlib.collections import LineCollection
+
+    sample = _samples.get(model)
+    if sample is None:
+        sample = _samples[model] = network_sample(model)
+    pop = model.customers
+    status = pop.status[sample.nodes]
+    xy = sample.xy
+    fig = Figure(figsize=(7.5, 3.6))
+    ax = fig.subplots()
+    if sample.edges.size:
+        ax.add_collection(LineCollection(xy[sample.edges], colors="0.75", linewidths=0.5, zorder=1))
+    prospect, active, churned = status == 0, status == 1, status == 2
+    ax.scatter(*xy[prospect].T, s=14, facecolors="none", edgecolors="0.6", label="prospect", zorder=2)
+    dots = ax.scatter(*xy[active].T, s=22, c=pop.satisfaction[sample.nodes[active]], cmap="viridis",
+                      vmin=0, vmax=1, label="active", zorder=3)
+    ax.scatter(*xy[churned].T, s=30, marker="x", color="tab:red", label="churned", zorder=4)
+    fig.colorbar(dots, ax=ax, label="satisfaction", shrink=0.8)
+    ax.set_title(f"Social network around {NETWORK_SEEDS} customers: {int(active.sum())} active, "
+                 f"{int(churned.sum())} churned, {int(prospect.sum())} prospects", fontsize=9)
+    ax.legend(loc="upper left", fontsize="x-small", markerscale=1.2)
+    ax.set_axis_off()
+    ax.autoscale_view()
+    fig.tight_layout()
+    return fig
+
+
+def network_view(model: RetentionModel) -> Any:
+    """The network around a few customers, redrawn at every step."""
+    return solara.Column([solara.FigureMatplotlib(network_figure(model), format="png")],
+                         classes=["retention-network"])
 
 
 def components() -> list[Any]:
-    """The page's components: where the run is, the metrics' curves, the customers."""
+    """The page's components: where the run is, the metrics' curves, the customers, the network."""
     return [
         period_view,
         make_plot_component({"satisfaction": "tab:blue", "loyalty": "tab:orange"}),
@@ -156,6 +258,7 @@ def components() -> list[Any]:
         make_plot_component({"revenue": "tab:gray", "profit": "tab:green"}),
         make_plot_component({"active_customers": "tab:purple"}),
         customer_view,
+        network_view,
     ]
 
 

@@ -4,11 +4,13 @@ Mesa 3.5's `Model` has a `scenario` of its own, and SolaraViz's Reset rebuilds
 the model with `scenario=` one of Mesa's scenarios: `RetentionModel` took it for
 its own and crashed. The model-level tests drive Mesa's own reset plumbing; the
 browser test starts the real command and presses Step, Play/Pause and Reset in
-Chromium (screenshots in `test-artifacts/viz/`).
+Chromium (screenshots in `test-artifacts/viz/`), and watches the customers' and
+the network's views redraw.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import subprocess
@@ -24,7 +26,16 @@ from mesa.visualization.solara_viz import _build_model_init_kwargs, _check_model
 from test_workshop_browser import browser_type_launch_args, free_port  # noqa: F401 - a fixture
 
 from sim.model import RetentionModel
-from sim.viz import Settings, ViewedModel, adjusted, customers_figure, model_params
+from sim.viz import (
+    NETWORK_NODES,
+    Settings,
+    ViewedModel,
+    adjusted,
+    customers_figure,
+    model_params,
+    network_figure,
+    network_sample,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "viz"
@@ -74,6 +85,38 @@ def test_the_page_controls_reach_the_model_at_reset() -> None:
     changed.step()
     fig = customers_figure(changed)
     assert len(fig.axes) == 2 and fig.axes[0].collections  # the scatter is drawn
+
+
+def test_the_network_view_shows_the_same_people_as_the_model_steps() -> None:
+    model = ViewedModel(source="quickstart", size=600, rng=2)
+    sample = network_sample(model)
+    net = model.customers.network
+    assert sample.nodes.size == NETWORK_NODES == len(set(sample.nodes.tolist()))
+    assert len(sample.edges) >= sample.nodes.size - 1  # reached tie by tie: connected
+    for a, b in sample.edges[:50]:  # every tie drawn is a tie of the model's network
+        i, j = sample.nodes[a], sample.nodes[b]
+        assert j in net.indices[net.indptr[i]:net.indptr[i + 1]]
+    first = network_figure(model)
+    dots = first.axes[0].collections  # ties, prospects, active (by satisfaction), churned
+    assert len(dots[0].get_segments()) == len(sample.edges)
+    assert sum(len(c.get_offsets()) for c in dots[1:]) == sample.nodes.size
+    active = model.customers.status[sample.nodes] == 1
+    assert list(dots[2].get_array()) == list(model.customers.satisfaction[sample.nodes[active]])
+    model.run(12)
+    later = network_figure(model).axes[0]
+    assert later.collections[0].get_segments()[0].tolist() == dots[0].get_segments()[0].tolist()  # same layout
+    assert len(later.collections[3].get_offsets()) > len(dots[3].get_offsets())  # some have churned
+    assert later.get_title() != first.axes[0].get_title()
+
+
+def test_the_network_view_without_ties() -> None:
+    sc = adjusted("quickstart", size=300)
+    sc = sc.model_copy(update={"population": sc.population.model_copy(
+        update={"network": sc.population.network.model_copy(update={"kind": "none"})})})
+    model = RetentionModel(sc, rng=1)
+    sample = network_sample(model)
+    assert sample.edges.size == 0 and sample.nodes.size == NETWORK_NODES
+    assert len(network_figure(model).axes[0].collections) == 3  # no ties drawn
 
 
 def test_viz_refuses_an_unknown_arm() -> None:
@@ -130,6 +173,27 @@ def charts(page) -> list[str]:
     return [img.get_attribute("src") or "" for img in page.locator("img").all()]
 
 
+IMAGE_BYTES = """async img => {
+    await img.decode();
+    const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+    let text = "";
+    for (const b of bytes) text += String.fromCharCode(b);
+    return [img.naturalWidth, btoa(text)];
+}"""
+
+
+def picture(page, view: str) -> bytes:
+    """A view's picture (PNG bytes; the page shows it from a blob URL), checked to be one."""
+    img = page.locator(f".retention-{view} img")
+    img.wait_for()
+    width, data = img.evaluate(IMAGE_BYTES)
+    png = base64.b64decode(data)
+    assert png.startswith(b"\x89PNG") and len(png) > 5000 and width > 300, (width, png[:20])
+    box = img.bounding_box()
+    assert box and box["width"] > 300 and box["height"] > 100, box
+    return png
+
+
 def no_error(page) -> None:
     body = page.locator("body").inner_text()
     assert "error in" not in body.lower() and "Traceback" not in body, body[-2000:]
@@ -144,13 +208,17 @@ def test_step_play_pause_and_reset_in_chromium(viz_url, page) -> None:
     assert "Retention Lab: quickstart" in page.locator("body").inner_text()
     page.wait_for_timeout(500)
     before = charts(page)
-    assert len(before) >= 5  # four curves and the customers
+    assert len(before) >= 6  # four curves, the customers and the network
+    opened = {view: picture(page, view) for view in ("customers", "network")}
     page.screenshot(path=str(ARTIFACTS / "0-opened.png"), full_page=True)
 
     page.get_by_role("button", name="Step").click()
     wait_for_period(page, lambda n: n == 1)
     page.wait_for_timeout(500)
-    assert charts(page) != before  # the charts were redrawn
+    after = charts(page)
+    assert after != before  # the charts were redrawn
+    assert picture(page, "customers") != opened["customers"]  # satisfaction and loyalty move every period
+    assert picture(page, "network") != opened["network"]  # so do the network's customers'
     no_error(page)
 
     page.get_by_role("button", name="▶").click()
@@ -166,9 +234,15 @@ def test_step_play_pause_and_reset_in_chromium(viz_url, page) -> None:
     page.get_by_role("button", name="Reset").click()
     wait_for_period(page, lambda n: n == 0)
     no_error(page)
+    end = time.monotonic() + 30
+    while picture(page, "network") != opened["network"] and time.monotonic() < end:
+        page.wait_for_timeout(200)
+    # The same seed: the same customers and the same people of the network, as they were at period 0.
+    assert {view: picture(page, view) for view in ("customers", "network")} == opened
     page.get_by_role("button", name="Step").click()
     wait_for_period(page, lambda n: n == 1)
     assert "Time: 1.0" in page.locator("body").inner_text()  # Mesa's own counter agrees
     page.wait_for_timeout(500)
     no_error(page)
     page.screenshot(path=str(ARTIFACTS / "2-reset-then-step.png"), full_page=True)
+    page.locator(".retention-network img").screenshot(path=str(ARTIFACTS / "3-network.png"))
