@@ -14,7 +14,7 @@ with warnings.catch_warnings():  # starlette suggests httpx2; httpx is what the 
     from starlette.testclient import TestClient
 
 from sim.workshop.app import LANG_COOKIE, SESSION_COOKIE, create_app
-from sim.workshop.engine import RoundConflict, practice_seed
+from sim.workshop.engine import RoundConflict, WorkshopClosed, practice_seed
 from sim.workshop.glossary import GLOSSARY
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -99,6 +99,16 @@ def test_the_practice_round_is_another_market_and_never_counts(paced):
     assert eng.practice(sid)["played"] == eng.store.practice(sid)[1]
 
 
+def test_no_practice_in_a_closed_workshop(tmp_path):
+    eng = create_app(tmp_path / "w.sqlite").state.engine
+    ws = eng.create_workshop("default", rounds=1, seed=5)
+    sid = eng.join(ws.id, "Ada")
+    eng.close(ws.id)
+    with pytest.raises(WorkshopClosed):
+        eng.submit_practice(sid, {})
+    assert eng.practice(sid)["available"] is False and eng.store.practice(sid) is None
+
+
 def test_the_glossary_in_both_languages_and_linked_from_the_pages(paced):
     app, eng, ws = paced
     c = TestClient(app)
@@ -168,6 +178,7 @@ def test_debrief_and_class_report_export_as_one_self_contained_file(tmp_path, la
         assert "@media print" in html and "<svg" in html
         assert 'id="glossary"' in html  # the glossary travels with it (no link to it)
         assert 'id="languages"' not in html and 'id="print"' not in html
+        assert html.count('<section class="print-section"') >= 3  # a printed page each
     assert "Ada" in r.text and "Ada" in rep.text
     assert one.text == r.text  # the facilitator downloads what the trainee downloads
     words = {"en": ("Debrief for Ada", "Glossary"), "zh_CN": ("Ada 的复盘", "术语表")}[lang]
