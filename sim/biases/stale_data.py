@@ -10,7 +10,7 @@ from pydantic import Field
 from sim.biases.base import Bias
 from sim.biases.evidence import NEEDS_MOVED, Detection, Rounds, clip, pct
 from sim.crm import CRMView
-from sim.i18n import N_, msg
+from sim.i18n import N_, msg, nmsg
 from sim.registry import BIASES
 from sim.scenario import BiasParams, weekly
 
@@ -64,10 +64,12 @@ class StaleData(Bias):
         kept, moved = rounds.range_kept(NEEDS_MOVED)
         found = Detection(clip(kept * (1.0 - rounds.labels()["score"])))
         if moved:
-            found.evidence.append(msg(
-                "In {moved} round(s) customers' purchases showed their needs had moved away "
+            found.evidence.append(nmsg(
+                "In {n} round customers' purchases showed their needs had moved away "
                 "from last year's range; you kept {kept} of last year's range.",
-                moved=moved, kept=pct(kept)))
+                "In {n} rounds customers' purchases showed their needs had moved away "
+                "from last year's range; you kept {kept} of last year's range.",
+                moved, kept=pct(kept)))
         else:
             found.evidence.append(msg("Customers' needs did not move noticeably while you played, so the "
                                       "range decision shows nothing either way."))
