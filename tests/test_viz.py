@@ -225,9 +225,16 @@ def test_step_play_pause_and_reset_in_chromium(viz_url, page) -> None:
     wait_for_period(page, lambda n: n >= 4)
     page.get_by_role("button", name="❚❚").click()
     page.get_by_role("button", name="▶").wait_for()
-    page.wait_for_timeout(1000)  # a step already under way when Pause was pressed finishes and is drawn
-    paused = period(page)
-    page.wait_for_timeout(1500)
+    # A step already under way when Pause was pressed finishes and is drawn (slower on a loaded
+    # machine): wait until the period holds still for a second, then it must hold for three more.
+    paused, end = period(page), time.monotonic() + 30
+    while time.monotonic() < end:
+        page.wait_for_timeout(1000)
+        now = period(page)
+        if now == paused:
+            break
+        paused = now
+    page.wait_for_timeout(3000)
     assert period(page) == paused  # paused: no more steps
     page.screenshot(path=str(ARTIFACTS / "1-paused.png"), full_page=True)
     no_error(page)
