@@ -4,14 +4,10 @@ and travel as one self-contained HTML file (issue 17)."""
 from __future__ import annotations
 
 import re
-import warnings
 from html.parser import HTMLParser
 
 import pytest
-
-with warnings.catch_warnings():  # starlette suggests httpx2; httpx is what the extras install
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
+from workshop_forms import ROUND, TestClient
 
 from sim.workshop.app import LANG_COOKIE, SESSION_COOKIE, create_app
 from sim.workshop.engine import RoundConflict, WorkshopClosed, practice_seed
@@ -19,9 +15,6 @@ from sim.workshop.glossary import GLOSSARY
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-ROUND = {"round": "1", "share_service": "60", "share_complaints": "20", "share_points": "0",
-         "share_acquisition": "20", "list_liked": "60", "complaint_order": "liked",
-         "promise": "50", "range_update": "100"}
 PRACTICE = {**ROUND, "share_service": "10", "share_complaints": "0", "share_points": "70", "list_liked": "0",
             "complaint_order": "oldest", "promise": "90", "range_update": "0"}
 

@@ -6,13 +6,9 @@ from __future__ import annotations
 import errno
 import re
 import socket
-import warnings
 
 import pytest
-
-with warnings.catch_warnings():  # starlette suggests httpx2; httpx is what the extras install
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
+from workshop_forms import ROUND, TestClient
 
 from sim.workshop import charts
 from sim.workshop import cli as serve_cli
@@ -22,9 +18,6 @@ from sim.workshop.store import CODE_LETTERS, Store
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-ROUND = {"round": "1", "share_service": "60", "share_complaints": "20", "share_points": "0",
-         "share_acquisition": "20", "list_liked": "60", "complaint_order": "liked",
-         "promise": "50", "range_update": "100"}
 
 
 @pytest.fixture(scope="module")
