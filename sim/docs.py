@@ -18,7 +18,8 @@ from pydantic import BaseModel
 
 from sim import scenario as scenario_module
 from sim.loader import MAX_VALUES
-from sim.scenario import MAX_POLICIES, OPTION_RULES, PERIOD_RULES, Scenario, Segment, Spec
+from sim.registry import POLICIES
+from sim.scenario import MAX_POLICIES, PERIOD_RULES, PolicyOptions, Scenario, Segment, Spec
 
 #: How the reference states a field's period rule (`sim.scenario.weekly`), after its description.
 _RULE_CELL = {"chance": "1 − (1 − x)^w", "amount": "x · w", "periods": "x / w", "sd": "x / √w"}
@@ -192,6 +193,19 @@ def _period_rule(prop: dict[str, Any]) -> str:
     return f" *Default per week; per period of w weeks: {how}.*"
 
 
+def _option_rules() -> list[str]:
+    """Each registered policy kind's options with a period rule, as "`kind`: `option` (rule)"."""
+    out = []
+    for kind in POLICIES:
+        opts = getattr(POLICIES[kind], "Options", PolicyOptions)
+        rules = [f"`{name}` ({info.json_schema_extra['per_week']})" for name, info in opts.model_fields.items()
+                 if name not in PolicyOptions.model_fields and isinstance(info.json_schema_extra, dict)
+                 and "per_week" in info.json_schema_extra]
+        if rules:
+            out.append(f"`{kind}`: " + ", ".join(rules))
+    return out
+
+
 def _periods() -> list[str]:
     """The section on periods: what is written in periods, what is converted and how."""
     return [
@@ -212,8 +226,8 @@ def _periods() -> list[str]:
         "Whole numbers of periods are rounded and kept within their bounds (at least 1 where 0 is not "
         "allowed), so `complaint_give_up` (8 weeks) is 2 months and `horizon` (104 weeks) 24 months. "
         "Fields without a rule (levels, shares, weights, amounts per purchase or per event) are the same "
-        "whatever the period. A policy's `options` follow the rule their kind declares; the built-in "
-        "kinds' " + ", ".join(f"`{k}` ({v})" for k, v in OPTION_RULES.items()) + " are converted likewise.",
+        "whatever the period. A policy's `options` follow the rule each field of its kind declares "
+        "(`weekly(...)` in its `Options`): " + ", ".join(_option_rules()) + ".",
         "",
         "`scenario.resolved.yaml` holds the values the run used, converted and written out; reading it "
         "back converts nothing (every value is then written), so it reruns the run bit for bit. A "

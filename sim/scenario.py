@@ -56,10 +56,6 @@ PERIOD_RULES: dict[str, str] = {
     "periods": "x / w: a duration, half-life, cadence or date in periods (rounded for whole periods)",
     "sd": "x / √w: the sd of what a period's w weekly draws average to",
 }
-#: Options of the built-in policy kinds with a per-period meaning, for kinds whose `Options`
-#: fields do not declare their rule with `weekly(...)`.
-OPTION_RULES: dict[str, str] = {"refit_every": "periods", "window": "periods", "memory": "periods",
-                                "horizon": "periods", "discount": "amount"}
 
 
 def weekly(rule: str, other: str | None = None) -> dict[str, str]:
@@ -780,13 +776,10 @@ def _bounded(info: Any, value: float) -> float | int:
     return out
 
 
-def _rule(info: Any, name: str, options: bool) -> tuple[str | None, str | None]:
-    """A field's period rule and the field it reads (`weekly`); options fall back to `OPTION_RULES`."""
+def _rule(info: Any) -> tuple[str | None, str | None]:
+    """A field's period rule and the field it reads (`weekly`)."""
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-    rule = extra.get("per_week")
-    if rule is None and options:
-        rule = OPTION_RULES.get(name)
-    return rule, extra.get("other")
+    return extra.get("per_week"), extra.get("other")
 
 
 def _number(v: Any) -> float | None:
@@ -814,8 +807,7 @@ _NESTED = {Scenario: ("population", "market", "policies"), Population: ("segment
            Market: ("events",), PolicySpec: ("biases", "remedies")}
 
 
-def in_periods(model: type[BaseModel], data: Any, weeks: float, defaults: bool = False,
-               options: bool = False) -> Any:
+def in_periods(model: type[BaseModel], data: Any, weeks: float, defaults: bool = False) -> Any:
     """`data` with every default given per week converted to periods of `weeks` weeks.
 
     A field marked `weekly(rule)` that `data` does not set gets its default
@@ -830,7 +822,6 @@ def in_periods(model: type[BaseModel], data: Any, weeks: float, defaults: bool =
         data: A mapping as read from a file, or a model instance (its set fields are the written ones).
         weeks: Weeks per period.
         defaults: Every value of `data` is a default (a default list's items: the built-in segments).
-        options: `data` is a policy's `options`, `model` the kind's `Options`.
 
     Returns:
         `data` itself if nothing changed, else a new mapping or a copy of the instance.
@@ -852,7 +843,7 @@ def in_periods(model: type[BaseModel], data: Any, weeks: float, defaults: bool =
     updates: dict[str, Any] = {}
     flows = []
     for name, info in model.model_fields.items():
-        rule, other = _rule(info, name, options)
+        rule, other = _rule(info)
         if rule is not None and name not in written:
             x = _number(value(name))
             if x is None:  # null (nothing to convert)
@@ -874,7 +865,7 @@ def in_periods(model: type[BaseModel], data: Any, weeks: float, defaults: bool =
             kind = value("kind")
             if isinstance(kind, str) and kind in POLICIES and isinstance(value(name), Mapping):
                 opts = getattr(POLICIES[kind], "Options", PolicyOptions)
-                new = in_periods(opts, value(name), weeks, options=True)
+                new = in_periods(opts, value(name), weeks)
                 if new is not value(name):
                     updates[name] = dict(new)
     for name, info, relaxes in flows:  # after the speeds they relax by, converted or written
@@ -895,7 +886,7 @@ def default_in(period: Any, model: type[BaseModel], name: str) -> Any:
     """
     info = model.model_fields[name]
     value = info.get_default(call_default_factory=True)
-    rule, _ = _rule(info, name, False)
+    rule, _ = _rule(info)
     simple = rule in ("amount", "periods", "chance", "sd")
     if not simple or not isinstance(period, str) or period not in PERIODS_PER_YEAR:
         return value

@@ -43,7 +43,7 @@ from sim import crm_kernels
 from sim.crm import CRMView
 from sim.policies.base import BLOCK, Policy, zscore
 from sim.registry import POLICIES
-from sim.scenario import PolicyOptions
+from sim.scenario import PolicyOptions, weekly
 
 F32 = np.float32
 #: Periods of the recent frequency the long-run purchase rate is shrunk toward (`trend`).
@@ -191,10 +191,13 @@ class ChurnRiskPolicy(Policy):
     class Options(PolicyOptions):
         """Settings of the learned churn model."""
 
-        refit_every: int = Field(4, ge=1, description="Periods between refits of the churn model.")
+        refit_every: int = Field(4, ge=1, description="Periods between refits of the churn model.",
+                                 json_schema_extra=weekly("periods"))
         sample: int = Field(1000, ge=10, description="Customers recorded per period for the churn model.")
-        window: int = Field(13, ge=1, description="Periods after a record in which leaving counts as churn.")
-        memory: int = Field(39, ge=1, description="Periods of labelled records the model is fitted on.")
+        window: int = Field(13, ge=1, description="Periods after a record in which leaving counts as churn.",
+                            json_schema_extra=weekly("periods"))
+        memory: int = Field(39, ge=1, description="Periods of labelled records the model is fitted on.",
+                            json_schema_extra=weekly("periods"))
         holdout: float = Field(
             0.0, ge=0, lt=1, description="Share of customers kept out of the programme at random, the control "
             "group whose churn the model learns from (0: learn from everyone, being served a feature).")

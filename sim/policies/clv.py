@@ -11,6 +11,7 @@ from sim import crm_kernels
 from sim.crm import CRMView
 from sim.policies.churn_risk import FILLED, ChurnRiskPolicy
 from sim.registry import POLICIES
+from sim.scenario import weekly
 
 _NO_RISK = np.zeros(0, dtype=np.float32)
 
@@ -30,8 +31,10 @@ class CLVPolicy(ChurnRiskPolicy):
     class Options(ChurnRiskPolicy.Options):
         """Settings of the churn model and of lifetime value."""
 
-        discount: float = Field(0.002, ge=0, description="Discount rate per period.")
-        horizon: float = Field(104, gt=0, description="Cap on lifetime value, in periods of margin.")
+        discount: float = Field(0.002, ge=0, description="Discount rate per period.",
+                                 json_schema_extra=weekly("amount"))
+        horizon: float = Field(104, gt=0, description="Cap on lifetime value, in periods of margin.",
+                                json_schema_extra=weekly("periods"))
 
     means_used: ClassVar[tuple[str, ...]] = (*FILLED, "needs_signal", "value")
     #: Only the periods it scores in (re-targetings) use the churn model's fills and the
