@@ -251,3 +251,30 @@ def test_an_event_past_the_converted_default_horizon_names_its_line() -> None:
         parse_text(text, "late.yaml")
     assert str(err.value) == ("late.yaml:3: market.events[0].at: expected a period before the horizon (24), "
                               "found 30")
+
+
+@pytest.mark.parametrize("weeks", [1.0, 4.345])
+def test_the_switching_rule_is_the_same_compiled_and_in_python(weeks: float) -> None:
+    """[H1] compiled for the period's type of `weeks` equals the rule run as Python, and a weekly
+    period is the weekly chance itself (no compounding)."""
+    from sim.agents import rules
+    from sim.agents.state import make_params
+
+    sc = sim.load_scenario("default")
+    p = make_params(sc.population.behaviour, 0.7, 0.1, weeks=weeks)
+    assert (p.weeks is None) == (weeks == 1.0)
+    args = [(np.float32(0.6), np.float32(0.3), False, np.float32(0.002), np.float32(0.5), np.float32(0.2),
+             np.float32(0.01), np.float32(1.0), p),
+            (np.float32(0.2), np.float32(0.1), True, np.float32(0.0), np.float32(0.9), np.float32(0.0),
+             np.float32(0.05), np.float32(0.5), p)]
+    for a in args:
+        compiled, python = rules.churn_hazard(*a), rules.churn_hazard.py_func(*a)
+        assert compiled == pytest.approx(python, rel=1e-6)
+    x = np.float32(0.4)
+    weekly = rules.period_switching(np.float32(0.01), x, None, None)
+    assert weekly == pytest.approx(0.01 * math.exp(0.4), rel=1e-6)
+    if weeks != 1.0:  # the period's attraction taken back to a week, the week's chance compounded
+        monthly = rules.period_switching(np.float32(0.01), x, p.weeks, p.per_week)
+        week = 1 - (1 - 0.01) ** (1 / weeks)
+        assert monthly == pytest.approx(1 - (1 - week * math.exp(0.4)) ** weeks, rel=1e-5)
+        assert monthly < weekly  # never more than the attraction scaled as in one step

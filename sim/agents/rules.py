@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from sim.jit import njit, rule
 from sim.streams import exp32_at
@@ -246,6 +248,40 @@ def purchases_until_dropout(dropout, u, cap):  # pragma: no cover - compiled
 
 
 @rule
+def weekly_switching(attraction, x):  # pragma: no cover - compiled
+    """The chance to switch in a week: the competitors' attraction scaled by exp(x) [H1]."""
+    return min(attraction * exp32_at(x), ONE)
+
+
+@rule
+def compounded_switching(attraction, x, weeks, per_week):  # pragma: no cover - compiled
+    """The chance to switch in a period of `weeks` weeks: the weekly chance compounded [H1]."""
+    weekly = ONE - (ONE - min(attraction, ONE)) ** per_week
+    return ONE - (ONE - min(weekly * exp32_at(x), ONE)) ** weeks
+
+
+def period_switching(attraction, x, weeks, per_week):
+    """The chance to switch in a period: weekly, or compounded over `weeks` weeks [H1].
+
+    A weekly model has `weeks` None (`make_params` leaves it out). Compiled, the
+    choice is made by the type of `weeks` when a kernel is compiled
+    (`_period_switching`), so a weekly kernel carries no trace of the compounding
+    (two powers per customer, a tenth of the step's time).
+    """
+    if weeks is None:
+        return weekly_switching(attraction, x)
+    return compounded_switching(attraction, x, weeks, per_week)
+
+
+@overload(period_switching, inline="always")
+def _period_switching(attraction, x, weeks, per_week):  # pragma: no cover - compiled
+    """`period_switching` compiled for the type of `weeks`."""
+    if isinstance(weeks, types.NoneType):
+        return lambda attraction, x, weeks, per_week: weekly_switching(attraction, x)
+    return lambda attraction, x, weeks, per_week: compounded_switching(attraction, x, weeks, per_week)
+
+
+@rule
 def churn_hazard(satisfaction, loyalty, unresolved, base, price, lock, pull_term, cover_keep,
                  p):  # pragma: no cover - compiled
     """Probability of leaving this period: life events, or switching to a competitor [H1].
@@ -265,11 +301,7 @@ def churn_hazard(satisfaction, loyalty, unresolved, base, price, lock, pull_term
         p.reference_loyalty - loyalty) * p.churn_loyalty
     x = x + p.churn_unresolved if unresolved else x
     attraction = p.switching_base + price * pull_term
-    if p.weeks == ONE:
-        switching = min(attraction * exp32_at(x), ONE)
-    else:
-        weekly = ONE - (ONE - min(attraction, ONE)) ** p.per_week
-        switching = ONE - (ONE - min(weekly * exp32_at(x), ONE)) ** p.weeks
+    switching = period_switching(attraction, x, p.weeks, p.per_week)
     switching = switching * (ONE - lock * p.lock_protection * cover_keep)
     return clamp01(base + (ONE - base) * switching)
 

@@ -170,7 +170,8 @@ def make_params(behaviour: object, reference_quality: float, crm_noise: float, m
         keep_lift=F32(1.0 - b.service_adaptation), lock_keep=F32(1.0 - b.lock_decay),
         fit_den=F32(2.0 * float(b.fit_width) ** 2), needs_pull=F32(1.0 - needs_keep(b.needs_halflife)),
         service_scale=F32(b.service_scale * money), points_scale=F32(b.points_scale * money),
-        weeks=F32(weeks), per_week=F32(1.0 / weeks),
+        # A weekly model has no weeks to compound: None, so its kernels are compiled without [H1].
+        weeks=None if weeks == 1.0 else F32(weeks), per_week=None if weeks == 1.0 else F32(1.0 / weeks),
         # Shares closed per period of the rules' own constants, 0.1 a week [R1, D1], compounded.
         relationship_speed=F32(_per_period_share(0.1, weeks)),
         crm_smoothing=np.float64(_per_period_share(0.1, weeks)),
