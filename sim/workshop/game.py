@@ -29,6 +29,7 @@ from sim.policies.human import HumanPolicy, Instruction
 from sim.scenario import PolicySpec, Scenario
 from sim.workshop.customer_lists import LISTS, customer_lists
 from sim.workshop.profile import round_features
+from sim.workshop.stories import STORY_TEXT, Story, Watch, tell
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -252,25 +253,8 @@ def periods_per_round(scenario: Scenario) -> int:
 
 # --------------------------------------------------------------------------- stories
 
-STORY_TEXT: dict[str, tuple[str, str, str]] = {
-    # key: (name, headline, story)
-    "liked": (N_("Mrs Ada Lindqvist"), N_("A delight to deal with"),
-              N_("Ada always stops for a chat, remembers your children's names and brings biscuits "
-                 "at Christmas. You genuinely like her. She says she would love a bit more "
-                 "personal attention.")),
-    "loud": (N_("Mr Tom Okafor"), N_("Complains about everything"),
-             N_("Tom has filed complaint after complaint and tells everyone on the phone that he "
-                "is 'this close' to leaving. The team dreads his calls.")),
-    "silent": (N_("Ms Mei Chen"), N_("Never a word of complaint"),
-               N_("Mei has never complained and never answered a survey. She used to buy "
-                  "regularly; nobody has looked at her account in a while.")),
-    "big": (N_("Globex Ltd"), N_("Your biggest account"),
-            N_("Globex spends more than anyone. Their buyer asks for a dedicated account manager "
-               "'as befits a customer of our size'.")),
-    "grower": (N_("Sprout & Co"), N_("A small customer, for now"),
-               N_("Sprout is a young firm that buys little today. Their founder says they are "
-                  "growing fast and would buy much more from a supplier who looks after them.")),
-}
+#: The fixed lessons the debrief showed before the stories told what happened
+#: (`sim.workshop.stories`); kept while the debrief still reads them.
 STORY_TRUTH: dict[str, str] = {
     "liked": N_("Ada was no more valuable than an average customer and no more at risk: money spent "
                 "on her bought goodwill you already had (affinity bias)."),
@@ -387,12 +371,17 @@ class Setup:
 
 @dataclass
 class RoundRecord:
-    """What one round did: the plan, the quarter's results and the profile features."""
+    """What one round did: the plan, the quarter's results, the profile features and the named customers.
+
+    ``named`` is what happened to the named customers in the round and where they
+    stand at its end (`Watch.state`), for their stories (`Game.stories`).
+    """
 
     round: int
     plan: dict[str, Any]
     results: dict[str, float]
     features: dict[str, Any]
+    named: dict[str, Any] = field(default_factory=dict)
 
 
 class Game:
@@ -417,7 +406,10 @@ class Game:
         self.analyst.observe(self.view0, self.analyst_rng)
         self._marks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._mark()
+        self.watch = Watch(setup.stories, self.model.customers)
         self._run(self.per_round)
+        #: The named customers at the end of the warm-up quarter (`Watch.state`).
+        self.named_start = self.watch.state(self.model, 0, self.t)
 
     # ---------------------------------------------------------------- state
 
@@ -449,6 +441,7 @@ class Game:
     def _run(self, periods: int) -> None:
         for _ in range(periods):
             self.model.step()
+            self.watch.step(self.model.customers)
         self._mark()
 
     # ---------------------------------------------------------------- controls
@@ -510,7 +503,7 @@ class Game:
         t0 = self.t
         self._run(self.per_round)
         rec = RoundRecord(self.rounds_done + 1, plan.to_dict(), self.quarter_results(t0, self.t),
-                          features)
+                          features, self.watch.state(self.model, t0, self.t))
         self.records.append(rec)
         return rec
 
@@ -601,6 +594,11 @@ class Game:
             "active_customers": float(last["active_customers"]),
         }
 
+    def stories(self) -> list[Story]:
+        """The named customers' stories so far, told from what happened to them (`tell`)."""
+        return tell(self.setup.stories, self.named_start,
+                    [(r.plan, r.named) for r in self.records], self.per_round)
+
     def series(self) -> dict[str, list[float]]:
         """Per-period series for charts (observed and true)."""
         ts = self.model.timeseries()
@@ -633,8 +631,9 @@ class Game:
             "queue": complaint_queue(view, value, lists["liked"]),
             "answers": survey_answers(view, self.model.customers, t, w),
             "stories": [story_card(view, key, int(cid), value, lists["liked"],
-                                   left_at=self._left_at(view, int(cid)))
-                        for key, cid in self.setup.stories.items()],
+                                   left_at=self._left_at(view, int(cid)), story=told)
+                        for (key, cid), told in zip(self.setup.stories.items(), self.stories(),
+                                                    strict=True)],
             "lists": list_rows(view, lists, value, avg_value),
             "segment_names": list(view.segment_names),
         }
@@ -713,7 +712,8 @@ def survey_answers(view: CRMView, pop: CustomerPopulation, t: int, weeks: int,
 
 
 def story_card(view: CRMView, key: str, c: int, value: np.ndarray,
-               liked: np.ndarray, left_at: int | None = None) -> dict[str, Any]:
+               liked: np.ndarray, left_at: int | None = None,
+               story: Story | None = None) -> dict[str, Any]:
     """A named customer of the stories (`STORY_TEXT`) with what the CRM shows of them.
 
     Args:
@@ -723,11 +723,12 @@ def story_card(view: CRMView, key: str, c: int, value: np.ndarray,
         value: Each customer's value as the CRM estimates it.
         liked: Members of the "liked" list.
         left_at: The period they left in, if they have left.
+        story: Their story so far (`Game.stories`): its lines, one per round played.
 
     Returns:
         The story's card (JSON-ready). Of a customer who has left it gives when
-        they left (`left`) and no last purchase (`last_purchase` is ''; the CRM
-        keeps no recency for closed accounts).
+        they left (`left`, and `left_round`) and no last purchase (`last_purchase`
+        is ''; the CRM keeps no recency for closed accounts).
     """
     name, head, text = STORY_TEXT[key]
     active = bool(view.known[c])
@@ -742,6 +743,8 @@ def story_card(view: CRMView, key: str, c: int, value: np.ndarray,
         "weeks_since_purchase": recency if active and math.isfinite(recency) else None,
         "last_purchase": ago(recency) if active else "",
         "left": "" if active or left_at is None else ago(view.t - left_at),
+        "left_round": story.left_round if story is not None else None,
+        "lines": list(story.lines) if story is not None else [],
         "complaints": int(np.nan_to_num(view.complaints_total[c], nan=0)),
         "complaint_open": bool(view.complaint_open[c]),
         "last_nps": (None if not np.isfinite(view.survey_nps[c])
