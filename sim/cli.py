@@ -153,6 +153,30 @@ def _ctrl_c_interrupts() -> Iterator[None]:
             signal.signal(signal.SIGINT, before)
 
 
+@contextmanager
+def _notices_in_one_line() -> Iterator[None]:
+    """Within: a notice for the user (`sim.report.FontWarning`) is one line on stderr, `warning: ...`.
+
+    Python would print the file, line and source of the `warnings.warn` call: a
+    traceback to the reader. Other warnings are shown as Python shows them.
+    """
+    import warnings
+
+    shown = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if category.__name__ == "FontWarning" and category.__module__ == "sim.report":
+            _err(f"warning: {message}")
+        else:
+            shown(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
 Command = TypeVar("Command", bound=Callable[..., Any])
 
 
@@ -161,7 +185,7 @@ def _command(name: str, **settings: Any) -> Callable[[Command], Command]:
     def register(f: Command) -> Command:
         @functools.wraps(f)
         def command(*args: Any, **kwargs: Any) -> Any:
-            with _ctrl_c_interrupts():
+            with _ctrl_c_interrupts(), _notices_in_one_line():
                 return f(*args, **kwargs)
 
         app.command(name, **settings)(command)
@@ -388,10 +412,13 @@ def comparison_text(summary: pd.DataFrame, comparison: pd.DataFrame, policies: l
 def _print_table(out_dir: Path, sc: Scenario, lang: str = "en") -> None:
     import pandas as pd
 
+    from sim.output import ROI_FILE
+
     summary = pd.read_csv(out_dir / "summary.csv")
     comparison = pd.read_csv(out_dir / "comparison.csv")
+    roi = pd.read_csv(out_dir / ROI_FILE)
     typer.echo(comparison_text(summary, comparison, [p.name for p in sc.policies],
-                               sc.baseline_policy, scenario=sc, lang=lang))
+                               sc.baseline_policy, scenario=sc, lang=lang, roi=roi))
 
 
 def _lang(value: str | None, sc: Scenario) -> str:
@@ -498,8 +525,15 @@ def run_command(
     agents: AgentsOpt = None,
     lang: LangOpt = None,
     window: WindowOpt = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="PATH=VALUE", help="Set one field of the scenario for this run (repeatable), "
+        "e.g. --set market.competitor_pull=0.3; checked as the scenario file is.",
+        show_default=False)] = None,
 ) -> None:
     """Run every policy of SCENARIO on the same customers and compare them.
+
+    `--set PATH=VALUE` changes a field for this run, with paths as `sweep --set`
+    takes them; scenario.resolved.yaml shows the values used.
 
     Each replication is written to OUT/replications/ as soon as it finishes;
     after an interruption, `--resume --out OUT` computes only the missing ones
@@ -514,8 +548,9 @@ def run_command(
         from sim.experiment import run
         from sim.output import run_state, write_result
         from sim.store import STORE_DIR, StoreMismatchError
+        from sim.sweep import set_values
 
-        sc = _override(_load(scenario), replications, seed)
+        sc = _override(set_values(_load(scenario), set_ or []), replications, seed)
         language, span = _lang(lang, sc), _window(window, sc)
         out_dir, made = _results_folder(out, sc, resume=resume, force=force, what="run",
                                         state=lambda d: run_state(sc, d))
@@ -526,6 +561,8 @@ def run_command(
             _print_table(out_dir, sc, language)
             typer.echo(f"\nresults: {out_dir}")
             return
+    except ScenarioError as e:
+        _bad_input(e.problems)
     except KeyboardInterrupt:
         _stopped(out_dir, made, "nothing was written")
     bar = _bar(f"{sc.name}:")

@@ -34,8 +34,10 @@ FLOAT_FORMAT = "%.10g"
 
 SUMMARY_COLUMNS = ("policy", "metric", "mean", "ci_low", "ci_high", "n")
 COMPARISON_COLUMNS = ("policy", "metric", "diff_mean", "diff_ci_low", "diff_ci_high", "p_value")
+#: The return on extra spending with its interval (`sim.report.roi_frame`).
+ROI_FILE = "roi.csv"
 #: The files of a complete run (PNG names are in `sim.report.FIGURES`).
-CSV_FILES = ("summary.csv", "comparison.csv", "timeseries.csv", "segments.csv")
+CSV_FILES = ("summary.csv", "comparison.csv", "timeseries.csv", "segments.csv", ROI_FILE)
 
 
 def folder_name(name: str) -> str:
@@ -168,10 +170,13 @@ def frames(result: Result) -> dict[str, pd.DataFrame]:
 
     `timeseries.csv` is not among them: it is streamed by `write_timeseries`.
     """
+    from sim.report import roi_frame
+
     return {
         "summary.csv": result.summary[list(SUMMARY_COLUMNS)],
         "comparison.csv": result.comparison[list(COMPARISON_COLUMNS)],
         "segments.csv": result.segments,
+        ROI_FILE: roi_frame(result.replications, result.policies, result.baseline, result.level),
     }
 
 
@@ -212,7 +217,7 @@ def write_result(result: Result, out_dir: Path | str, *, plots: bool = True, lan
                  window: tuple[int, int] | None = None) -> dict[str, Path]:
     """Write every output of a run to `out_dir` (created if needed).
 
-    Writes `summary.csv`, `comparison.csv`, `segments.csv`, `timeseries.csv`
+    Writes `summary.csv`, `comparison.csv`, `segments.csv`, `roi.csv`, `timeseries.csv`
     (streamed one replication at a time), the PNG figures, `report.html` and
     finally `scenario.resolved.yaml`.
 

@@ -28,6 +28,7 @@ import base64
 import html
 import io
 import math
+import re
 import shutil
 import subprocess
 import warnings
@@ -255,9 +256,25 @@ CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Sourc
                 "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback", "SimHei",
                 "Microsoft YaHei", "PingFang SC", "Noto Sans CJK JP", "Noto Serif CJK SC")
 #: What to do when no font with Chinese characters is found.
-NO_CJK_FONT = ("no font with Chinese characters found: the plots are labelled in English. "
-               "Install one (Debian: `apt-get install fonts-noto-cjk`) or the Python package "
-               "`pylopdf-fonts-zh-cn` (Noto Sans SC).")
+NO_CJK_FONT = ("no font with Chinese characters found: the plots are labelled in English and any "
+               "Chinese in them (names of arms, scenarios, parameters) shows as boxes; install one "
+               "(Debian: `apt-get install fonts-noto-cjk`) or the Python package `pylopdf-fonts-zh-cn`.")
+#: Matplotlib's warning for each character its font cannot draw.
+_MISSING_GLYPH = r"Glyph \d+ .* missing from font"
+
+
+class FontWarning(UserWarning):
+    """Chinese characters cannot be drawn in the PNGs: no font with them was found (`NO_CJK_FONT`)."""
+
+
+_font_notice = {"given": False}
+
+
+def _no_cjk_font() -> None:
+    """Say `NO_CJK_FONT` once per process, whichever plot or character meets the gap first."""
+    if not _font_notice["given"]:
+        _font_notice["given"] = True
+        warnings.warn(NO_CJK_FONT, FontWarning, stacklevel=3)
 
 
 def _font_rank(path: str) -> tuple[bool, bool, bool, str]:
@@ -310,7 +327,7 @@ def plot_language(lang: str) -> str:
     """The language the plots can be labelled in: `lang`, or English when no CJK font is found."""
     if lang == "en" or cjk_font() is not None:
         return lang
-    warnings.warn(NO_CJK_FONT, stacklevel=2)
+    _no_cjk_font()
     return "en"
 
 
@@ -562,9 +579,21 @@ def figures(result: Result, lang: str | None = None) -> dict[str, Figure]:
 
 
 def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
-    """Render a figure as PNG (Agg), without a software or date stamp."""
+    """Render a figure as PNG (Agg), without a software or date stamp.
+
+    Without a CJK font, matplotlib's warning for every Chinese character it cannot
+    draw (a name in a label) gives way to one `FontWarning` that says what to install.
+    """
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    no_font = cjk_font() is None
+    for w in caught:
+        if no_font and re.search(_MISSING_GLYPH, str(w.message)):
+            _no_cjk_font()
+        else:  # anything else, as it came
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     return buf.getvalue()
 
 
@@ -591,6 +620,8 @@ class Headline:
         roi: Extra profit per extra unit of money spent on service, points and
             complaints (NaN when the spending does not change).
         extra_spend: The paired difference of that spending over the run.
+        roi_low: Lower bound of the 95 % interval of `roi` (`roi_interval`; NaN when
+            not known or unbounded); `roi_high` the upper bound.
     """
 
     policy: str
@@ -606,6 +637,8 @@ class Headline:
     per_customer_year: float
     roi: float
     extra_spend: float = math.nan
+    roi_low: float = math.nan
+    roi_high: float = math.nan
 
     @property
     def clear(self) -> bool:
@@ -643,8 +676,88 @@ def roi_of(summary: pd.DataFrame, comparison: pd.DataFrame, policy: str, baselin
     return dprofit / dspend
 
 
+#: Columns of `roi.csv` (`roi_frame`).
+ROI_COLUMNS = ("policy", "against", "extra_profit", "extra_spend", "extra_spend_ci_low",
+               "extra_spend_ci_high", "roi", "roi_ci_low", "roi_ci_high")
+
+
+def roi_interval(profit: np.ndarray, spend: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """The paired interval of a return: mean extra `profit` ÷ mean extra `spend` (per replication).
+
+    The % change's interval is the difference's interval divided by the baseline's
+    mean; here the divisor, the extra spending, is itself a paired difference that
+    may vary between replications, so the interval is Fieller's: the returns R whose
+    paired differences `profit − R·spend` have a t-interval holding zero. When the
+    extra spending is the same in every replication this is exactly the profit
+    difference's interval divided by it, as for the %.
+
+    Args:
+        profit: Extra profit of each replication (the arm minus the other, paired).
+        spend: Extra spending of each replication, in the same order.
+        level: Confidence level.
+
+    Returns:
+        `(low, high)`: NaN for fewer than two replications; `(-inf, inf)` when the extra
+        spending's own interval includes zero (no bounded set of returns is then
+        95 % sure).
+    """
+    from scipy import stats
+
+    ok = np.isfinite(profit) & np.isfinite(spend)
+    dp, ds = np.asarray(profit, float)[ok], np.asarray(spend, float)[ok]
+    n = dp.size
+    if n < 2:
+        return math.nan, math.nan
+    t2 = float(stats.t.ppf(0.5 + level / 2, n - 1)) ** 2 / n
+    mp, ms = dp.mean(), ds.mean()
+    cov = np.cov(dp, ds, ddof=1)
+    # (mp − R·ms)² ≤ t²/n · var(dp − R·ds): a quadratic a·R² + b·R + c ≤ 0.
+    a = ms * ms - t2 * cov[1, 1]
+    b = -2 * (mp * ms - t2 * cov[0, 1])
+    c = mp * mp - t2 * cov[0, 0]
+    if a <= 0:  # the spending's interval holds zero
+        return -math.inf, math.inf
+    half = math.sqrt(max(b * b - 4 * a * c, 0.0))
+    return float((-b - half) / (2 * a)), float((-b + half) / (2 * a))
+
+
+def roi_frame(replications: pd.DataFrame, policies: Sequence[str], baseline: str,
+              level: float = 0.95) -> pd.DataFrame:
+    """`roi.csv`: each arm's return on extra spending against the baseline, with its paired interval.
+
+    Args:
+        replications: One row per replication × arm with every metric (`Result.replications`).
+        policies: Arm names in order.
+        baseline: The arm compared with.
+        level: Confidence level.
+
+    Returns:
+        `ROI_COLUMNS`, one row per arm but the baseline: the paired mean extra profit, the
+        extra spending (`sim.metrics.RETENTION_SPEND`) with its t-interval, and the return
+        with its interval (`roi_interval`); the return is NaN when the spending does not
+        change (less than a millionth of the baseline's).
+    """
+    from scipy import stats
+
+    base = replications[replications.policy == baseline].set_index("replication").sort_index()
+    scale = sum(float(base[m].mean()) for m in RETENTION_SPEND) if len(base) else math.nan
+    rows = []
+    for pol in (p for p in policies if p != baseline):
+        arm = replications[replications.policy == pol].set_index("replication").sort_index()
+        dp = (arm["profit"] - base["profit"]).to_numpy(float)
+        ds = sum(arm[m] - base[m] for m in RETENTION_SPEND).to_numpy(float)
+        mp, ms = (float(np.mean(x)) if x.size else math.nan for x in (dp, ds))
+        half = (float(stats.t.ppf(0.5 + level / 2, ds.size - 1) * ds.std(ddof=1) / math.sqrt(ds.size))
+                if ds.size > 1 else math.nan)
+        same = not math.isfinite(ms) or abs(ms) <= 1e-6 * max(abs(scale), 1e-12)
+        roi, (lo, hi) = (math.nan, (math.nan, math.nan)) if same else (mp / ms, roi_interval(dp, ds, level))
+        rows.append(dict(zip(ROI_COLUMNS, (pol, baseline, mp, ms, ms - half, ms + half, roi, lo, hi),
+                             strict=True)))
+    return pd.DataFrame(rows, columns=list(ROI_COLUMNS))
+
+
 def headlines(summary: pd.DataFrame, comparison: pd.DataFrame, scenario: Scenario,
-              metric: str = "profit") -> list[Headline]:
+              metric: str = "profit", roi: pd.DataFrame | None = None) -> list[Headline]:
     """Each non-baseline arm's paired difference on `metric`, in money, in % and per customer per year.
 
     Args:
@@ -652,6 +765,8 @@ def headlines(summary: pd.DataFrame, comparison: pd.DataFrame, scenario: Scenari
         comparison: `comparison.csv` as a DataFrame.
         scenario: The scenario run.
         metric: The metric of the headline.
+        roi: `roi.csv` as a DataFrame (`roi_frame`): the return on extra spending with its
+            interval; without it the return is the ratio of the paired means, with no interval.
 
     Returns:
         One `Headline` per arm but the baseline, in scenario order.
@@ -662,16 +777,26 @@ def headlines(summary: pd.DataFrame, comparison: pd.DataFrame, scenario: Scenari
     ref = float(s.at[(base, metric), "mean"]) if (base, metric) in s.index else math.nan
     scale = abs(ref) if math.isfinite(ref) and ref != 0 else math.nan
     per = scenario.population.size * _years(scenario)
+    r = roi.set_index("policy") if roi is not None and len(roi) else None
     out = []
     for pol in (p.name for p in scenario.policies):
         if pol == base or (pol, metric) not in c.index:
             continue
         d, lo, hi, pv = (float(c.at[(pol, metric), k])
                          for k in ("diff_mean", "diff_ci_low", "diff_ci_high", "p_value"))
+        if r is not None and pol in r.index:
+            ret = tuple(float(r.at[pol, k]) for k in ("roi", "extra_spend", "roi_ci_low", "roi_ci_high"))
+        else:
+            ret = (roi_of(summary, comparison, pol, base), extra_spend(comparison, pol), math.nan, math.nan)
         out.append(Headline(pol, base, metric, d, lo, hi, d / scale, lo / scale, hi / scale, pv,
-                            d / per, roi_of(summary, comparison, pol, base),
-                            extra_spend(comparison, pol)))
+                            d / per, *ret))
     return out
+
+
+def result_headlines(result: Result) -> list[Headline]:
+    """`headlines` of a result, the return on extra spending with its interval (`roi_frame`)."""
+    return headlines(result.summary, result.comparison, result.scenario,
+                     roi=roi_frame(result.replications, result.policies, result.baseline, result.level))
 
 
 def headline_text(h: Headline, scenario: Scenario, st: Style) -> str:
@@ -691,18 +816,29 @@ def headline_text(h: Headline, scenario: Scenario, st: Style) -> str:
     sure = (N_("The 95 % interval excludes zero.") if h.clear
             else N_("Not clear: the 95 % interval includes zero."))
     space = "" if st.lang.startswith("zh") else " "
-    return f"{st.t(text)}{space}{st.t(sure)}"
+    out = f"{st.t(text)}{space}{st.t(sure)}"
+    if math.isfinite(h.roi):  # the spending differs: what each unit of it returns
+        out += space + st.t(msg("Return on extra spending: {roi}.", roi=roi_text(h, st)))
+    return out
 
 
 def roi_text(h: Headline, st: Style) -> str:
-    """The return on extra spending in words."""
+    """The return on extra spending in words, with its 95 % interval when it is known."""
     if not math.isfinite(h.roi):
         return st.t(N_("same spending on service, points and complaints: no return to reckon"))
-    if h.extra_spend < 0:
-        return st.t(msg("spends {spend} less on service, points and complaints: {profit} profit per 1 "
+    saved = h.extra_spend < 0
+    if saved:  # per 1 saved: the return of spending less, its bounds turned round
+        text = st.t(msg("spends {spend} less on service, points and complaints: {profit} profit per 1 "
                         "saved", spend=st.money(-h.extra_spend), profit=st.money(-h.roi, True)))
-    return st.t(msg("spends {spend} more on service, points and complaints: {roi} profit per 1 of "
-                    "extra spending", spend=st.money(h.extra_spend), roi=st.money(h.roi, True)))
+    else:
+        text = st.t(msg("spends {spend} more on service, points and complaints: {roi} profit per 1 of "
+                        "extra spending", spend=st.money(h.extra_spend), roi=st.money(h.roi, True)))
+    lo, hi = (-h.roi_high, -h.roi_low) if saved else (h.roi_low, h.roi_high)
+    if math.isinf(lo) or math.isinf(hi):
+        return f"{text} {st.t(N_('(no 95 % interval: the change in spending is itself not clear)'))}"
+    if _finite(lo) is None or _finite(hi) is None:
+        return text
+    return f"{text} [{st.money(lo, True)}, {st.money(hi, True)}]"
 
 
 def winner_text(result: Result | None, summary: pd.DataFrame, comparison: pd.DataFrame,
@@ -792,7 +928,7 @@ def columns_text(rows: list[list[str]], left: int = 1) -> str:
 def comparison_text(summary: pd.DataFrame, comparison: pd.DataFrame, policies: Sequence[str],
                     baseline: str, metrics: Sequence[str] | None = None, *,
                     scenario: Scenario | None = None, lang: str = "en", result: Result | None = None,
-                    windows: Sequence[tuple[str, Window]] = ()) -> str:
+                    windows: Sequence[tuple[str, Window]] = (), roi: pd.DataFrame | None = None) -> str:
     """The comparison printed by `run`: headlines, means, paired differences, windows.
 
     Args:
@@ -805,6 +941,8 @@ def comparison_text(summary: pd.DataFrame, comparison: pd.DataFrame, policies: S
         lang: Language of the text.
         result: The result (for the paired comparison of every arm with every other).
         windows: `(label, Window)` pairs shown after the run's totals.
+        roi: `roi.csv` as a DataFrame (default: from `result`), for the return on extra
+            spending's interval.
 
     Returns:
         Text: means per arm, then each arm's paired difference against the baseline
@@ -814,9 +952,12 @@ def comparison_text(summary: pd.DataFrame, comparison: pd.DataFrame, policies: S
     metrics = tuple(metrics or HEADLINE)
     rows = comparison_rows(summary, comparison, policies, baseline, metrics)
     parts: list[str] = []
+    if roi is None and result is not None:
+        roi = roi_frame(result.replications, policies, baseline, result.level)
+    hls = {h.policy: h for h in headlines(summary, comparison, scenario, roi=roi)} if scenario else {}
     if scenario is not None and len(policies) > 1:
         parts.append(st.t(N_("Headline (paired differences, replication by replication):")))
-        parts += ["  " + headline_text(h, scenario, st) for h in headlines(summary, comparison, scenario)]
+        parts += ["  " + headline_text(h, scenario, st) for h in hls.values()]
         parts += ["  " + winner_text(result, summary, comparison, scenario, st), ""]
 
     def label(metric: str) -> str:
@@ -842,10 +983,8 @@ def comparison_text(summary: pd.DataFrame, comparison: pd.DataFrame, policies: S
             continue
         parts += ["", st.t(msg("{arm} − {base} (paired differences, 95 % CI):", arm=p, base=baseline)),
                   _diff_columns(rows, p, st, label)]
-        if scenario is not None:
-            h = next((h for h in headlines(summary, comparison, scenario) if h.policy == p), None)
-            if h is not None:
-                parts.append(st.t(N_("return on extra spending:")) + " " + roi_text(h, st))
+        if p in hls:
+            parts.append(st.t(N_("return on extra spending:")) + " " + roi_text(hls[p], st))
     for name, win in windows:
         wrows = comparison_rows(win.summary, win.comparison, policies, baseline, WINDOW_METRICS)
         parts += ["", name, means(wrows)]
@@ -922,7 +1061,7 @@ def _diffs_html(rows: list[dict[str, Any]], result: Result, st: Style, roi: bool
     base = result.baseline
     others = [p for p in result.policies if p != base]
     heads = [_metric_th(r["metric"], result.scenario, st) for r in rows]
-    hl = {h.policy: h for h in headlines(result.summary, result.comparison, result.scenario)} if roi else {}
+    hl = {h.policy: h for h in result_headlines(result)} if roi else {}
     if roi:
         heads.append(f'<th class="m" data-metric="roi">{e(st.t(N_("return on extra spending")))}<br>'
                      f"<small>{e(st.t(N_('extra profit per extra 1 spent on service, points and complaints')))}"
@@ -1161,7 +1300,7 @@ def _comparisons_html(result: Result, rows: list, st: Style) -> tuple[str, str, 
     diffs = ""
     pairwise = ""
     if len(result.policies) > 1:
-        lines = [headline_text(h, sc, st) for h in headlines(result.summary, result.comparison, sc)]
+        lines = [headline_text(h, sc, st) for h in result_headlines(result)]
         lines.append(winner_text(result, result.summary, result.comparison, sc, st))
         headline = '<div class="headline">' + "".join(f"<p>{e(x)}</p>" for x in lines) + "</div>"
         diffs = (f"<h2>{e(t(msg('Paired differences against {arm}', arm=result.baseline)))}</h2>"

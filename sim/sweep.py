@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from sim.agents_output import AgentsOutput
 from sim.files import atomic_write, resolved_yaml
-from sim.loader import Problem, ScenarioError, _message
+from sim.loader import Problem, ScenarioError, _message, _option_message
 from sim.metrics import HEADLINE, METRICS
 from sim.output import COMPARISON_COLUMNS, SUMMARY_COLUMNS, csv_text, write_result
 from sim.rng import replication_seeds
@@ -94,14 +94,71 @@ def parse_set(option: str) -> tuple[str, list[Any]]:
         raise _problem("--set", option, "expected PATH=V1,V2,..., found no '='")
     values: list[Any] = []
     for tok in raw.split(","):
-        tok = tok.strip()
-        if not tok:
+        if not tok.strip():
             raise _problem("--set", path, f"expected comma-separated values, found {raw!r}")
-        try:
-            values.append(yaml.safe_load(tok))
-        except yaml.YAMLError:
-            values.append(tok)
+        values.append(_scalar(tok))
     return path, values
+
+
+def _scalar(token: str) -> Any:
+    """A token read as a YAML scalar (the token itself if it is not valid YAML)."""
+    token = token.strip()
+    try:
+        return yaml.safe_load(token)
+    except yaml.YAMLError:
+        return token
+
+
+def parse_value(option: str) -> tuple[str, Any]:
+    """Parse one `run --set PATH=VALUE` option; the value is read as YAML (`[a, b]` is a list).
+
+    Raises:
+        ScenarioError: Naming `--set`: no `=`, no path, no value, or several values
+            (`PATH=V1,V2`, which is a sweep).
+    """
+    path, sep, raw = option.partition("=")
+    path, raw = path.strip(), raw.strip()
+    if not sep or not path:
+        raise _problem("--set", option, "expected PATH=VALUE, found no '='")
+    if not raw:
+        raise _problem("--set", path, "expected a value after '=', found none")
+    value = _scalar(raw)
+    if isinstance(value, str) and "," in value and all(
+            not isinstance(_scalar(tok), str) for tok in raw.split(",")):
+        raise _problem("--set", path, f"expected one value, found {raw!r}; to compare several values "
+                                      f"sweep them: `retention-lab sweep SCENARIO --set {path}={raw}`")
+    return path, value
+
+
+def set_values(scenario: Scenario, options: Sequence[str]) -> Scenario:
+    """The scenario with `run --set PATH=VALUE` options applied, validated as a scenario file is.
+
+    Args:
+        scenario: The scenario as loaded.
+        options: `PATH=VALUE` options, applied in order (each path once).
+
+    Returns:
+        The scenario with the values set (itself when there are none).
+
+    Raises:
+        ScenarioError: Naming `--set` and the field: a path that names nothing, a path given
+            twice, or a value the scenario file would refuse there.
+    """
+    if not options:
+        return scenario
+    values: dict[str, Any] = {}
+    for opt in options:
+        path, value = parse_value(opt)
+        if path in values:
+            raise _problem("--set", path, "expected each path once, found it twice")
+        values[path] = value
+    data = scenario.model_dump(mode="json")
+    for path, value in values.items():
+        set_path(data, path, value)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as e:
+        raise ScenarioError(_validation_problems(e, values, where="", data=data)) from None
 
 
 def parameters_from(scenario: Scenario, sets: Sequence[str] = ()) -> dict[str, list[Any]]:
@@ -189,12 +246,21 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
         trail.append(part)
 
 
-def _validation_problems(exc: ValidationError, values: Mapping[str, Any]) -> list[Problem]:
+def _validation_problems(exc: ValidationError, values: Mapping[str, Any],
+                         where: str = "sweep point", data: Any = None) -> list[Problem]:
+    """Problems of `--set` values, each ending "(at `where` path=value, ...)" unless `where` is empty.
+
+    With the scenario `data` validated, an unknown policy option lists the kind's options.
+    """
     label = ", ".join(f"{k}={v!r}" for k, v in values.items())
+    at = f" (at {where} {label})" if where else ""
     out = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-        out.append(Problem("--set", None, field, f"{_message(err)} (at sweep point {label})"))
+        text = (_option_message(err, tuple(err["loc"]), data) if data is not None else None) or _message(err)
+        problem = Problem("--set", None, field, f"{text}{at}")
+        if problem not in out:
+            out.append(problem)
     return out
 
 
@@ -227,7 +293,7 @@ def grid(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
         try:
             points.append(SweepPoint(index, values, Scenario.model_validate(data)))
         except ValidationError as e:
-            problems.extend(p for p in _validation_problems(e, values) if p not in problems)
+            problems.extend(p for p in _validation_problems(e, values, data=data) if p not in problems)
     if problems:
         raise ScenarioError(problems)
     return points

@@ -65,7 +65,7 @@ def run1(small: Path, tmp_path_factory: pytest.TempPathFactory):
 def test_run_writes_every_output(run1) -> None:
     proc, out = run1
     assert proc.returncode == 0, proc.stderr
-    for name in (*CSVS, *PNGS, "report.html", "scenario.resolved.yaml"):
+    for name in (*CSVS, "roi.csv", *PNGS, "report.html", "scenario.resolved.yaml"):
         assert (out / name).is_file(), name
     for name in PNGS:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -93,6 +93,69 @@ def test_run_writes_every_output(run1) -> None:
     seg = pd.read_csv(out / "segments.csv")
     assert {"policy", "segment", "churn_rate", "revenue", "service"} <= set(seg.columns)
     assert len(seg) == 2 * 4  # two arms × the four default segments
+
+
+def test_run_set_changes_fields_for_this_run_and_the_resolved_scenario_shows_them(
+        run1, small: Path, tmp_path: Path) -> None:
+    _, plain = run1
+    out = tmp_path / "set"
+    res = runner.invoke(app, ["run", str(small), "--out", str(out), "--workers", "1",
+                              "--set", "market.competitor_pull=0.35",
+                              "--set", "policies.stale_manager.biases.stale_data.strength=0.5",
+                              "--set", "population.size=900"])
+    assert res.exit_code == 0, res.output
+    resolved = load_scenario(out / "scenario.resolved.yaml")
+    assert resolved.market.competitor_pull == 0.35
+    assert resolved.policies[1].biases[0].strength == 0.5
+    assert resolved.population.size == 900
+    # Nothing else changed: the file itself with those values, and so other results.
+    before = load_scenario(small)
+    assert resolved.model_dump(exclude={"market", "policies", "population"}) == before.model_dump(
+        exclude={"market", "policies", "population"})
+    assert resolved.market.model_dump(exclude={"competitor_pull"}) == before.market.model_dump(
+        exclude={"competitor_pull"})
+    assert (out / "summary.csv").read_bytes() != (plain / "summary.csv").read_bytes()
+    # The resolved file reproduces the run without --set.
+    again = tmp_path / "again"
+    res = runner.invoke(app, ["run", str(out / "scenario.resolved.yaml"), "--out", str(again),
+                              "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert (again / "summary.csv").read_bytes() == (out / "summary.csv").read_bytes()
+
+
+@pytest.mark.parametrize(("option", "field", "says"), [
+    ("market.competitor_pul=0.3", "market.competitor_pul", "market has no field 'competitor_pul'; fields are"),
+    ("market.competitor_pull=lots", "market.competitor_pull", "expected a number, found 'lots'"),
+    ("market.competitor_pull=-1", "market.competitor_pull", "expected greater than or equal to 0"),
+    ("horizon=true", "horizon", "expected an integer, found True"),
+    ("policies.nobody.kind=clv", "policies.nobody.kind", "policies has no item 'nobody'"),
+    ("policies.stale_manager.kind=psychic", "policies.1.kind", "expected one of uniform, random"),
+    ("policies.0.options.retarget_evry=3", "policies.0.options.retarget_evry",
+     "unknown option for policy kind churn_risk; its options are: "),
+    ("market.competitor_pull=0.1,0.3", "market.competitor_pull",
+     "expected one value, found '0.1,0.3'; to compare several values sweep them"),
+    ("market.competitor_pull=", "market.competitor_pull", "expected a value after '='"),
+    ("competitor_pull", "competitor_pull", "expected PATH=VALUE, found no '='"),
+])
+def test_run_set_refuses_a_bad_field_or_value(small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             option: str, field: str, says: str) -> None:
+    monkeypatch.chdir(tmp_path)  # the default results/ folder would be made here
+    out = tmp_path / "never"
+    for args in (["--out", str(out)], []):
+        res = runner.invoke(app, ["run", str(small), "--set", option, *args])
+        assert res.exit_code == 2, res.output
+        assert res.stderr.startswith(f"--set: {field}"), res.stderr
+        assert says in res.stderr and "Traceback" not in res.stderr
+        assert res.stdout == ""
+    assert not out.exists() and not (tmp_path / "results").exists()
+
+
+def test_run_set_takes_each_path_once(small: Path, tmp_path: Path) -> None:
+    res = runner.invoke(app, ["run", str(small), "--out", str(tmp_path / "never"),
+                              "--set", "horizon=10", "--set", "horizon=12"])
+    assert res.exit_code == 2
+    assert res.stderr == "--set: horizon: expected each path once, found it twice\n"
+    assert not (tmp_path / "never").exists()
 
 
 def test_run_prints_table_and_folder_without_progress_bar(run1) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 import os
 import re
@@ -274,11 +275,90 @@ baseline: uniform_everyone
 
 
 @pytest.fixture(scope="module")
-def six(tmp_path_factory: pytest.TempPathFactory):
+def six_run(tmp_path_factory: pytest.TempPathFactory):
     res = sim.run(parse_text(SIX, "six.yaml"), workers=1)
     out = tmp_path_factory.mktemp("six") / "out"
     output.write_result(res, out, window=(2, 6))
+    return res, out
+
+
+@pytest.fixture(scope="module")
+def six(six_run):
+    res, out = six_run
     return res, (out / "report.html").read_text(encoding="utf-8")
+
+
+def _fieller_by_search(dp: np.ndarray, ds: np.ndarray, r: float) -> float:
+    """The t statistic's margin at return `r`: ≤ 0 where the paired t-interval of dp − r·ds holds 0."""
+    from scipy import stats
+
+    z = dp - r * ds
+    return abs(z.mean()) - stats.t.ppf(0.975, len(z) - 1) * z.std(ddof=1) / math.sqrt(len(z))
+
+
+def test_roi_interval_is_the_profit_interval_divided_like_the_percent() -> None:
+    rng = np.random.default_rng(3)
+    dp = rng.normal(50, 20, 12)
+    # The same extra spending in every replication: the profit difference's interval ÷ it,
+    # exactly as the % change's interval is the difference's ÷ the baseline's mean.
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, 11) * dp.std(ddof=1) / math.sqrt(12)
+    lo, hi = report.roi_interval(dp, np.full(12, 200.0))
+    assert (lo, hi) == (pytest.approx((dp.mean() - half) / 200), pytest.approx((dp.mean() + half) / 200))
+    lo, hi = report.roi_interval(dp, np.full(12, -200.0))  # less spent: the bounds turn round
+    assert (lo, hi) == (pytest.approx(-(dp.mean() + half) / 200), pytest.approx(-(dp.mean() - half) / 200))
+    # Spending that varies: the returns whose paired difference dp − R·ds is not clearly 0.
+    ds = rng.normal(200, 30, 12)
+    lo, hi = report.roi_interval(dp, ds)
+    assert lo < dp.mean() / ds.mean() < hi
+    assert _fieller_by_search(dp, ds, lo) == pytest.approx(0, abs=1e-9)
+    assert _fieller_by_search(dp, ds, hi) == pytest.approx(0, abs=1e-9)
+    assert _fieller_by_search(dp, ds, (lo + hi) / 2) < 0 < _fieller_by_search(dp, ds, hi + 0.01)
+    # Spending not clearly different from zero: no bounded interval; one replication: none at all.
+    assert report.roi_interval(dp, rng.normal(0, 30, 12)) == (-math.inf, math.inf)
+    assert all(math.isnan(x) for x in report.roi_interval(dp[:1], ds[:1]))
+
+
+def test_roi_with_its_interval_in_the_csv_the_table_and_the_headline(six_run) -> None:
+    res, out = six_run
+    roi = pd.read_csv(out / "roi.csv")
+    assert tuple(roi.columns) == report.ROI_COLUMNS
+    assert list(roi.policy) == [p for p in res.policies if p != res.baseline]
+    assert output.is_result("roi.csv")
+    reps = res.replications.set_index(["policy", "replication"]).sort_index()
+    spend = sum(reps.loc["thin_service"][m] - reps.loc["uniform_everyone"][m]
+                for m in ("spend_service", "spend_points", "spend_complaints")).to_numpy()
+    profit = (reps.loc["thin_service"].profit - reps.loc["uniform_everyone"].profit).to_numpy()
+    thin = roi.set_index("policy").loc["thin_service"]
+    assert thin.roi == pytest.approx(res.roi("thin_service")["roi"])
+    lo, hi = report.roi_interval(profit, spend)
+    assert (thin.roi_ci_low, thin.roi_ci_high) == (pytest.approx(lo), pytest.approx(hi))
+    assert thin.roi_ci_low < thin.roi < thin.roi_ci_high
+    assert thin.extra_spend_ci_high < 0  # clearly less spent: a bounded interval
+    # Arms spending the same budget have no return to reckon, and no interval.
+    same = roi[roi.policy != "thin_service"]
+    assert same.roi.isna().all() and same.roi_ci_low.isna().all()
+    # Printed, on the page and in the headline: per 1 saved, its bounds turned round.
+    st = report.Style("en", res.scenario.market.currency)
+    (h,) = [h for h in report.result_headlines(res) if h.policy == "thin_service"]
+    ci = f"[{st.money(-thin.roi_ci_high, True)}, {st.money(-thin.roi_ci_low, True)}]"
+    assert report.roi_text(h, st).endswith(f"profit per 1 saved {ci}")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert html.escape(report.roi_text(h, st)) in page
+    head = re.search(r'<div class="headline">(.*?)</div>', page, re.S).group(1)
+    thin_line = next(p for p in head.split("</p>") if "thin_service earns" in p)
+    assert f"Return on extra spending: {html.escape(report.roi_text(h, st))}." in thin_line
+    assert "Return on extra spending" not in head.replace(thin_line, "")  # only where spending differs
+    text = report.comparison_text(res.summary, res.comparison, res.policies, res.baseline,
+                                  scenario=res.scenario, result=res)
+    assert f"return on extra spending: {report.roi_text(h, st)}" in text
+    # Read back from the files (a finished run printed again): the same interval.
+    again = report.comparison_text(pd.read_csv(out / "summary.csv"), pd.read_csv(out / "comparison.csv"),
+                                   res.policies, res.baseline, scenario=res.scenario, roi=roi)
+    assert ci in again and again.count("Return on extra spending") == 1
+    zh = report.Style("zh_CN", res.scenario.market.currency)
+    assert "额外支出回报" in report.headline_text(h, res.scenario, zh)
 
 
 def test_six_arms_fit_tables_wrapped_never_cut(six) -> None:
@@ -450,8 +530,58 @@ def test_the_scenario_chooses_the_language_and_lang_overrides_it(result) -> None
         parse_text(SMALL + "language: fr\n", "fr.yaml")
 
 
-def test_without_a_cjk_font_the_plots_say_so_and_stay_in_english(result, monkeypatch) -> None:
+@pytest.fixture
+def no_cjk_font(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a machine without a font with Chinese characters: the lookup finds none."""
     monkeypatch.setattr(report, "cjk_font", lambda: None)
-    with pytest.warns(UserWarning, match="no font with Chinese characters found.*fonts-noto-cjk"):
+    monkeypatch.setitem(report._font_notice, "given", False)  # a fresh process: not yet said
+
+
+def test_without_a_cjk_font_the_plots_say_so_and_stay_in_english(result, no_cjk_font) -> None:
+    with pytest.warns(report.FontWarning, match="no font with Chinese characters found.*fonts-noto-cjk"):
         fig = report.plot_metric(result, "profit", lang="zh_CN")
     assert fig.axes[0].get_ylabel() == "profit per week"
+
+
+def test_without_a_cjk_font_one_notice_replaces_the_missing_glyph_warnings(result, no_cjk_font) -> None:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figs = report.figures(result, "zh_CN")
+        for fig in figs.values():
+            fig.suptitle("陈旧经理的利润")  # a name in Chinese: boxes without the font
+            assert report.png_bytes(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+    said = [str(w.message) for w in caught]
+    assert not [m for m in said if "missing from font" in m], said
+    assert len(said) == 1 and caught[0].category is report.FontWarning, said
+    assert "fonts-noto-cjk" in said[0] and "boxes" in said[0]
+    # Any other warning of the drawing comes through as it was.
+    fig = Figure()
+    draw = fig.savefig
+
+    def savefig(*args, **kwargs):
+        warnings.warn("something else", RuntimeWarning, stacklevel=1)
+        return draw(*args, **kwargs)
+
+    fig.savefig = savefig
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report.png_bytes(fig)
+    assert [(w.category, str(w.message)) for w in caught] == [(RuntimeWarning, "something else")]
+
+
+def test_without_a_cjk_font_the_command_says_it_in_one_line(tmp_path: Path, no_cjk_font) -> None:
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    src = tmp_path / "zh.yaml"
+    src.write_text(SMALL.replace("stale_manager", "陈旧经理").replace("replications: 3", "replications: 2")
+                   .replace("size: 800", "size: 300"), encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(src), "--out", str(tmp_path / "out"), "--workers", "1",
+                                   "--lang", "zh_CN"])
+    assert res.exit_code == 0, res.output
+    assert res.stderr.splitlines() == [f"warning: {report.NO_CJK_FONT}"]
+    assert "apt-get install fonts-noto-cjk" in res.stderr and "boxes" in res.stderr
+    assert (tmp_path / "out" / "churn_curve.png").is_file()
