@@ -10,7 +10,9 @@ Routes:
   same as one self-contained file to download). A new trainee lands on
   ``/briefing`` first (what the game is, the channels, how long), can play
   ``/practice`` (one quarter on another market that never counts) and read
-  ``/glossary``. The session id lives in
+  ``/glossary``. After the debrief, ``/second`` is the second, shorter game
+  on a fresh market (self-paced; its bias profile is compared with the
+  first game's). The session id lives in
   an HttpOnly cookie; ``/resume/{session}`` sets it on another device. No
   route takes another trainee's id, so a trainee can read and change only
   their own session. ``/api/session`` and ``/api/round`` are the same as JSON.
@@ -42,7 +44,9 @@ import io
 import json
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -62,12 +66,15 @@ from sim.loader import ScenarioError, builtin_names
 from sim.workshop import charts
 from sim.workshop.customer_lists import LISTS
 from sim.workshop.engine import (
+    FELL_BY,
+    STUDY_REDUCTION,
     TIMED_OUT_NOTE,
     AccessError,
     NotOpen,
     RoundConflict,
     WorkshopClosed,
     WorkshopEngine,
+    learning,
 )
 from sim.workshop.game import COMPLAINT_ORDERS, Plan, PlanError
 from sim.workshop.glossary import GLOSSARY
@@ -102,6 +109,15 @@ def fmt_num(x: Any, lang: str = DEFAULT_LANGUAGE, digits: int = 0) -> str:
     return "–" if v is None else i18n.number(v, lang, digits)
 
 
+def fmt_signed(x: Any, lang: str = DEFAULT_LANGUAGE, digits: int = 2) -> str:
+    """A change with its sign ('+0.12', '-0.30', '0.00'; '–' when it is no number)."""
+    v = _finite(x)
+    if v is None:
+        return "–"
+    v = round(v, digits) or 0.0  # no "-0.00"
+    return ("+" if v > 0 else "") + i18n.number(v, lang, digits)
+
+
 def make_env(lang: str = DEFAULT_LANGUAGE) -> Environment:
     """The Jinja2 environment of the workshop's templates, speaking `lang`."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
@@ -110,13 +126,15 @@ def make_env(lang: str = DEFAULT_LANGUAGE) -> Environment:
     env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters["pct"] = lambda x, digits=0: fmt_pct(x, lang, digits)
     env.filters["num"] = lambda x, digits=0: fmt_num(x, lang, digits)
+    env.filters["signed"] = lambda x, digits=2: fmt_signed(x, lang, digits)
     env.filters["tr"] = lambda text: localize(text, lang)
     env.filters["seg"] = lambda name: segment_words(name, lang)
     env.filters["when"] = lambda iso: i18n.datetime(iso, lang) if iso else ""
     env.filters["svg"] = lambda s: Markup(s)
     env.globals.update(CHANNELS=CHANNELS, CHANNEL_LABELS=CHANNEL_LABELS, LISTS=LISTS,
                        COMPLAINT_ORDERS=COMPLAINT_ORDERS, labels=labels, FLAG=FLAG,
-                       TIMED_OUT_NOTE=TIMED_OUT_NOTE, LANG=lang, LANGUAGES=LANGUAGES,
+                       TIMED_OUT_NOTE=TIMED_OUT_NOTE, STUDY_REDUCTION=STUDY_REDUCTION, FELL_BY=FELL_BY,
+                       LANG=lang, LANGUAGES=LANGUAGES,
                        HTML_LANG=lang.replace("_", "-"))
     return env
 
@@ -493,28 +511,30 @@ async def play(request: Request) -> Response:
     return await run_in_threadpool(submit_form, request, sid, form)
 
 
-def form_plan(eng: WorkshopEngine, sid: str, form: dict[str, str], practice: bool = False) -> Plan:
-    """The plan of a dashboard's form, for the trainee's game (`practice`: their practice round's)."""
-    setup = eng.setup(eng.trainee(sid).workshop_id, practice=practice)
+def form_plan(eng: WorkshopEngine, sid: str, form: dict[str, str], practice: bool = False,
+              second: bool = False) -> Plan:
+    """The plan of a dashboard's form, for the trainee's game (`practice`, `second`: that game's)."""
+    setup = eng.setup(eng.trainee(sid).workshop_id, practice=practice, second=second)
     return plan_from_form(form, list(setup.segment_names), list(setup.named_ids))
 
 
-def submit_form(request: Request, sid: str, form: dict[str, str]) -> Response:
-    """Play the round of the dashboard's form; on refusal, the dashboard with the reason."""
+def submit_form(request: Request, sid: str, form: dict[str, str], second: bool = False) -> Response:
+    """Play the round of the dashboard's form (`second`: the second game's); if refused, the page says why."""
     eng = _site(request).engine
+    page, submit = (second_page, eng.submit_second) if second else (dashboard_page, eng.submit)
     try:
         round_no = int(form.get("round", "0"))
     except ValueError:
         round_no = -1
     try:
-        eng.submit(sid, round_no, form_plan(eng, sid, form))
+        submit(sid, round_no, form_plan(eng, sid, form, second=second))
     except NotOpen as exc:  # the class's pacing: keep what the trainee typed
-        return dashboard_page(request, sid, status=409, error=reason(exc), values=form)
+        return page(request, sid, status=409, error=reason(exc), values=form)
     except RoundConflict as exc:
-        return dashboard_page(request, sid, status=409, error=reason(exc))
+        return page(request, sid, status=409, error=reason(exc))
     except PlanError as exc:
-        return dashboard_page(request, sid, status=400, error=reason(exc), values=form)
-    return RedirectResponse("/play", status_code=303)
+        return page(request, sid, status=400, error=reason(exc), values=form)
+    return RedirectResponse("/second" if second else "/play", status_code=303)
 
 
 def debrief(request: Request) -> Response:
@@ -561,16 +581,22 @@ def briefing(request: Request) -> Response:
                      started=bool(eng.store.rounds(t.id)))
 
 
-async def practice(request: Request) -> Response:
-    """The practice round: GET its dashboard (or its results once played), POST play it."""
+async def game_route(request: Request, page: Callable[..., Response],
+                     submit: Callable[..., Response]) -> Response:
+    """A trainee's game other than the first: GET its `page`, POST play its form with `submit`."""
     site = _site(request)
     sid = site.session_of(request)
     if sid is None:
         return site.refuse(request, 403, NO_SESSION)
     if request.method == "GET":
-        return await run_in_threadpool(practice_page, request, sid)
+        return await run_in_threadpool(page, request, sid)
     form = {k: str(v) for k, v in (await request.form()).items()}
-    return await run_in_threadpool(submit_practice_form, request, sid, form)
+    return await run_in_threadpool(submit, request, sid, form)
+
+
+async def practice(request: Request) -> Response:
+    """The practice round: GET its dashboard (or its results once played), POST play it."""
+    return await game_route(request, practice_page, submit_practice_form)
 
 
 def practice_page(request: Request, sid: str, status: int = 200, error: Any = None,
@@ -597,6 +623,32 @@ def submit_practice_form(request: Request, sid: str, form: dict[str, str]) -> Re
     except PlanError as exc:
         return practice_page(request, sid, status=400, error=reason(exc), values=form)
     return RedirectResponse("/practice", status_code=303)
+
+
+# --------------------------------------------------------------------------- the second game
+
+
+async def second(request: Request) -> Response:
+    """The second game, after the debrief: GET its dashboard (what changed, once played), POST a round."""
+    return await game_route(request, second_page, partial(submit_form, second=True))
+
+
+def second_page(request: Request, sid: str, status: int = 200, error: Any = None,
+                values: dict[str, str] | None = None) -> Response:
+    """The second game's dashboard and controls; the change between the games once it is played."""
+    site = _site(request)
+    d = site.engine.second(sid)
+    lang = _trainee_lang(request, sid)
+    if d["finished"] or (not d["available"] and not d["history"]):
+        if not d["finished"]:  # not open to this trainee (yet): their debrief says why
+            return RedirectResponse("/debrief", status_code=303)
+        return site.page(request, "second_done.html", status=status, lang=lang, d=d,
+                         learning=d["learning"], error=error)
+    if values is None:
+        values = form_from_plan(d["history"][-1]["plan"] if d["history"] else Plan().to_dict())
+    return site.page(request, "dashboard.html", status=status, lang=lang, d=d, error=error,
+                     v=values, second=True, trend_charts=trend_charts(d, lang), time_left=None,
+                     resume_url=f"{site.base(request)}/resume/{sid}")
 
 
 def glossary(request: Request) -> Response:
@@ -661,12 +713,13 @@ async def facilitator(request: Request) -> Response:
             seed_text = str(form.get("seed", "")).strip()
             seed = int(seed_text) if seed_text else None
             minutes = float(str(form.get("minutes", "") or 0).strip() or 0)
+            second_rounds = int(str(form.get("second_rounds", "2")).strip() or 2)
             if not math.isfinite(minutes):
                 raise ValueError(msg("round time: a number of minutes, got {minutes}", minutes=minutes))
             ws = await run_in_threadpool(
                 site.engine.create_workshop, str(form.get("scenario", "default")), rounds,
                 seed, str(form.get("title", "")).strip()[:80], bool(form.get("paced")),
-                round(60 * minutes), str(form.get("language", DEFAULT_LANGUAGE)))
+                round(60 * minutes), str(form.get("language", DEFAULT_LANGUAGE)), second_rounds)
         except (ValueError, ScenarioError) as exc:
             error = msg("Could not start the workshop: {reason}", reason=reason(exc))
         else:
@@ -919,6 +972,7 @@ ROUTES = [
     Route("/debrief.html", debrief),
     Route("/briefing", briefing),
     Route("/practice", practice, methods=["GET", "POST"]),
+    Route("/second", second, methods=["GET", "POST"]),
     Route("/glossary", glossary),
     Route("/api/session", api_session),
     Route("/api/round", api_round, methods=["POST"]),
@@ -1043,6 +1097,7 @@ def inert(cell: Any) -> Any:
 CSV_WORDS = {
     "who": N_("who"), "kind": N_("kind"), "rounds_done": N_("rounds_done"), "finished": N_("finished"),
     "top_bias": N_("top_bias"), "trainee": N_("trainee"), "bot": N_("bot"),
+    "second_rounds_done": N_("second_rounds_done"), "class": N_("class"),
     "churn_rate": N_("churn_rate"), "revenue": N_("revenue"), "profit": N_("profit"),
     "satisfaction": N_("satisfaction"), "loyalty": N_("loyalty"), "nps": N_("nps"),
     "complaints": N_("complaints"), "retained_not_loyal": N_("retained_not_loyal"),
@@ -1055,24 +1110,48 @@ def class_csv(r: dict[str, Any], lang: str = DEFAULT_LANGUAGE) -> str:
     Column names and the kind of row are in `lang`; in English they are the
     names scripts read (``who``, ``kind``, ``churn_rate``, ``bias_affinity``,
     ``top_bias`` …). `top_bias` holds the bias kind, as in scenario files.
+    Before it come the second game's columns: ``second_rounds_done``, then per
+    bias ``after_bias_<kind>`` (its score in the second game), ``change_bias_<kind>``
+    (after − before) and ``fell_bias_<kind>`` (1 if it fell by `FELL_BY` or more);
+    a last row of kind ``class`` holds the class's means over the trainees who
+    finished both games (in ``fell_bias_<kind>`` the share whose score fell).
     """
     def word(key: str) -> str:
         return localize(CSV_WORDS.get(key, key), lang)
 
+    def cols(column: str | None = None) -> list[str]:
+        names = [msg("bias_{kind}", kind=k, name=msg(BIAS_SHORT.get(k, k))) for k in kinds]
+        return [localize(msg(column, column=n) if column else n, lang) for n in names]
+
+    def fixed(values: dict[str, float]) -> list[str]:
+        return [f"{values[k]:.3f}" for k in kinds]
+
+    def scores(values: dict[str, float] | None) -> list[Any]:
+        # A change can be negative: a number (not text, which `inert` would quote).
+        return [round(values[k], 3) if values else "" for k in kinds]
+
     metrics = list(r["outcome_labels"])
     kinds = list(r["labels"])
-    bias_cols = [localize(msg("bias_{kind}", kind=k, name=msg(BIAS_SHORT.get(k, k))), lang) for k in kinds]
     rows: list[list[Any]] = [[word("who"), word("kind"), word("rounds_done"), word("finished"),
-                              *[word(m) for m in metrics], *bias_cols, word("top_bias")]]
+                              *[word(m) for m in metrics], *cols(), word("second_rounds_done"),
+                              *cols(N_("after_{column}")), *cols(N_("change_{column}")),
+                              *cols(N_("fell_{column}")), word("top_bias")]]
+    blank = ["" for _ in kinds]
     for t in r["trainees"]:
         o = t.get("outcomes") or {}
+        one = learning([t])
         rows.append([t["name"], word("trainee"), t["rounds_done"], t["finished"],
-                     *[o.get(m, "") for m in metrics],
-                     *[f"{t['profile'][k]:.3f}" for k in kinds], t["top"] or ""])
+                     *[o.get(m, "") for m in metrics], *fixed(t["profile"]), t.get("second_done", 0),
+                     *scores(t.get("after")), *scores(one["change"]),
+                     *([int(v) for v in one["fell"].values()] if one["fell"] else blank), t["top"] or ""])
     for key, b in r["bots"].items():
         rows.append([localize(b["label"], lang), word("bot"), r["workshop"]["rounds"], True,
-                     *[b["outcomes"].get(m, "") for m in metrics], *["" for _ in kinds],
+                     *[b["outcomes"].get(m, "") for m in metrics], *blank, "", *blank, *blank, *blank,
                      key if key != "data_driven" else ""])
+    c = r.get("learning") or {}
+    if c.get("trainees"):
+        rows.append([word("class"), word("class"), "", "", *["" for _ in metrics], *fixed(c["before"]), "",
+                     *scores(c["after"]), *scores(c["change"]), *scores(c["fell"]), ""])
     out = io.StringIO()
     csv.writer(out).writerows([[inert(c) for c in row] for row in rows])
     return out.getvalue()

@@ -43,6 +43,10 @@ def serve(
     round_minutes: Annotated[float, typer.Option(
         "--round-minutes", min=0, max=180,
         help="Countdown of each opened round (with --paced; 0 = none).")] = 0,
+    second_rounds: Annotated[int, typer.Option(
+        "--second-rounds", min=0, max=12,
+        help="Rounds of the second, shorter game each trainee plays after the debrief, on a fresh "
+        "market (0 = none).")] = 2,
     seed: Annotated[int | None, typer.Option(
         "--seed", help="Market seed (default: a new market for each new workshop).")] = None,
     language: Annotated[str | None, typer.Option(
@@ -53,7 +57,7 @@ def serve(
 
     Restarted on the same database with the same scenario and rounds, it resumes
     the same workshop (unless it was closed): the links stay valid and every
-    trainee continues. `--paced`, `--round-minutes` and `--seed` apply to a new
+    trainee continues. `--paced`, `--round-minutes`, `--second-rounds` and `--seed` apply to a new
     workshop only; `--language` also changes the language of a resumed one.
     """
     import uvicorn
@@ -74,7 +78,7 @@ def serve(
     engine = WorkshopEngine(db)
     try:
         ws = engine.find_or_create(scenario, rounds, seed=seed, paced=paced,
-                                   round_seconds=round(60 * round_minutes),
+                                   round_seconds=round(60 * round_minutes), second_rounds=second_rounds,
                                    language=(language or DEFAULT_LANGUAGE).replace("-", "_"))
         if language is not None and ws.language != language.replace("-", "_"):
             ws = engine.set_language(ws.id, language.replace("-", "_"))

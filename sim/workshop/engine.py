@@ -70,6 +70,22 @@ class WorkshopClosed(NotOpen):
 TIMED_OUT_NOTE = N_("(time ran out: the standing plan was submitted)")
 #: Longest countdown of a round (seconds).
 MAX_ROUND_SECONDS = 3 * 3600
+#: The title of a workshop started without one (the scenario's name is a code name).
+DEFAULT_TITLE = N_("Customer management workshop")
+#: Morewedge et al. (2015): at least this much less bias two months after one serious game
+#: with personal feedback (their smallest effect at two months, as a share of the bias before).
+STUDY_REDUCTION = 0.2357
+#: A bias score counts as fallen in the second game when it is this much lower (smaller moves are
+#: the noise of another market: a bot whose bias never changes moves by less than 0.01).
+FELL_BY = 0.05
+
+
+def _derived_seed(seed: int, salt: int, taken: set[int]) -> int:
+    """A seed derived from `seed` and `salt` (the same on every restart), none of `taken`."""
+    out = int(np.random.SeedSequence([int(seed), salt]).generate_state(1)[0]) % 2**31
+    while out in taken:
+        out = (out + 1) % 2**31
+    return out
 
 
 def practice_seed(seed: int) -> int:
@@ -78,8 +94,16 @@ def practice_seed(seed: int) -> int:
     Derived from the workshop's seed (so a restart rebuilds the same practice market) and
     never equal to it, so the practice shows nothing of the market that counts.
     """
-    out = int(np.random.SeedSequence([int(seed), 0x9A7C]).generate_state(1)[0]) % 2**31
-    return out if out != int(seed) else (out + 1) % 2**31
+    return _derived_seed(seed, 0x9A7C, {int(seed)})
+
+
+def second_seed(seed: int) -> int:
+    """The market of a workshop's second game: neither the first game's (`seed`) nor the practice's.
+
+    A fresh market, so the second game measures habits rather than a memory of the first
+    game's customers; derived from the workshop's seed, so a restart rebuilds it.
+    """
+    return _derived_seed(seed, 0x5EC2, {int(seed), practice_seed(seed)})
 
 
 @dataclass(frozen=True)
@@ -102,6 +126,8 @@ class Workshop:
         join_code: The short code trainees can type at /join instead of opening the join link.
             (Its facilitator token and projector key are not here: `WorkshopEngine.keys`.)
         anonymous: Its projector view names trainees "Trainee 1, 2 …" (`set_anonymous`).
+        second_rounds: Rounds of the second, shorter game each trainee plays after their
+            debrief, on a fresh market (`second_seed`; 0 = no second game).
     """
 
     id: str
@@ -118,6 +144,7 @@ class Workshop:
     language: str = "en"
     join_code: str = ""
     anonymous: bool = False
+    second_rounds: int = 2
 
     @property
     def time_up(self) -> bool:
@@ -160,7 +187,8 @@ class WorkshopEngine:
 
     def create_workshop(self, scenario: str | Path | Scenario, rounds: int = 4,
                         seed: int | None = None, title: str = "", paced: bool = False,
-                        round_seconds: int = 0, language: str = "en") -> Workshop:
+                        round_seconds: int = 0, language: str = "en",
+                        second_rounds: int = 2) -> Workshop:
         """Start a workshop.
 
         Args:
@@ -168,7 +196,8 @@ class WorkshopEngine:
             rounds: Rounds (quarters) each trainee plays.
             seed: The market realisation; default a new one for every workshop, so that
                 classes do not meet the same customers and stories.
-            title: Shown to trainees.
+            title: Shown to trainees; default `DEFAULT_TITLE` in the workshop's language (the
+                scenario's name is a code name, and its description gives the lesson away).
             paced: Trainees play only the rounds the facilitator opens (`advance`);
                 default self-paced (every round open).
             round_seconds: Countdown of each round the facilitator opens (paced only;
@@ -176,18 +205,24 @@ class WorkshopEngine:
                 has not submitted.
             language: The language of its pages (`sim.i18n.LANGUAGES`, e.g. "zh_CN");
                 each trainee can switch to another on their pages.
+            second_rounds: Rounds of the second game played after the debrief, on a fresh
+                market (`second_seed`); shorter than the first; 0 = none.
 
         Returns:
             The workshop.
 
         Raises:
-            ValueError: If `rounds` is out of 1..12, the countdown is out of range or
-                asked of a self-paced workshop, or the language is not one the workshop speaks.
+            ValueError: If `rounds` is out of 1..12, `second_rounds` out of 0..12, the countdown
+                is out of range or asked of a self-paced workshop, or the language is not one
+                the workshop speaks.
         """
         if language not in LANGUAGES:
             raise ValueError(f"language: one of {', '.join(LANGUAGES)}, got {language!r}")
         if not 1 <= int(rounds) <= 12:
             raise ValueError(msg("rounds: between 1 and 12, got {rounds}", rounds=rounds))
+        if not 0 <= int(second_rounds) <= 12:
+            raise ValueError(msg("second game: between 0 and 12 rounds, got {rounds}",
+                                 rounds=second_rounds))
         if not 0 <= int(round_seconds) <= MAX_ROUND_SECONDS:
             raise ValueError(msg("round time: between 0 and {most} minutes, got {got:g}",
                                  most=MAX_ROUND_SECONDS // 60, got=int(round_seconds) / 60))
@@ -196,10 +231,10 @@ class WorkshopEngine:
                                  "opens each round)"))
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         seed = secrets.randbelow(2**31) if seed is None else int(seed)
-        title = title or localize(msg("{scenario} workshop", scenario=sc.name), language)
+        title = title or localize(DEFAULT_TITLE, language)
         row = self.store.add_workshop(title, sc.name,
                                       json.dumps(sc.model_dump(mode="json")), int(rounds), seed,
-                                      paced, int(round_seconds), language)
+                                      paced, int(round_seconds), language, int(second_rounds))
         return self._public(row)
 
     def workshop(self, workshop_id: str) -> Workshop:
@@ -292,7 +327,8 @@ class WorkshopEngine:
     def _public(row: WorkshopRow) -> Workshop:
         return Workshop(row.id, row.title, row.scenario_name, row.rounds, row.seed, row.paced,
                         row.round_seconds, row.open_round, row.status, row.deadline,
-                        row.remaining, row.language, row.join_code, row.anonymous)
+                        row.remaining, row.language, row.join_code, row.anonymous,
+                        row.second_rounds)
 
     # ------------------------------------------------------------------ pacing
 
@@ -400,21 +436,23 @@ class WorkshopEngine:
             pass  # the trainee's own plan came in first
 
 
-    def setup(self, workshop_id: str, practice: bool = False) -> Setup:
-        """The workshop's shared set-up (built once, cached); `practice`: its practice round's.
+    def setup(self, workshop_id: str, practice: bool = False, second: bool = False) -> Setup:
+        """The workshop's shared set-up (built once, cached); `practice`/`second`: its practice's/second game's.
 
-        The practice round is one quarter on another market (`practice_seed`).
+        The practice round is one quarter on another market (`practice_seed`), the second
+        game `Workshop.second_rounds` quarters on a third (`second_seed`).
         """
-        key = f"{workshop_id}#practice" if practice else workshop_id
+        key = f"{workshop_id}#practice" if practice else f"{workshop_id}#second" if second else workshop_id
         with self._lock:
             if key not in self._setups:
                 row = self.store.workshop(workshop_id)
                 if row is None:
                     raise AccessError("no such workshop")
                 sc = Scenario.model_validate(json.loads(row.scenario_json))
-                self._setups[key] = (Setup.build(sc, 1, practice_seed(row.seed), self.cap)
-                                     if practice else
-                                     Setup.build(sc, row.rounds, row.seed, self.cap))
+                rounds, seed = ((1, practice_seed(row.seed)) if practice else
+                                (max(row.second_rounds, 1), second_seed(row.seed)) if second else
+                                (row.rounds, row.seed))
+                self._setups[key] = Setup.build(sc, rounds, seed, self.cap)
             return self._setups[key]
 
     # ------------------------------------------------------------------ trainees
@@ -543,20 +581,25 @@ class WorkshopEngine:
         with self._lock:
             return self._session_locks.setdefault(session_id, threading.Lock())
 
-    def game(self, session_id: str) -> Game:
-        """The trainee's game, rebuilt from the stored rounds if it is not in memory."""
+    def game(self, session_id: str, second: bool = False) -> Game:
+        """The trainee's game (`second`: their second game), rebuilt from the stored rounds if not in memory."""
         t = self.trainee(session_id)
-        sid = t.id
+        return self._cached(f"second:{t.id}" if second else t.id,
+                            lambda: Game(self.setup(t.workshop_id, second=second)),
+                            [r.plan for r in self.store.rounds(t.id, second=second)])
+
+    def _cached(self, key: str, new: Callable[[], Game], plans: list[dict[str, Any]]) -> Game:
+        """The game cached under `key`, or a `new` one with `plans` replayed (then cached)."""
         with self._lock:
-            g = self._games.get(sid)
+            g = self._games.get(key)
             if g is not None:
-                self._games.move_to_end(sid)
+                self._games.move_to_end(key)
                 return g
-        g = Game(self.setup(t.workshop_id))
-        for r in self.store.rounds(sid):
-            g.play(Plan.from_dict(r.plan))
+        g = new()
+        for plan in plans:
+            g.play(Plan.from_dict(plan))
         with self._lock:
-            self._games[sid] = g
+            self._games[key] = g
             while len(self._games) > self.cache_size:
                 self._games.popitem(last=False)
         return g
@@ -572,43 +615,61 @@ class WorkshopEngine:
         """What the trainee's CRM shows now, with the workshop, progress and pacing (`pace`)."""
         t = self.trainee(session_id)
         w = self.tick(t.workshop_id)
-        with self._session_lock(t.id):
-            g = self.game(t.id)
-            d = g.dashboard()
-        d["trainee"] = t.name
-        d["code"] = t.code
-        d["workshop"] = {"id": w.id, "title": w.title, "scenario": w.scenario_name}
-        d["history"] = [{"round": r.round, "plan": r.plan, "results": r.results}
-                        for r in self.store.rounds(t.id)]
+        d = self._board(t, w, self.game, self.store.rounds(t.id))
         d["pace"] = self.pace(w, d["round"])
         return d
 
-    def pace(self, w: Workshop, round_no: int) -> dict[str, Any]:
+    def _board(self, t: TraineeRow, w: Workshop, game: Callable[[str], Game],
+               history: list[Any]) -> dict[str, Any]:
+        """The dashboard of a trainee's `game` (a getter by session), with who, where and `history`."""
+        with self._session_lock(t.id):
+            d = game(t.id).dashboard()
+        d["trainee"], d["code"] = t.name, t.code
+        d["workshop"] = {"id": w.id, "title": w.title, "scenario": w.scenario_name}
+        d["history"] = [{"round": r.round, "plan": r.plan, "results": r.results} for r in history]
+        return d
+
+    def pace(self, w: Workshop, round_no: int, second: bool = False) -> dict[str, Any]:
         """Whether a trainee may play `round_no` now, why not in plain words, and the countdown.
+
+        Args:
+            w: The workshop now.
+            round_no: The round to play.
+            second: Of the second game, which only a pause or closing stops (never the rounds
+                the facilitator opens or the countdown).
 
         Returns:
             ``can_play``, ``message`` (why not; '' when they can), ``paced``,
             ``open_round``, ``status`` and ``seconds_left`` (None: no countdown).
         """
         try:
-            self._check_open(w, round_no)
+            if second:
+                self._check_status(w)
+            else:
+                self._check_open(w, round_no)
         except NotOpen as exc:
             can, message = False, exc.args[0]
         else:
             can, message = True, ""
-        return {"can_play": can, "message": message, "paced": w.paced,
+        timed = w.paced and not second
+        return {"can_play": can, "message": message, "paced": timed,
                 "open_round": w.open_round, "status": w.status,
-                "seconds_left": w.seconds_left(self.clock()) if w.paced else None}
+                "seconds_left": w.seconds_left(self.clock()) if timed else None}
 
     @staticmethod
-    def _check_open(w: Workshop, round_no: int) -> None:
-        """Raise `NotOpen` (`WorkshopClosed`) unless the class's pacing lets round `round_no` be played."""
+    def _check_status(w: Workshop) -> None:
+        """Raise `WorkshopClosed` if the workshop is closed, `NotOpen` if it is paused."""
         if w.status == "closed":
             raise WorkshopClosed(msg("The facilitator has closed this workshop: no more rounds can "
                                      "be played. Nothing was changed."))
         if w.status == "paused":
             raise NotOpen(msg("The facilitator has paused the workshop; you can submit again when it "
                               "goes on. Nothing was changed."))
+
+    @classmethod
+    def _check_open(cls, w: Workshop, round_no: int) -> None:
+        """Raise `NotOpen` (`WorkshopClosed`) unless the class's pacing lets round `round_no` be played."""
+        cls._check_status(w)
         if not w.paced or int(round_no) > w.rounds:
             return
         if w.time_up:
@@ -646,10 +707,11 @@ class WorkshopEngine:
         self._check_open(self.tick(t.workshop_id), int(round_no))
         return self._play(t.id, round_no, p)
 
-    def _play(self, sid: str, round_no: int, p: Plan) -> dict[str, Any]:
-        """Play and store round `round_no` of a trainee's game (no pacing checks)."""
+    def _play(self, sid: str, round_no: int, p: Plan, second: bool = False) -> dict[str, Any]:
+        """Play and store round `round_no` of a trainee's game (`second`: second game; no pacing checks)."""
+        key = f"second:{sid}" if second else sid
         with self._session_lock(sid):
-            g = self.game(sid)
+            g = self.game(sid, second=second)
             expected = g.rounds_done + 1
             if g.finished:
                 raise RoundConflict(msg("All rounds have been played; see your debrief."))
@@ -661,16 +723,16 @@ class WorkshopEngine:
             try:
                 rec = g.play(p)
             except Exception:
-                self._drop(sid)
+                self._drop(key)
                 raise
             try:
-                self.store.add_round(sid, rec.round, rec.plan, rec.results, rec.features)
+                self.store.add_round(sid, rec.round, rec.plan, rec.results, rec.features, second)
             except sqlite3.IntegrityError:
-                self._drop(sid)
+                self._drop(key)
                 raise RoundConflict(msg("That round was already submitted. Nothing was changed.")
                                     ) from None
             except Exception:
-                self._drop(sid)
+                self._drop(key)
                 raise
         return rec.results
 
@@ -687,21 +749,9 @@ class WorkshopEngine:
         the profile, the debrief, the progress or the class report.
         """
         t = self.trainee(session_id)
-        key = f"practice:{t.id}"
-        with self._lock:
-            g = self._games.get(key)
-            if g is not None:
-                self._games.move_to_end(key)
-                return g
-        g = Game(self.setup(t.workshop_id, practice=True))
         done = self.store.practice(t.id)
-        if done is not None:
-            g.play(Plan.from_dict(done[0]))
-        with self._lock:
-            self._games[key] = g
-            while len(self._games) > self.cache_size:
-                self._games.popitem(last=False)
-        return g
+        return self._cached(f"practice:{t.id}", lambda: Game(self.setup(t.workshop_id, practice=True)),
+                            [done[0]] if done is not None else [])
 
     def practice(self, session_id: str) -> dict[str, Any]:
         """What the practice round shows: its dashboard, or its results once played.
@@ -714,12 +764,8 @@ class WorkshopEngine:
         """
         t = self.trainee(session_id)
         w = self.tick(t.workshop_id)
-        with self._session_lock(t.id):
-            d = self.practice_game(t.id).dashboard()
+        d = self._board(t, w, self.practice_game, [])
         done = self.store.practice(t.id)
-        d["trainee"], d["code"] = t.name, t.code
-        d["workshop"] = {"id": w.id, "title": w.title, "scenario": w.scenario_name}
-        d["history"] = []
         d["plan"], d["played"] = done if done else (None, None)
         d["available"] = (done is None and w.status != "closed"
                           and not self.store.round_counts(w.id).get(t.id, 0))
@@ -762,6 +808,76 @@ class WorkshopEngine:
                 self._drop(f"practice:{t.id}")
                 raise
         return rec.results
+
+    # ------------------------------------------------------------------ the second game
+
+    def second(self, session_id: str) -> dict[str, Any]:
+        """What the second game shows: its dashboard, whether it is open, and once played the change.
+
+        The second game is `Workshop.second_rounds` quarters on a fresh market
+        (`second_seed`), played after the debrief. It is self-paced even in a paced
+        workshop (only a pause or closing stops it) and stored apart from the first
+        game, whose results and profile it never changes.
+
+        Returns:
+            The second game's dashboard (`Game.dashboard`) with ``trainee``, ``code``,
+            ``workshop``, ``history`` (its rounds so far), ``available`` (open to this
+            trainee: the workshop has a second game and their first game is finished),
+            ``pace`` (`pace` of the second game) and ``learning`` (`before_after`).
+        """
+        t = self.trainee(session_id)
+        w = self.tick(t.workshop_id)
+        d = self._board(t, w, lambda sid: self.game(sid, second=True),
+                        self.store.rounds(t.id, second=True))
+        d["available"] = bool(w.second_rounds) and len(self.store.rounds(t.id)) >= w.rounds
+        d["pace"] = self.pace(w, d["round"], second=True)
+        d["learning"] = self.before_after(t.id)
+        return d
+
+    def submit_second(self, session_id: str, round_no: int, plan: Plan | dict[str, Any]
+                      ) -> dict[str, Any]:
+        """Play one round of the second game (after the debrief; stored before this returns).
+
+        Returns:
+            The round's results.
+
+        Raises:
+            AccessError: Unknown session.
+            PlanError: Invalid plan (in plain words); nothing is changed.
+            RoundConflict: No second game, the first game is not finished, or the round is
+                not the one being played.
+            NotOpen: The facilitator has paused the class.
+            WorkshopClosed: The facilitator has closed the workshop.
+        """
+        t = self.trainee(session_id)
+        p = plan if isinstance(plan, Plan) else Plan.from_dict(plan)
+        w = self.tick(t.workshop_id)
+        self._check_status(w)
+        if not w.second_rounds:
+            raise RoundConflict(msg("This workshop has no second game. Nothing was changed."))
+        if len(self.store.rounds(t.id)) < w.rounds:
+            raise RoundConflict(msg("The second game opens after your debrief: finish your game "
+                                    "first. Nothing was changed."))
+        return self._play(t.id, round_no, p, second=True)
+
+    def before_after(self, session_id: str) -> dict[str, Any]:
+        """A trainee's bias scores in the first game (before the debrief) and the second (after).
+
+        Returns:
+            `learning` of this one trainee: ``before`` their first game's scores and, once
+            the second game is finished, ``after``, ``change``, ``fell`` (1 where the score
+            fell), the totals and the relative change of the total.
+        """
+        t = self.trainee(session_id)
+        return learning([self._scores(t, self.workshop(t.workshop_id))])
+
+    def _scores(self, t: TraineeRow, w: Workshop) -> dict[str, Any]:
+        """A trainee's bias scores: ``profile`` (first game), ``after`` (second game; None until finished)."""
+        second = self.store.rounds(t.id, second=True)
+        after = (None if not w.second_rounds or len(second) < w.second_rounds else
+                 {s.kind: s.score for s in profile([r.features for r in second])})
+        return {"profile": {s.kind: s.score for s in profile([r.features for r in self.store.rounds(t.id)])},
+                "after": after, "second_done": len(second)}
 
     # ------------------------------------------------------------------ debrief
 
@@ -826,9 +942,12 @@ class WorkshopEngine:
         names = bot_names()
         for name, b in bots.items():
             rows.append({"who": names.get(name, b["label"]), "key": name, **b["outcomes"]})
+        w = self.workshop(t.workshop_id)
         return {
             "trainee": t.name,
-            "workshop": self.workshop(t.workshop_id).__dict__,
+            "workshop": w.__dict__,
+            "second": {"rounds": w.second_rounds, "learning": self.before_after(sid),
+                       "open": w.second_rounds > 0 and w.status != "closed"},
             "outcomes": rows,
             "labels": OUTCOME_LABELS,
             "profile": [s.to_dict() for s in prof],
@@ -850,6 +969,7 @@ class WorkshopEngine:
         """
         w = self.tick(workshop_id)
         counts = self.store.round_counts(workshop_id)
+        seconds = self.store.round_counts(workshop_id, second=True)
         out = []
         for t in self.store.trainees(workshop_id):
             rounds = self.store.rounds(t.id)
@@ -860,14 +980,18 @@ class WorkshopEngine:
                 "rounds": w.rounds, "finished": counts.get(t.id, 0) >= w.rounds,
                 "last_profit": last.get("profit"), "last_churned": last.get("churned"),
                 "last_submitted": rounds[-1].submitted if rounds else None,
+                "second_done": seconds.get(t.id, 0), "second_rounds": w.second_rounds,
             })
         return out
 
     def class_report(self, workshop_id: str, with_bots: bool = True) -> dict[str, Any]:
-        """The class's outcomes side by side and its bias profile.
+        """The class's outcomes side by side, its bias profile, and its change between the games.
 
         Trainees who finished are compared on the full outcomes; bots are
-        included when `with_bots` (computed once per workshop).
+        included when `with_bots` (computed once per workshop). Each trainee's row
+        holds their first game's scores (``profile``) and, once their second game is
+        finished, its scores (``after``); ``learning`` is the class's change over the
+        trainees who finished both (`learning`).
         """
         w = self.tick(workshop_id)
         trainees = []
@@ -877,7 +1001,7 @@ class WorkshopEngine:
             top = flagged_top(prof)
             row: dict[str, Any] = {"name": t.name, "ref": t.ref, "rounds_done": len(rounds),
                                    "finished": len(rounds) >= w.rounds,
-                                   "profile": {s.kind: s.score for s in prof},
+                                   **self._scores(t, w),
                                    "top": top.kind if top else None}
             if row["finished"]:
                 with self._session_lock(t.id):
@@ -893,11 +1017,47 @@ class WorkshopEngine:
             "trainees": trainees,
             "class_profile": class_profile,
             "flagged": flagged,
+            "learning": learning(trainees),
             "labels": labels(),
             "outcome_labels": OUTCOME_LABELS,
             "bots": {k: {"label": bot_names().get(k, b["label"]), "outcomes": b["outcomes"]}
                      for k, b in bots.items()},
         }
+
+
+def learning(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Bias scores before the debrief (first game) and after it (second game), over those who played both.
+
+    Args:
+        rows: Per trainee, ``profile`` (bias kind → score in the first game) and ``after``
+            (the same in the second game; None until it is finished).
+
+    Returns:
+        ``trainees`` (how many played both), and over them: ``before`` and ``after`` (mean
+        score per bias), ``change`` (mean of after − before), ``fell`` (share of them whose
+        score fell by `FELL_BY` or more), ``total_before`` and ``total_after`` (mean over them of the sum of
+        their scores) and ``relative`` (relative change of the mean total: −0.25 is 25 %
+        less bias; None when the total before is 0); everything but ``trainees`` is None
+        when nobody has played both. Unlike `STUDY_REDUCTION` it is measured right after
+        the debrief, not two months later.
+    """
+    both = [r for r in rows if r.get("after") is not None]
+    kinds = list(labels())
+    if not both:
+        return {"trainees": 0, "before": None, "after": None, "change": None, "fell": None,
+                "total_before": None, "total_after": None, "relative": None}
+    before = np.array([[r["profile"][k] for k in kinds] for r in both])
+    after = np.array([[r["after"][k] for k in kinds] for r in both])
+    total_before, total_after = float(before.sum(axis=1).mean()), float(after.sum(axis=1).mean())
+    return {
+        "trainees": len(both),
+        "before": dict(zip(kinds, before.mean(axis=0).tolist(), strict=True)),
+        "after": dict(zip(kinds, after.mean(axis=0).tolist(), strict=True)),
+        "change": dict(zip(kinds, (after - before).mean(axis=0).tolist(), strict=True)),
+        "fell": dict(zip(kinds, (after <= before - FELL_BY).mean(axis=0).tolist(), strict=True)),
+        "total_before": total_before, "total_after": total_after,
+        "relative": (total_after - total_before) / total_before if total_before > 0 else None,
+    }
 
 
 def bot_label(spec: BotSpec) -> str:
@@ -914,22 +1074,24 @@ def bot_names() -> dict[str, str]:
     return {spec.name: bot_label(spec) for spec in debrief_bots()}
 
 
-def play_script(engine: WorkshopEngine, workshop_id: str, name: str, spec: BotSpec
-                ) -> str:
+def play_script(engine: WorkshopEngine, workshop_id: str, name: str, spec: BotSpec,
+                second: bool = False) -> str:
     """Let a bot play a whole workshop as a trainee, through the engine; returns its session.
 
     This is what the accuracy test does: the bot sees each round's CRM and
-    submits a plan exactly as a trainee would.
+    submits a plan exactly as a trainee would. With `second`, it then plays the
+    second game too, with the same bias (a bot does not learn from its debrief).
     """
     from sim.workshop.bots import Bot, decision_to_plan
 
     sid = engine.join(workshop_id, name)
-    bot = Bot(spec, engine.workshop(workshop_id).seed)
-    g = engine.game(sid)
-    bot.read_report(g.view0)
-    while not g.finished:
-        view = g.view()
-        plan = decision_to_plan(bot.decide(view), view, g)
-        engine.submit(sid, g.rounds_done + 1, plan)
-        g = engine.game(sid)
+    for game, submit in ((False, engine.submit), (True, engine.submit_second))[:1 + second]:
+        bot = Bot(spec, engine.workshop(workshop_id).seed)
+        g = engine.game(sid, second=game)
+        bot.read_report(g.view0)
+        while not g.finished:
+            view = g.view()
+            plan = decision_to_plan(bot.decide(view), view, g)
+            submit(sid, g.rounds_done + 1, plan)
+            g = engine.game(sid, second=game)
     return sid

@@ -3,8 +3,9 @@
 Every write commits before the function returns, so a round the trainee was
 told is saved is on disk. The database holds only what cannot be recomputed:
 the workshops (scenario, rounds, seed), the trainees, and each submitted plan
-with its results and profile features; games are rebuilt by replaying the
-plans on the same seed.
+with its results and profile features (the second game's rounds, played after
+the debrief, in a table of their own); games are rebuilt by replaying the plans
+on the same seed.
 """
 
 from __future__ import annotations
@@ -38,15 +39,6 @@ CREATE TABLE IF NOT EXISTS trainees (
     joined TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS trainees_by_workshop ON trainees(workshop_id);
-CREATE TABLE IF NOT EXISTS rounds (
-    trainee_id TEXT NOT NULL REFERENCES trainees(id),
-    round INTEGER NOT NULL,
-    plan_json TEXT NOT NULL,
-    results_json TEXT NOT NULL,
-    features_json TEXT NOT NULL,
-    submitted TEXT NOT NULL,
-    PRIMARY KEY (trainee_id, round)
-);
 CREATE TABLE IF NOT EXISTS practice (
     trainee_id TEXT PRIMARY KEY REFERENCES trainees(id),
     plan_json TEXT NOT NULL,
@@ -59,7 +51,16 @@ CREATE TABLE IF NOT EXISTS bots (
     result_json TEXT NOT NULL,
     PRIMARY KEY (workshop_id, version)
 );
-"""
+""" + "".join(f"""
+CREATE TABLE IF NOT EXISTS {table} (
+    trainee_id TEXT NOT NULL REFERENCES trainees(id),
+    round INTEGER NOT NULL,
+    plan_json TEXT NOT NULL,
+    results_json TEXT NOT NULL,
+    features_json TEXT NOT NULL,
+    submitted TEXT NOT NULL,
+    PRIMARY KEY (trainee_id, round)
+);""" for table in ("rounds", "second_game"))  # the first game's rounds, the second game's
 
 #: Columns added since the first release: a database of an earlier version gets them on opening.
 ADDED_COLUMNS: dict[str, dict[str, str]] = {
@@ -75,6 +76,7 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "view_key": "TEXT",
         "join_code": "TEXT",
         "anonymous": "INTEGER NOT NULL DEFAULT 0",
+        "second_rounds": "INTEGER NOT NULL DEFAULT 2",
     },
     "trainees": {
         "code": "TEXT",
@@ -109,6 +111,7 @@ class WorkshopRow:
         view_key: The key of its read-only projector view (no facilitator controls, no codes).
         join_code: The short code trainees type at /join (`JOIN_CODE_LENGTH` letters and digits).
         anonymous: The projector view shows "Trainee 1, 2 …" instead of the display names.
+        second_rounds: Rounds of the second, shorter game played after the debrief (0 = none).
     """
 
     id: str
@@ -129,6 +132,7 @@ class WorkshopRow:
     view_key: str = ""
     join_code: str = ""
     anonymous: bool = False
+    second_rounds: int = 2
 
 
 @dataclass(frozen=True)
@@ -154,14 +158,14 @@ class TraineeRow:
 
 WORKSHOP_SELECT = ("SELECT id, title, scenario_name, scenario_json, rounds, seed, created, paced, "
                    "round_seconds, open_round, status, deadline, remaining, language, token, view_key, "
-                   "join_code, anonymous FROM workshops")
+                   "join_code, anonymous, second_rounds FROM workshops")
 TRAINEE_SELECT = ("SELECT id, workshop_id, name, joined, rowid, code, removed, merged_into "
                   "FROM trainees")
 
 
 def _workshop(r: tuple) -> WorkshopRow:
     return WorkshopRow(*r[:7], bool(r[7]), int(r[8]), int(r[9]), *r[10:14],
-                       *(x or "" for x in r[14:17]), bool(r[17]))
+                       *(x or "" for x in r[14:17]), bool(r[17]), int(r[18]))
 
 
 def _trainee(r: tuple) -> TraineeRow:
@@ -234,19 +238,20 @@ class Store:
 
     def add_workshop(self, title: str, scenario_name: str, scenario_json: str, rounds: int,
                      seed: int, paced: bool = False, round_seconds: int = 0,
-                     language: str = "en") -> WorkshopRow:
+                     language: str = "en", second_rounds: int = 2) -> WorkshopRow:
         """Store a new workshop with an unguessable id, its own token and view key, and a free join code."""
         with self._lock, self._connect() as db:
             row = WorkshopRow(secrets.token_urlsafe(9), title, scenario_name, scenario_json,
                               int(rounds), int(seed), now(), bool(paced), int(round_seconds),
                               language=language, token=secrets.token_urlsafe(24),
-                              view_key=secrets.token_urlsafe(12), join_code=_free_join_code(db))
+                              view_key=secrets.token_urlsafe(12), join_code=_free_join_code(db),
+                              second_rounds=int(second_rounds))
             db.execute("INSERT INTO workshops (id, title, scenario_name, scenario_json, rounds, "
-                       "seed, created, paced, round_seconds, language, token, view_key, join_code) "
-                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       "seed, created, paced, round_seconds, language, token, view_key, join_code, "
+                       "second_rounds) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                        (row.id, row.title, row.scenario_name, row.scenario_json, row.rounds,
                         row.seed, row.created, int(row.paced), row.round_seconds, row.language,
-                        row.token, row.view_key, row.join_code))
+                        row.token, row.view_key, row.join_code, row.second_rounds))
         return row
 
     def workshop(self, workshop_id: str) -> WorkshopRow | None:
@@ -341,30 +346,38 @@ class Store:
     # ------------------------------------------------------------------ rounds
 
     def add_round(self, trainee_id: str, round_no: int, plan: dict[str, Any],
-                  results: dict[str, float], features: dict[str, Any]) -> None:
+                  results: dict[str, float], features: dict[str, Any], second: bool = False) -> None:
         """Store a submitted round (committed before returning).
+
+        Args:
+            trainee_id: The trainee.
+            round_no: The round (1-based).
+            plan: The plan played.
+            results: The quarter's results.
+            features: The plan's profile features.
+            second: A round of the second game (stored apart: it never changes the first's).
 
         Raises:
             sqlite3.IntegrityError: If that round was already stored.
         """
         with self._lock, self._connect() as db:
-            db.execute("INSERT INTO rounds VALUES (?,?,?,?,?,?)",
+            db.execute(f"INSERT INTO {_rounds_table(second)} VALUES (?,?,?,?,?,?)",
                        (trainee_id, int(round_no), json.dumps(plan), json.dumps(results),
                         json.dumps(features), now()))
 
-    def rounds(self, trainee_id: str) -> list[RoundRow]:
-        """A trainee's rounds in order."""
+    def rounds(self, trainee_id: str, second: bool = False) -> list[RoundRow]:
+        """A trainee's rounds in order (`second`: of the second game)."""
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM rounds WHERE trainee_id=? ORDER BY round",
+            rows = db.execute(f"SELECT * FROM {_rounds_table(second)} WHERE trainee_id=? ORDER BY round",
                               (trainee_id,)).fetchall()
         return [RoundRow(r[0], r[1], json.loads(r[2]), json.loads(r[3]), json.loads(r[4]), r[5])
                 for r in rows]
 
-    def round_counts(self, workshop_id: str) -> dict[str, int]:
-        """Rounds submitted per trainee of a workshop."""
+    def round_counts(self, workshop_id: str, second: bool = False) -> dict[str, int]:
+        """Rounds submitted per trainee of a workshop (`second`: of the second game)."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT t.id, COUNT(r.round) FROM trainees t LEFT JOIN rounds r "
+                f"SELECT t.id, COUNT(r.round) FROM trainees t LEFT JOIN {_rounds_table(second)} r "
                 "ON r.trainee_id = t.id WHERE t.workshop_id=? GROUP BY t.id", (workshop_id,))
             return {r[0]: int(r[1]) for r in rows.fetchall()}
 
@@ -401,6 +414,11 @@ class Store:
         with self._lock, self._connect() as db:
             db.execute("INSERT OR REPLACE INTO bots VALUES (?,?,?)",
                        (workshop_id, version, json.dumps(result)))
+
+
+def _rounds_table(second: bool) -> str:
+    """The table of a game's rounds: the first game's, or the second game's."""
+    return "second_game" if second else "rounds"
 
 
 def _free_join_code(db: sqlite3.Connection) -> str:
