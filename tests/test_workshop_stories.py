@@ -10,7 +10,7 @@ import pytest
 from sim.i18n import localize
 from sim.workshop.engine import WorkshopEngine
 from sim.workshop.game import Game, Plan
-from sim.workshop.stories import ATTENTION, GREW, POTENTIAL, STORY_TEXT
+from sim.workshop.stories import ATTENTION, GREW, POTENTIAL, RISK_LESSONS, STORY_TEXT
 
 ROUNDS = 3
 SHARES = {"service": 0.6, "complaints": 0.2, "points": 0.0, "acquisition": 0.2}
@@ -115,6 +115,11 @@ def check_story(s, j: int, states: list[dict[str, np.ndarray]], plans: list[dict
 
     assert (f"their chance of leaving ran at {quarter(states[0]['hazard'][j])} a quarter (the median "
             f"customer's at {quarter(states[0]['median'])})") in s.knowledge[0]
+    if s.key in RISK_LESSONS:
+        riskier = states[0]["hazard"][j] > states[0]["median"]
+        assert ("were more likely to leave than the median customer" in s.lesson) == riskier
+        assert ("no more likely to leave than the median customer" in s.lesson) == (
+            not riskier and s.attention >= ATTENTION)
     ceiling = col["growth_max"][0] / col["growth"][0]
     told = [k for k in s.knowledge if "potential" in k]
     assert bool(told) == (ceiling >= POTENTIAL)

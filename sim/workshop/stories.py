@@ -375,9 +375,10 @@ def _riskier(first: dict[str, Any], start: dict[str, Any]) -> bool:
     return first["risk"] > start["risk_median"]
 
 
-#: The lessons that turn on attention and risk, per story: (attention to a customer no more
-#: likely to leave than most, attention to one more likely to leave, no attention).
-RISK_LESSONS: dict[str, tuple[str, str, str]] = {
+#: The lessons that turn on attention and risk, per story: with attention to a customer no more
+#: likely to leave than the median one, with attention to one more likely to leave, and the same
+#: two without attention.
+RISK_LESSONS: dict[str, tuple[str, str, str, str]] = {
     "liked": (N_("{name}, whom you like, received {versus}, though when your first round began they "
                  "were no more likely to leave than the median customer: money spent on sympathy "
                  "buys goodwill you already have (affinity bias)."),
@@ -385,11 +386,21 @@ RISK_LESSONS: dict[str, tuple[str, str, str]] = {
                  "more likely to leave than the median customer, so the risk justified it, not the "
                  "sympathy (affinity bias)."),
               N_("Liking {name} did not steer your money: they received {versus}. Service follows "
-                 "value and risk, not sympathy (affinity bias).")),
-    "loud": (N_("{name}, the loudest, received {versus}; loud is not the same as at risk, and "
-                "serving the loudest first leaves quieter customers waiting (salience bias)."),) * 2 + (
+                 "value and risk, not sympathy (affinity bias)."),
+              N_("Liking {name} did not steer your money: they received {versus}; when your first "
+                 "round began they were more likely to leave than the median customer, and it is "
+                 "that risk, not sympathy, that earns service (affinity bias).")),
+    "loud": (N_("{name}, the loudest, received {versus}, though when your first round began they were "
+                "no more likely to leave than the median customer: loud is not the same as at risk, "
+                "and serving the loudest first leaves quieter customers waiting (salience bias)."),
+             N_("{name}, the loudest, received {versus}; when your first round began they were more "
+                "likely to leave than the median customer, so the risk justified it, not the noise "
+                "(salience bias)."),
              N_("{name}'s noise did not steer your money: they received {versus}. Loud is not the "
-                "same as at risk (salience bias)."),),
+                "same as at risk (salience bias)."),
+             N_("{name}'s noise did not steer your money: they received {versus}; when your first "
+                "round began they were more likely to leave than the median customer, and it is "
+                "that risk, not the noise, that earns service (salience bias).")),
     "big": (N_("{name}, your biggest account, received {versus}, though when your first round "
                "began they were no more likely to leave than the median customer: size makes a "
                "customer look important, not vulnerable (big-account bias)."),
@@ -397,13 +408,19 @@ RISK_LESSONS: dict[str, tuple[str, str, str]] = {
                "were more likely to leave than the median customer, so the risk justified it, not "
                "the size (big-account bias)."),
             N_("{name}'s size did not steer your money: they received {versus}. Size makes a customer "
-               "look important, not vulnerable (big-account bias).")),
+               "look important, not vulnerable (big-account bias)."),
+            N_("{name}'s size did not steer your money: they received {versus}; when your first "
+               "round began they were more likely to leave than the median customer, and it is "
+               "that risk, not the size, that earns service (big-account bias).")),
 }
 
 
 def _lesson_by_risk(s: Story, first: dict[str, Any], start: dict[str, Any]) -> Message:
-    calm, risky, plain = RISK_LESSONS[s.key]
-    text = plain if s.attention < ATTENTION else risky if _riskier(first, start) else calm
+    calm, risky, calm_plain, risky_plain = RISK_LESSONS[s.key]
+    if s.attention >= ATTENTION:
+        text = risky if _riskier(first, start) else calm
+    else:
+        text = risky_plain if _riskier(first, start) else calm_plain
     return msg(text, name=s.name, versus=versus(s.attention))
 
 
