@@ -51,6 +51,7 @@ from sim.metrics import HEADLINE, METRICS, RETENTION_SPEND
 if TYPE_CHECKING:
     from sim.result import Result, Window
     from sim.scenario import Currency, Scenario
+    from sim.sweep import SweepPoint
 
 #: File names of the figures written beside the report, in report order.
 FIGURES = ("churn_curve.png", "revenue_curve.png", "satisfaction_loyalty.png", "comparison.png")
@@ -1055,6 +1056,27 @@ def _means_html(rows: list[dict[str, Any]], result: Result, st: Style, per_year:
     return _tables(e(st.t(N_("metric"))), list(col_of), heads, lambda i, n: cell(i, col_of[n]))
 
 
+def _diff_cell(metric: str, diff: Sequence[float], pct: Sequence[float], st: Style,
+               per_year: float = math.nan) -> str:
+    """A paired difference's table cell, highlighted when its interval excludes zero.
+
+    `diff` is (mean, low, high, p), `pct` the mean and bounds in % of the other arm's
+    mean, `per_year` the mean per customer per year (NaN: not shown).
+    """
+    e = html.escape
+    d, lo, hi, pv = diff
+    pc, plo, phi = pct
+    cls = ' class="clear"' if _clear(lo, hi) else ""
+    lines = [f"<b>{e(st.value(d, metric, diff=True))}</b> <small>{e(st.ci(lo, hi, metric, diff=True))}</small>"]
+    if math.isfinite(pc):
+        lines.append(f"{e(st.pct(pc, True))} <small>{e(st.ci(plo, phi, pct=True))}</small>")
+    if math.isfinite(per_year):
+        lines.append("<small>" + e(st.t(msg("{value} per customer per year",
+                                              value=st.value(per_year, metric, diff=True)))) + "</small>")
+    lines.append(f"<small>p = {e(fmt_p(pv))}</small>")
+    return f"<td{cls}>{'<br>'.join(lines)}</td>"
+
+
 def _diffs_html(rows: list[dict[str, Any]], result: Result, st: Style, roi: bool = True,
                 per_year: bool = True) -> str:
     e = html.escape
@@ -1073,20 +1095,9 @@ def _diffs_html(rows: list[dict[str, Any]], result: Result, st: Style, roi: bool
             h = hl.get(p)
             return f"<td>{e(roi_text(h, st)) if h else '–'}</td>"
         r = rows[i]
-        metric = r["metric"]
-        d, lo, hi, pv = r["diffs"].get(p, (math.nan,) * 4)
-        pc, plo, phi = r["pcts"].get(p, (math.nan,) * 3)
-        cls = ' class="clear"' if _clear(lo, hi) else ""
-        lines = [f"<b>{e(st.value(d, metric, diff=True))}</b> "
-                 f"<small>{e(st.ci(lo, hi, metric, diff=True))}</small>"]
-        if math.isfinite(pc):
-            lines.append(f"{e(st.pct(pc, True))} <small>{e(st.ci(plo, phi, pct=True))}</small>")
-        pcy = result.per_customer_year(d, metric) if per_year else math.nan
-        if math.isfinite(pcy):
-            lines.append("<small>" + e(st.t(msg("{value} per customer per year",
-                                                  value=st.value(pcy, metric, diff=True)))) + "</small>")
-        lines.append(f"<small>p = {e(fmt_p(pv))}</small>")
-        return f"<td{cls}>{'<br>'.join(lines)}</td>"
+        d = r["diffs"].get(p, (math.nan,) * 4)
+        pcy = result.per_customer_year(d[0], r["metric"]) if per_year else math.nan
+        return _diff_cell(r["metric"], d, r["pcts"].get(p, (math.nan,) * 3), st, pcy)
 
     col_of = {e(st.t(msg("{arm} − {base}", arm=p, base=base))): p for p in others}
     return _tables(e(st.t(N_("metric"))), list(col_of), heads, cell)
@@ -1204,26 +1215,15 @@ def render_html(result: Result, images: Mapping[str, bytes], version: str, *, la
     sc = result.scenario
     e = html.escape
     t = st.t
-    imgs = "".join(
-        f'<figure><img alt="{e(name)}" src="data:image/png;base64,'
-        f'{base64.b64encode(data).decode("ascii")}"></figure>'
-        for name, data in images.items())
     seeds = "".join(f"<li>{e(t(msg('replication {n}', n=i)))}: <code>{s}</code></li>"
                     for i, s in enumerate(result.seeds))
     dl = _meta_html(result, st, version, scenario_file)
     rows = comparison_rows(result.summary, result.comparison, result.policies, result.baseline)
     headline, diffs, pairwise = _comparisons_html(result, rows, st)
     win_html = _windows_html(result, windows, st)
-    lang_attr = "zh-CN" if st.lang == "zh_CN" else "en"
-    title = e(t(msg("Retention Lab — {name}", name=sc.name)))
     link = f'<a href="{e(scenario_file)}">{e(scenario_file)}</a>'
     words = _words(result, st, version)
-    return f"""<!DOCTYPE html>
-<html lang="{lang_attr}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title><style>{_CSS}</style></head>
-<body>
-<h1>{title}</h1>
+    return _page(t(msg("Retention Lab — {name}", name=sc.name)), st, f"""
 <p>{e(sc.description.strip())}</p>
 {headline}
 <dl>{dl}</dl>
@@ -1235,7 +1235,7 @@ def render_html(result: Result, images: Mapping[str, bytes], version: str, *, la
 {win_html}
 <h2>{words["plots"]}</h2>
 <p>{words["plots_p"]}</p>
-{imgs}
+{_images_html(images)}
 <h2>{words["segments"]}</h2>
 <p>{words["segments_p"]}</p>
 {_frame_html(result.segments, st)}
@@ -1245,8 +1245,31 @@ def render_html(result: Result, images: Mapping[str, bytes], version: str, *, la
 <details><summary>{words["seeds_n"]}</summary>
 <ul>{seeds}</ul></details>
 <p><small>{words["made"]}</small></p>
-</body></html>
+""")
+
+
+def _page(title: str, st: Style, body: str) -> str:
+    """A whole self-contained page: `title` (plain text) as its title and heading, then `body` (HTML)."""
+    lang_attr = "zh-CN" if st.lang == "zh_CN" else "en"
+    head = html.escape(title)
+    return f"""<!DOCTYPE html>
+<html lang="{lang_attr}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{head}</title><style>{_CSS}</style></head>
+<body>
+<h1>{head}</h1>{body}</body></html>
 """
+
+
+def _images_html(images: Mapping[str, bytes]) -> str:
+    """PNG images embedded as data URIs, in order."""
+    return "".join(f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,'
+                   f'{base64.b64encode(data).decode("ascii")}"></figure>' for name, data in images.items())
+
+
+def _dl(items: Mapping[str, str], st: Style) -> str:
+    """A definition list's items: each key (marked text) translated and escaped, each value HTML."""
+    return "".join(f"<dt>{html.escape(st.t(k))}</dt><dd>{v}</dd>" for k, v in items.items())
 
 
 def _words(result: Result, st: Style, version: str) -> dict[str, str]:
@@ -1274,23 +1297,30 @@ def _words(result: Result, st: Style, version: str) -> dict[str, str]:
 
 def _meta_html(result: Result, st: Style, version: str, scenario_file: str) -> str:
     """The run's particulars as a definition list's items."""
-    sc, e, t = result.scenario, html.escape, st.t
-    currency = sc.market.currency
+    sc, e = result.scenario, html.escape
     meta = {
         N_("scenario"): e(sc.name),
         N_("arms"): ", ".join(e(p) for p in result.policies),
         N_("baseline"): e(result.baseline),
         N_("replications"): str(len(result.seeds)),
-        N_("horizon"): e(t(periods_text(sc.horizon, sc.period))) + f" ({st.num(result.years)} "
+        **_basis_items(sc, st),
+        N_("resolved scenario"): f'<a href="{e(scenario_file)}">{e(scenario_file)}</a>',
+        "retention-lab": e(version),
+    }
+    return _dl(meta, st)
+
+
+def _basis_items(sc: Scenario, st: Style) -> dict[str, str]:
+    """What the numbers are reckoned on: horizon (in years too), customers, currency, root seed."""
+    e, t = html.escape, st.t
+    currency = sc.market.currency
+    return {
+        N_("horizon"): e(t(periods_text(sc.horizon, sc.period))) + f" ({st.num(_years(sc))} "
                        + e(t(N_("years"))) + ")",
         N_("customers at the start"): st.num(sc.population.size),
         N_("currency"): e(f"{currency.code} ({st.unit()})") if currency else e(t(N_("plain numbers"))),
         N_("root seed"): f"<code>{sc.seed}</code>",
-        N_("resolved scenario"): f'<a href="{e(scenario_file)}">{e(scenario_file)}</a>',
-        "retention-lab": e(version),
     }
-    dl = "".join(f"<dt>{e(t(k))}</dt><dd>{v}</dd>" for k, v in meta.items())
-    return dl
 
 
 def _comparisons_html(result: Result, rows: list, st: Style) -> tuple[str, str, str]:
@@ -1334,6 +1364,146 @@ def _windows_html(result: Result, windows: Sequence[tuple[str, Window]], st: Sty
             'and NPS averaged over it, churn rate = customers lost in it ÷ customers active at its start '
             'plus those won in it.')))}</p>" + win_html)
     return win_html
+
+
+# --------------------------------------------------------------------------- the sweep's page
+
+#: Metrics of a sweep's page shown open; the others are folded.
+SWEEP_OPEN = ("churn_rate", "revenue", "profit")
+
+
+def render_sweep_html(frame: pd.DataFrame, pairs: pd.DataFrame, points: Sequence[SweepPoint],
+                      scenario: Scenario, images: Mapping[str, bytes], version: str, *,
+                      lang: str | None = None, metrics: Sequence[str] = HEADLINE) -> str:
+    """The self-contained page of a sweep: per metric, its plot and the comparison across points.
+
+    For each metric: its plot (`images["sweep_<metric>.png"]`), each arm's mean at each
+    point; each arm minus the baseline at the same point; each arm minus the same arm at
+    the first point (all paired: every point runs on the root seed). Money in the
+    scenario's currency, totals with their time basis.
+
+    Args:
+        frame: `sweep.csv` as a DataFrame (`sim.sweep.sweep_frame`).
+        pairs: `sweep_comparison.csv` as a DataFrame (`sim.sweep.sweep_comparison`).
+        points: The grid (`sim.sweep.SweepPoint`s).
+        scenario: The base scenario.
+        images: The sweep's PNG bytes keyed by file name, shown in this order.
+        version: The package version.
+        lang: Language (default: the scenario's).
+        metrics: The metrics compared.
+
+    Returns:
+        The HTML text; each point's own report and the CSV files are linked.
+    """
+    st = Style(lang or scenario.language, scenario.market.currency)
+    e, t = html.escape, st.t
+    arms = [p.name for p in scenario.policies]
+    words = {k: e(t(v)) for k, v in {
+        "intro": msg("Every point runs the scenario with the values shown, on the root seed {seed}: the "
+                     "points meet the same customers and random numbers, so differences between points "
+                     "are paired, as between arms.", seed=scenario.seed),
+        "compare": N_("Comparison across points"),
+        "compare_p": N_("Per metric: the plot; each arm's mean with its 95 % interval; each arm minus the "
+                        "baseline at the same point; each arm minus the same arm at the first point. "
+                        "Differences are paired, replication by replication, with their 95 % interval, the "
+                        "change in %, per customer per year and the p-value; highlighted: the interval "
+                        "excludes zero."),
+        "plots": N_("Plots"), "files": N_("Files"),
+        "made": msg("Made by retention-lab {version}.", version=version),
+    }.items()}
+    meta = {
+        N_("scenario"): e(scenario.name),
+        N_("parameters swept"): "<br>".join(
+            f"<code>{e(path)}</code> = " + ", ".join(e(str(v)) for v in dict.fromkeys(
+                pt.values[path] for pt in points)) for path in (points[0].values if points else {})),
+        N_("sweep points"): str(len(points)),
+        N_("arms"): ", ".join(e(a) for a in arms),
+        N_("baseline"): e(scenario.baseline_policy),
+        N_("replications"): str(points[0].scenario.replications if points else scenario.replications),
+        **_basis_items(scenario, st),
+        "retention-lab": e(version),
+    }
+    sections = "".join(_sweep_metric_html(frame, pairs, points, scenario, metric, st,
+                                          {k: v for k, v in images.items() if k == f"sweep_{metric}.png"})
+                       for metric in metrics)
+    rest = {k: v for k, v in images.items() if k not in {f"sweep_{m}.png" for m in metrics}}
+    plots = f"<h2>{words['plots']}</h2>{_images_html(rest)}" if rest else ""
+    files = "".join(f'<li><a href="{e(f)}">{e(f)}</a></li>'
+                    for f in ("sweep.csv", "sweep_comparison.csv",
+                              *(f"{pt.folder}/report.html" for pt in points)))
+    return _page(t(msg("Retention Lab — {name}: parameter sweep", name=scenario.name)), st, f"""
+<p>{e(scenario.description.strip())}</p>
+<p>{words["intro"]}</p>
+<dl>{_dl(meta, st)}</dl>
+<h2>{words["compare"]}</h2>
+<p>{words["compare_p"]}</p>
+{sections}
+{plots}
+<h2>{words["files"]}</h2>
+<ul>{files}</ul>
+<p><small>{words["made"]}</small></p>
+""")
+
+
+def _sweep_metric_html(frame: pd.DataFrame, pairs: pd.DataFrame, points: Sequence[SweepPoint],
+                       scenario: Scenario, metric: str, st: Style, images: Mapping[str, bytes]) -> str:
+    """One metric of a sweep's page: its plot, means, against the baseline, against the first point."""
+    e, t = html.escape, st.t
+    arms = [p.name for p in scenario.policies]
+    base = scenario.baseline_policy
+    means = frame[frame.metric == metric].set_index(["point", "policy"])
+    pair = pairs[pairs.metric == metric].set_index(["point", "policy", "against_point", "against_policy"])
+    bases = {pt.index: t(basis_of(metric, pt.scenario)) for pt in points}
+    one_basis = len(set(bases.values())) <= 1
+
+    def head(pt: SweepPoint) -> str:
+        label = " ".join(f"{k}={v}" for k, v in pt.values.items())
+        basis = "" if one_basis else f"<br><small>{e(bases[pt.index])}</small>"
+        return (f'<th class="m"><a href="{e(pt.folder)}/report.html">{e(pt.folder)}</a><br>'
+                f"<small>{e(label)}</small>{basis}</th>")
+
+    def mean_cell(i: int, arm: str) -> str:
+        key = (points[i].index, arm)
+        if key not in means.index:
+            return "<td>–</td>"
+        m, lo, hi = (float(means.at[key, c]) for c in ("mean", "ci_low", "ci_high"))
+        return f"<td>{e(st.value(m, metric))}<br><small>{e(st.ci(lo, hi, metric))}</small></td>"
+
+    def diff_cell(pt: SweepPoint, arm: str, against: tuple[int, str]) -> str:
+        key = (pt.index, arm, *against)
+        if key not in pair.index:
+            return "<td>–</td>"
+        r = pair.loc[key]
+        d = tuple(float(r[c]) for c in ("diff_mean", "diff_ci_low", "diff_ci_high", "p_value"))
+        pct = tuple(float(r[c]) for c in ("pct_mean", "pct_ci_low", "pct_ci_high"))
+        per_year = (d[0] / pt.scenario.population.size / _years(pt.scenario)
+                    if METRICS.get(metric) is not None and METRICS[metric].summary == "sum" else math.nan)
+        return _diff_cell(metric, d, pct, st, per_year)
+
+    what = e(t(N_("point")))
+    names = [e(t(msg("{arm} (baseline)", arm=a)) if a == base else a) for a in arms]
+    arm_of = dict(zip(names, arms, strict=True))
+    others = [a for a in arms if a != base]
+    vs_base = {e(t(msg("{arm} − {base}", arm=a, base=base))): a for a in others}
+    later = points[1:]
+    first = points[0] if points else None
+    body = (_images_html(images) + f"<p>{e(t(N_('mean, 95 % CI')))}</p>"
+            + _tables(what, names, [head(pt) for pt in points], lambda i, n: mean_cell(i, arm_of[n])))
+    if others:
+        body += (f"<p>{e(t(msg('Each arm minus {arm} at the same point (paired)', arm=base)))}</p>"
+                 + _tables(what, list(vs_base), [head(pt) for pt in points],
+                           lambda i, n: diff_cell(points[i], vs_base[n], (points[i].index, base))))
+    if first is not None and later:
+        at = " ".join(f"{k}={v}" for k, v in first.values.items())
+        body += (f"<p>{e(t(msg('Each arm minus the same arm at {point} ({values}), paired across points',
+                                   point=first.folder, values=at)))}</p>"
+                 + _tables(what, names, [head(pt) for pt in later],
+                           lambda i, n: diff_cell(later[i], arm_of[n], (first.index, arm_of[n]))))
+    title = e(metric_label(metric, st.lang)) + (f" <small>{e(next(iter(bases.values())))}</small>"
+                                                if one_basis and bases else "")
+    opened = " open" if metric in SWEEP_OPEN else ""
+    return (f'<details{opened} data-metric="{e(metric)}"><summary><h3 style="display:inline">{title}</h3>'
+            f"</summary>{body}</details>")
 
 
 def run_line(result: Result, st: Style) -> str:

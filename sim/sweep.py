@@ -14,9 +14,9 @@ skips points whose marker matches. Each point's replications stream to
 `point-XXX/replications/` as they finish, so a point interrupted mid-way
 (Ctrl-C, a killed process) resumes at replication level: only the missing
 replications are computed. `sweep.csv`, `sweep_comparison.csv` (any arm at any
-point against any other, paired: the points share the root seed) and the `sweep_<metric>.png`
-plots are built from the points' files, so a resumed sweep gives the same
-`sweep.csv` as an uninterrupted one.
+point against any other, paired: the points share the root seed), the `sweep_<metric>.png`
+plots and the sweep's `report.html` (`sim.report.render_sweep_html`) are built from the
+points' files, so a resumed sweep gives the same `sweep.csv` as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -584,7 +584,8 @@ def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
         lang: Language of the reports and plots (default: the scenario's `language`).
 
     Returns:
-        The outcome; `sweep.csv` and `sweep_<metric>.png` are written last.
+        The outcome; `sweep_comparison.csv`, `sweep_<metric>.png`, the sweep's `report.html`
+        and `sweep.csv` are written last.
 
     Raises:
         ScenarioError: If a path or value is bad (before anything runs).
@@ -618,15 +619,21 @@ def run_sweep(scenario: Scenario, parameters: Mapping[str, Sequence[Any]],
         write_result(result, folder, plots=plots, lang=lang)
         atomic_write(folder / DONE, _digest(resolved_yaml(result.scenario, result.seeds)) + "\n")
     frame = sweep_frame(out, points)
-    atomic_write(out / "sweep_comparison.csv", csv_text(sweep_comparison(out, points)))
+    pairs = sweep_comparison(out, points)
+    atomic_write(out / "sweep_comparison.csv", csv_text(pairs))
     if plots:
-        from sim.report import png_bytes
+        from sim import __version__
+        from sim.report import png_bytes, render_sweep_html
 
         policies = [p.name for p in scenario.policies]
+        images = {}
         for metric in HEADLINE:
             fig = plot_sweep(frame, parameters, metric, policies, scenario.baseline_policy,
                              lang=lang or scenario.language, scenario=scenario)
-            atomic_write(out / f"sweep_{metric}.png", png_bytes(fig))
+            images[f"sweep_{metric}.png"] = png_bytes(fig)
+            atomic_write(out / f"sweep_{metric}.png", images[f"sweep_{metric}.png"])
+        atomic_write(out / "report.html", render_sweep_html(frame, pairs, points, scenario, images, __version__,
+                                                             lang=lang))
     atomic_write(out / "sweep.csv", csv_text(frame))
     return SweepOutcome(out, points, skipped, frame)
 

@@ -176,7 +176,7 @@ def test_sweep_refuses_resumes_and_forces(small: Path, copy: Path, tmp_path: Pat
     res = runner.invoke(app, [*sweep, "--out", str(copy), "--force"])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in copy.iterdir() if not p.name.endswith(".png")) == [
-        "point-000", "sweep.csv", "sweep_comparison.csv"]
+        "point-000", "report.html", "sweep.csv", "sweep_comparison.csv"]
     assert foreign_files(copy) == []  # everything a sweep writes is known as a result (for --force)
 
     done = snapshot(copy)
