@@ -773,6 +773,7 @@ def sweep_command(
     typer.echo(f"\nresults:   {out_dir}")
     typer.echo(f"sweep.csv: {out_dir / 'sweep.csv'}")
     typer.echo(f"pairs:     {out_dir / 'sweep_comparison.csv'}")
+    typer.echo(f"report:    {out_dir / 'report.html'}")
 
 
 def _sweep_text(frame: pd.DataFrame, outcome: Any, sc: Scenario, lang: str = "en") -> str:

@@ -143,6 +143,7 @@ def test_sweep_writes_its_page_from_the_command_line(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["sweep", str(src), "--set", "horizon=8,10", "--out", str(out),
                                    "--workers", "1", "--lang", "zh_CN"])
     assert res.exit_code == 0, res.output
+    assert f"report:    {out / 'report.html'}" in res.stdout
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "参数扫描" in page and "Comparison across points" not in page
     # The points differ in horizon: each row says what its totals are summed over.
