@@ -55,6 +55,7 @@ from typing import Any
 
 import numba as _numba
 from llvmlite import binding as _llvm
+from numba.extending import overload as _overload
 
 _SIM_IMPORT = re.compile(r"^from (sim(?:\.\w+)*) import ([\w, ()]+)", re.MULTILINE)
 
@@ -196,3 +197,21 @@ def rule(fn: Callable[..., Any]) -> Any:
     called from Python (it is then compiled on its own).
     """
     return _numba.njit(inline="always", cache=True, nogil=True, error_model="numpy")(fn)
+
+
+def by_type(fn: Callable[..., Any]) -> Callable[[Callable[..., Any]], Any]:
+    """Compile calls to the rule `fn` as the implementation a chooser returns for the arguments' types.
+
+    The decorated chooser receives numba types in place of the arguments and
+    returns the function to compile (inlined like a rule), so a choice such as
+    "weekly or not" is made once, when a kernel is compiled, instead of being
+    a branch in every iteration of a loop. `fn` itself stays the plain-Python
+    rule (what runs with `NUMBA_DISABLE_JIT=1`); the implementations must do
+    what it does.
+    """
+    return _overload(fn, inline="always")
+
+
+def is_none(numba_type: Any) -> bool:
+    """Whether a chooser's argument type (`by_type`) is None's."""
+    return isinstance(numba_type, _numba.types.NoneType)

@@ -18,10 +18,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import types
-from numba.extending import overload
 
-from sim.jit import njit, rule
+from sim.jit import by_type, is_none, njit, rule
 from sim.streams import exp32_at
 
 F32 = np.float32
@@ -273,10 +271,10 @@ def period_switching(attraction, x, weeks, per_week):
     return compounded_switching(attraction, x, weeks, per_week)
 
 
-@overload(period_switching, inline="always")
+@by_type(period_switching)
 def _period_switching(attraction, x, weeks, per_week):  # pragma: no cover - compiled
     """`period_switching` compiled for the type of `weeks`."""
-    if isinstance(weeks, types.NoneType):
+    if is_none(weeks):
         return lambda attraction, x, weeks, per_week: weekly_switching(attraction, x)
     return lambda attraction, x, weeks, per_week: compounded_switching(attraction, x, weeks, per_week)
 
