@@ -979,25 +979,13 @@ def _run(scenario: Scenario, cohort: _Cohort, seed: int, periods: int, probe: bo
     Returns:
         Per period and segment: `active` (at the start), `purchases`, `churned`.
     """
-    from sim.agents.state import ACTIVE
     from sim.model import RetentionModel
+    from sim.targets import follow
 
     model = RetentionModel(scenario, policy=scenario.baseline_policy, rng=seed, keep_last=False)
     draws = np.random.default_rng(np.random.SeedSequence([seed, 16]))
     _place(model, cohort, draws, probe, dropouts, multipliers)
-    pop = model.customers
-    n0, k = pop.initial_size, len(cohort.names)
-    seg = pop.segment[:n0].astype(np.intp)
-    out = {name: np.zeros((periods, k)) for name in ("active", "purchases", "churned")}
-    for t in range(periods):
-        active = pop.status[:n0] == ACTIVE
-        before = pop.purchases_total[:n0].copy()
-        model.step()
-        bought = (pop.purchases_total[:n0] - before).astype(float)
-        gone = active & (pop.status[:n0] != ACTIVE)
-        out["active"][t] = np.bincount(seg, weights=active, minlength=k)
-        out["purchases"][t] = np.bincount(seg, weights=bought, minlength=k)
-        out["churned"][t] = np.bincount(seg, weights=gone, minlength=k)
+    out = follow(model, periods, rows=np.arange(model.customers.initial_size))
     vars(model).clear()  # break the model's reference cycles now (as sim.experiment does)
     return out
 

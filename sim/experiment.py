@@ -40,6 +40,7 @@ from sim.result import Result, assemble, load_result, mean_ci, paired
 from sim.rng import replication_seeds
 from sim.scenario import Scenario
 from sim.store import STORE_DIR, ReplicationResult, ReplicationStore, StoreMismatchError
+from sim.targets import solve
 
 __all__ = [
     "STORE_DIR",
@@ -73,6 +74,7 @@ def run_replication(scenario: Scenario, replication: int, seed: int,
         The replication's results.
     """
     summaries, series, segments = {}, {}, {}
+    scenario = solve(scenario)  # observed targets: solved once (`resolve`), here for a scenario that was not
     for arm, spec in enumerate(scenario.policies):
         model = RetentionModel(scenario, policy=spec.name, rng=seed, keep_last=False)
         if agents is None:
@@ -198,7 +200,7 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 
 def resolve(scenario: Scenario | str | Path, replications: int | None = None,
             seed: int | None = None) -> tuple[Scenario, list[int]]:
-    """The scenario as it will run (overrides applied) and its replication seeds."""
+    """The scenario as it will run (overrides applied, observed targets solved) and its replication seeds."""
     sc = load_scenario(scenario)
     updates: dict[str, Any] = {}
     if replications is not None:
@@ -207,7 +209,7 @@ def resolve(scenario: Scenario | str | Path, replications: int | None = None,
         updates["seed"] = seed
     if updates:
         sc = sc.model_copy(update=updates)
-    return sc, replication_seeds(sc.seed, sc.replications)
+    return solve(sc), replication_seeds(sc.seed, sc.replications)
 
 
 def run(scenario: Scenario | str | Path, replications: int | None = None, workers: int = 1,

@@ -189,6 +189,44 @@ class Spec(BaseModel):
 # --------------------------------------------------------------------------- population
 
 
+class Observed(Spec):
+    """What the firm sees of a segment's customers in a year: the model's constants are solved to match.
+
+    Each figure is optional. Given one, its constant is solved before the run
+    (`sim.targets`) so that, under the baseline arm, the segment's customers at
+    period 0 realise it over the first year: `annual_churn` sets the segment's
+    `churn`, purchases its `purchase_rate`, `nps` its `advocacy`; a value written
+    for that constant is replaced. Figures are of the first year as the run plays
+    it (after any `burn_in`, with the events that fall in it). An annual churn
+    below what switching to competitors alone causes lowers the segment's
+    `price_sensitivity` (its exposure to their pull) too. See docs/model.md,
+    "Observed targets".
+    """
+
+    annual_churn: float | None = Field(
+        None, gt=0, lt=1, description="Share of the segment's customers at period 0 who leave within the first "
+        "year (1 − the cohort's annual retention), e.g. 0.18.")
+    purchases_per_year: float | None = Field(
+        None, gt=0, description="Purchases per customer per year while a customer (first year, customers at "
+        "period 0).")
+    purchases_per_period: float | None = Field(
+        None, gt=0, description="The same per period of the scenario (give this or `purchases_per_year`).")
+    nps: float | None = Field(
+        None, ge=-100, le=100, description="Net promoter score of the segment's customers (% scoring 9–10 − % "
+        "scoring 0–6 of their true likelihood to recommend, the metric `nps`), averaged over the first year's "
+        "periods.")
+    solved: str | None = Field(
+        None, pattern=r"^[0-9a-f]{16}$", description="Written by a run into `scenario.resolved.yaml`: the "
+        "scenario the constants beside it were solved for. While the scenario is that one they are used as "
+        "they are (the file reruns bit for bit); remove it to solve again.")
+
+    @model_validator(mode="after")
+    def _one_purchase_figure(self) -> Observed:
+        if self.purchases_per_year is not None and self.purchases_per_period is not None:
+            raise ValueError("expected `purchases_per_year` or `purchases_per_period`, found both; give one")
+        return self
+
+
 class Segment(Spec):
     """A customer segment: its share and the distribution of its customers' traits.
 
@@ -196,6 +234,8 @@ class Segment(Spec):
     purchase rates are gamma distributed (shape `purchase_shape`, the NBD's r),
     baseline churn and per-purchase drop-out are beta distributed with the given
     mean and concentration (a + b; `None` makes the segment homogeneous).
+    `observed` gives what the firm sees instead (`Observed`): the constants it
+    names are then solved before the run.
     """
 
     name: str = Field(min_length=1, description="Segment label, as the manager sees it.")
@@ -242,6 +282,10 @@ class Segment(Spec):
     likability: float = Field(
         0.0, description="Mean of the likability trait managers react to (unrelated to value)."
     )
+    advocacy: float = Field(
+        0.0, ge=-1, le=1, description="Mean of the customers' own bent to recommend (the advocacy trait, on "
+        "the 0–1 scale of likelihood to recommend ÷ 10): moves NPS (and what surveys and referrals carry), "
+        "not satisfaction, churn or purchases.")
     satisfaction: float | None = Field(
         None, ge=0, le=1, description="Initial mean satisfaction; null = steady state."
     )
@@ -252,6 +296,9 @@ class Segment(Spec):
     needs_spread: float = Field(0.4, ge=0, description="Spread of needs inside the segment.")
     cost_to_serve: float = Field(0.5, ge=0, description="Cost of serving one customer per period.",
         json_schema_extra=weekly("amount"))
+    observed: Observed | None = Field(
+        None, description="What the firm sees of these customers (annual churn, purchases, NPS); the "
+        "constants it names are solved before the run so that the baseline arm realises it in the first year.")
 
 
 def _default_segments() -> tuple[Segment, ...]:
