@@ -153,10 +153,16 @@ def run_state(scenario: Scenario, out_dir: Path | str) -> str | None:
     Returns:
         "complete", "interrupted" (some of its replications or files are there), or None.
     """
+    from sim.loader import ScenarioError
     from sim.rng import replication_seeds
     from sim.store import ReplicationStore
+    from sim.targets import solve
 
     seeds = replication_seeds(scenario.seed, scenario.replications)
+    try:  # observed targets: the run's scenario is the solved one (an unreachable target: the run says so)
+        scenario = solve(scenario)
+    except ScenarioError:
+        pass
     if is_complete(out_dir, resolved_yaml(scenario, seeds)):
         return "complete"
     return "interrupted" if ReplicationStore(out_dir, scenario, seeds).holds() else None

@@ -66,6 +66,13 @@ def scenario(period: str = "week", burn_in: int = 0, high: bool = False, size: i
     return parse_text(text.replace("size: 10000", f"size: {size}"), "observed.yaml")
 
 
+def quick(extra: str = "") -> Scenario:
+    """A small monthly market entered at 30 % annual churn, under the uniform arm: quick rounds."""
+    text = MARKET.format(period="period: month", horizon=12, burn_in=0, share=1, more="")
+    text = text.replace("size: 10000", "size: 2000").replace("annual_churn: 0.18", "annual_churn: 0.3")
+    return parse_text(text + "baseline: even\n" + extra, "observed.yaml")
+
+
 def year_of(sc: Scenario, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The first year of the baseline arm: per segment, annual churn (from `churned_at`), purchases, NPS."""
     model = RetentionModel(sc, policy=sc.baseline_policy, rng=seed, keep_last=False)
@@ -125,9 +132,7 @@ def test_a_monthly_twin_with_a_burn_in_realises_the_targets_both_ways() -> None:
 
 
 def test_the_solution_is_deterministic_and_the_resolved_file_reruns_without_solving() -> None:
-    text = MARKET.format(period="period: month", horizon=12, burn_in=0, share=1, more="")
-    text = text.replace("size: 10000", "size: 2000").replace("annual_churn: 0.18", "annual_churn: 0.3")
-    sc = parse_text(text + "baseline: even\n", "observed.yaml")  # the uniform arm: quick rounds
+    sc = quick()
     first = targets.solve(sc)
     targets._SOLVED.clear()
     again = targets.solve(sc)
@@ -197,3 +202,13 @@ policies: [{name: a, kind: uniform}]
     (problem,) = err.value.problems
     assert problem.field == "population.segments[0].observed.annual_churn"
     assert "switching to competitors loses" in problem.message and "lower `switching_base`" in problem.message
+
+
+def test_a_complete_run_of_a_targeted_scenario_is_recognised_before_it_is_solved(tmp_path) -> None:
+    from sim.experiment import run
+    from sim.output import run_state, write_result
+
+    sc = quick("replications: 1\n")
+    write_result(run(sc), tmp_path, plots=False)
+    assert "solved: " in (tmp_path / "scenario.resolved.yaml").read_text(encoding="utf-8")
+    assert run_state(sc, tmp_path) == "complete"
