@@ -425,8 +425,9 @@ ROUND_SECONDS = 6
 def test_a_paced_class_with_a_countdown(browser, tmp_path):
     """The facilitator starts a paced workshop with a round timer; three trainees join, one
     rejoins from the same browser and keeps their session; the facilitator opens the rounds;
-    the countdown submits the standing plan of whoever has not submitted; the projector view
-    shows no token."""
+    the countdown submits the standing plan of whoever has not submitted; two trainees play the
+    second game and the facilitator sees before and after, in English and Chinese; the
+    projector view shows no token."""
     started = time.monotonic()
     srv = Server(tmp_path / "paced.sqlite", free_port(), extra=("--rounds", "1"))
     srv.start()
@@ -441,6 +442,7 @@ def test_a_paced_class_with_a_countdown(browser, tmp_path):
         fac = context(viewport={"width": 1280, "height": 900}).new_page()
         fac.goto(master)
         fac.fill("#rounds", "2")
+        fac.fill("#second_rounds", "1")
         fac.fill("#title", "Paced class")
         fac.check("#paced")
         fac.fill("#minutes", f"{ROUND_SECONDS / 60:.4f}")
@@ -538,6 +540,40 @@ def test_a_paced_class_with_a_countdown(browser, tmp_path):
         assert "Ben decides round 1" in ben.locator("#rounds").inner_text()
         assert ben.locator("#rounds").inner_text().count("time ran out") == 1
 
+        # After the debrief Ada and Ben play the second game (one round, at their own speed:
+        # nothing for the facilitator to open); Cy does not.
+        for name, liked in (("Ada", "0"), ("Ben", "40")):
+            page = pages[name]
+            page.goto(srv.base + "/debrief")
+            page.click("#second-link")
+            page.wait_for_load_state()
+            assert page.locator("#second-round-number").inner_text() == "1"
+            assert page.locator("#second-banner").is_visible()
+            page.fill("#list_liked", liked)
+            page.click("#submit")
+            page.wait_for_load_state()
+            assert page.locator("#before-after").is_visible()
+            assert "23.57%" in page.locator("#study-you").inner_text()
+            assert "not two months later" in page.locator("#study-you").inner_text()
+        shot(pages["Ben"], "33-second-game-Ben")
+        fac.goto(fac_url)
+        assert [fac.locator("#progress tr").nth(i).locator("td").nth(7).inner_text()
+                for i in (1, 2, 3)] == ["1 / 1", "1 / 1", "0 / 1"]
+        assert "Over 2 trainees" in fac.locator("#section-learning").inner_text()
+        assert "This class's figure" in fac.locator("#class-figure").inner_text()
+        assert "Affinity" in fac.locator("#class-learning").inner_text()
+        before_after = fac.locator("#trainee-learning").inner_text()
+        assert before_after.count("→") == 2 * 9 and "Cy" in before_after
+        shot(fac, "34-facilitator-before-after")
+        fac.click("#lang-zh_CN")  # the same in Chinese
+        fac.wait_for_load_state()
+        assert "复盘前后" in fac.locator("#section-learning").inner_text()
+        assert "本班的数字" in fac.locator("#class-figure").inner_text()
+        assert "而非两个月后" in fac.locator("#study-class").inner_text()
+        shot(fac, "34-facilitator-before-after-zh_CN")
+        fac.click("#lang-en")
+        fac.wait_for_load_state()
+
         # The projector view, opened in a browser without the token: no token anywhere.
         href = fac.locator("#projector").get_attribute("href")
         proj = context(viewport={"width": 1920, "height": 1080}).new_page()
@@ -547,9 +583,10 @@ def test_a_paced_class_with_a_countdown(browser, tmp_path):
         assert not any(t in html or t in proj.url for t in tokens)
         assert proj.locator("#projector-progress").inner_text().count("finished") == 3
         assert not proj.locator("#controls").count() and "resume" not in html.lower()
+        assert proj.locator("#class-learning").is_visible()
         shot(proj, "32-paced-projector")
     finally:
         for c in contexts:
             c.close()
         srv.kill()
-    assert time.monotonic() - started < 45
+    assert time.monotonic() - started < 55

@@ -12,6 +12,7 @@ from workshop_forms import ROUND, TestClient
 from sim.workshop.app import SESSION_COOKIE, create_app
 from sim.workshop.bots import BotSpec
 from sim.workshop.engine import (
+    BOT_VERSION,
     DEFAULT_TITLE,
     FELL_BY,
     NotOpen,
@@ -98,14 +99,20 @@ def test_the_second_game_changes_nothing_of_the_first(played):
 def test_before_and_after_per_trainee_and_for_the_class(played):
     eng, _, ws, who, _, _ = played
     ada = eng.before_after(who["ada"])
-    expected_after = {s.kind: s.score for s in profile(
+    # Neither game's rounds began after the customers' needs moved: stale data had no chance to
+    # show, so it is left out rather than read as a fall.
+    expected_after = {s.kind: None if s.kind == "stale_data" else s.score for s in profile(
         [r.features for r in eng.store.rounds(who["ada"], second=True)])}
-    assert ada["before"] == {s.kind: s.score for s in eng.profile(who["ada"])}
+    assert ada["before"] == {s.kind: None if s.kind == "stale_data" else s.score
+                             for s in eng.profile(who["ada"])}
     assert ada["after"] == expected_after
     assert ada["before"]["affinity"] >= FLAG > ada["after"]["affinity"]
     assert ada["change"]["affinity"] == pytest.approx(ada["after"]["affinity"] - ada["before"]["affinity"])
     assert ada["fell"]["affinity"] == 1.0
-    total_before, total_after = sum(ada["before"].values()), sum(ada["after"].values())
+    assert ada["change"]["stale_data"] is None and ada["partial"]
+    compared = [k for k in labels() if k != "stale_data"]
+    total_before = sum(ada["before"][k] for k in compared)
+    total_after = sum(ada["after"][k] for k in compared)
     assert ada["relative"] == pytest.approx((total_after - total_before) / total_before)
     assert ada["relative"] < -0.5
     cy = eng.before_after(who["cy"])
@@ -117,7 +124,8 @@ def test_before_and_after_per_trainee_and_for_the_class(played):
     c = rep["learning"]
     ben = eng.before_after(who["ben"])
     assert c["trainees"] == 2  # Cy has not played the second game
-    for k in labels():
+    assert c["before"]["stale_data"] is None and c["fell"]["stale_data"] is None
+    for k in compared:
         assert c["before"][k] == pytest.approx((ada["before"][k] + ben["before"][k]) / 2)
         assert c["after"][k] == pytest.approx((ada["after"][k] + ben["after"][k]) / 2)
         assert c["change"][k] == pytest.approx(c["after"][k] - c["before"][k])
@@ -250,6 +258,7 @@ def test_the_second_game_through_the_pages(tmp_path, lang):
     for html in (page, report, projector):
         assert 'id="class-learning"' in html and 'id="trainee-learning"' in html
         assert figure in html and "23.57%" in html and "Morewedge" in html
+        assert 'id="market-control"' in html  # the bots' change between the same two markets
     words = {"en": ("Before and after the debrief", "This class's figure", "not two months later"),
              "zh_CN": ("复盘前后", "本班的数字", "而非两个月后")}[lang]
     for w in words:
@@ -278,3 +287,19 @@ def test_the_facilitator_may_start_a_workshop_without_a_second_game(tmp_path):
     ada.post("/play", data=ROUND)
     assert 'id="section-second"' not in ada.get("/debrief").text
     assert 'id="section-learning"' not in fac.get(f"/facilitator/w/{ws.id}").text
+
+
+def test_the_class_figure_stands_beside_bots_that_never_learn(played):
+    """The debrief's bots play the second game's market too: their change is what the new market
+    alone does to the scores, shown beside the class's figure."""
+    eng, _, ws, _, _, _ = played
+    control = eng.class_report(ws.id)["control"]
+    first, second = eng.bots(ws.id), eng.bots(ws.id, second=True)
+    assert control["trainees"] == len(first) == len(second) == 9
+    assert eng.store.bot_results(ws.id, f"{BOT_VERSION}-second") is not None
+    own = {name: (next(p["score"] for p in first[name]["profile"] if p["kind"] == name),
+                  next(p["score"] for p in second[name]["profile"] if p["kind"] == name))
+           for name in first if name in labels()}
+    assert all(after >= FLAG for name, (_, after) in own.items() if name != "stale_data"), own
+    assert control["after"]["stale_data"] is None  # neither market's short game can show it
+    assert abs(control["relative"]) < 0.3

@@ -1123,12 +1123,12 @@ def class_csv(r: dict[str, Any], lang: str = DEFAULT_LANGUAGE) -> str:
         names = [msg("bias_{kind}", kind=k, name=msg(BIAS_SHORT.get(k, k))) for k in kinds]
         return [localize(msg(column, column=n) if column else n, lang) for n in names]
 
-    def fixed(values: dict[str, float]) -> list[str]:
-        return [f"{values[k]:.3f}" for k in kinds]
+    def fixed(values: dict[str, float | None]) -> list[str]:
+        return [f"{values[k]:.3f}" if values[k] is not None else "" for k in kinds]
 
     def scores(values: dict[str, float] | None) -> list[Any]:
         # A change can be negative: a number (not text, which `inert` would quote).
-        return [round(values[k], 3) if values else "" for k in kinds]
+        return [round(values[k], 3) if values and values[k] is not None else "" for k in kinds]
 
     metrics = list(r["outcome_labels"])
     kinds = list(r["labels"])
@@ -1143,7 +1143,7 @@ def class_csv(r: dict[str, Any], lang: str = DEFAULT_LANGUAGE) -> str:
         rows.append([t["name"], word("trainee"), t["rounds_done"], t["finished"],
                      *[o.get(m, "") for m in metrics], *fixed(t["profile"]), t.get("second_done", 0),
                      *scores(t.get("after")), *scores(one["change"]),
-                     *([int(v) for v in one["fell"].values()] if one["fell"] else blank), t["top"] or ""])
+                     *scores(one["fell"]), t["top"] or ""])
     for key, b in r["bots"].items():
         rows.append([localize(b["label"], lang), word("bot"), r["workshop"]["rounds"], True,
                      *[b["outcomes"].get(m, "") for m in metrics], *blank, "", *blank, *blank, *blank,

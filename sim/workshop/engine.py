@@ -37,12 +37,12 @@ from sim.loader import load_scenario
 from sim.scenario import Scenario
 from sim.workshop.bots import BotSpec, debrief_bots, play_bot
 from sim.workshop.game import STORY_TEXT, STORY_TRUTH, Game, Plan, PlanError, Setup
-from sim.workshop.profile import FLAG, BiasScore, flagged_top, labels, profile, top_bias
+from sim.workshop.profile import FLAG, BiasScore, flagged_top, labels, profile, shown, top_bias
 from sim.workshop.store import Store, TraineeRow, WorkshopRow
 from sim.workshop.words import BIAS_SHORT, POLICY_WORDS
 
 #: Bump when bots or the profile change, so cached bot results are recomputed.
-BOT_VERSION = "2"
+BOT_VERSION = "3"
 OUTCOME_LABELS = {
     "churn_rate": N_("Churn"), "revenue": N_("Revenue"), "profit": N_("Profit"),
     "satisfaction": N_("Satisfaction"), "loyalty": N_("Loyalty"), "nps": N_("NPS"),
@@ -75,9 +75,10 @@ DEFAULT_TITLE = N_("Customer management workshop")
 #: Morewedge et al. (2015): at least this much less bias two months after one serious game
 #: with personal feedback (their smallest effect at two months, as a share of the bias before).
 STUDY_REDUCTION = 0.2357
-#: A bias score counts as fallen in the second game when it is this much lower (smaller moves are
-#: the noise of another market: a bot whose bias never changes moves by less than 0.01).
-FELL_BY = 0.05
+#: A bias score counts as fallen in the second game when it is this much lower: smaller moves are
+#: the noise of another market (bots that never learn, 63 games: 90 % of their scores moved by
+#: less than 0.1 between the games; docs/workshop.md, "The second game").
+FELL_BY = 0.1
 
 
 def _derived_seed(seed: int, salt: int, taken: set[int]) -> int:
@@ -872,41 +873,66 @@ class WorkshopEngine:
         return learning([self._scores(t, self.workshop(t.workshop_id))])
 
     def _scores(self, t: TraineeRow, w: Workshop) -> dict[str, Any]:
-        """A trainee's bias scores: ``profile`` (first game), ``after`` (second game; None until finished)."""
-        second = self.store.rounds(t.id, second=True)
-        after = (None if not w.second_rounds or len(second) < w.second_rounds else
-                 {s.kind: s.score for s in profile([r.features for r in second])})
-        return {"profile": {s.kind: s.score for s in profile([r.features for r in self.store.rounds(t.id)])},
-                "after": after, "second_done": len(second)}
+        """A trainee's bias scores: ``profile`` (first game) and ``after`` (second game).
+
+        ``after`` is None until the second game is finished, and None for a bias either
+        game gave no chance to show (`shown`: stale data needs the customers' needs to
+        move while the trainee plays), so that no change is read into it.
+        """
+        first = [r.features for r in self.store.rounds(t.id)]
+        second = [r.features for r in self.store.rounds(t.id, second=True)]
+        before = {s.kind: s.score for s in profile(first)}
+        row = {"profile": before, "after": None, "second_done": len(second)}
+        if w.second_rounds and len(second) >= w.second_rounds:
+            row.update(paired(before, {s.kind: s.score for s in profile(second)}, shown(first),
+                              shown(second)))
+        return row
 
     # ------------------------------------------------------------------ debrief
 
-    def bots(self, workshop_id: str) -> dict[str, Any]:
-        """The debrief bots' outcomes, series and profiles on the workshop's market (cached)."""
+    def bots(self, workshop_id: str, second: bool = False) -> dict[str, Any]:
+        """The debrief bots' outcomes, series, profiles and `shown` on the workshop's market, cached.
+
+        `second`: on the second game's market (its bots give `control`).
+        """
+        key, version = (f"{workshop_id}#second", f"{BOT_VERSION}-second") if second else (
+            workshop_id, BOT_VERSION)
         with self._lock:
-            if workshop_id in self._bots:
-                return self._bots[workshop_id]
-            lock = self._bot_locks.setdefault(workshop_id, threading.Lock())
+            if key in self._bots:
+                return self._bots[key]
+            lock = self._bot_locks.setdefault(key, threading.Lock())
         with lock:
-            if workshop_id in self._bots:
-                return self._bots[workshop_id]
-            cached = self.store.bot_results(workshop_id, BOT_VERSION)
+            if key in self._bots:
+                return self._bots[key]
+            cached = self.store.bot_results(workshop_id, version)
             if cached is None:
-                setup = self.setup(workshop_id)
+                setup = self.setup(workshop_id, second=second)
                 cached = {}
                 for spec in debrief_bots():
                     g = play_bot(setup, spec, setup.seed)
-                    prof = profile([r.features for r in g.records])
+                    features = [r.features for r in g.records]
                     cached[spec.name] = {
                         "label": bot_label(spec),
                         "outcomes": g.outcomes(),
                         "series": g.series(),
-                        "profile": [s.to_dict() for s in prof],
+                        "profile": [s.to_dict() for s in profile(features)],
+                        "shown": shown(features),
                     }
-                self.store.save_bot_results(workshop_id, BOT_VERSION, cached)
+                self.store.save_bot_results(workshop_id, version, cached)
             with self._lock:
-                self._bots[workshop_id] = cached
+                self._bots[key] = cached
             return cached
+
+    def control(self, workshop_id: str) -> dict[str, Any]:
+        """The debrief bots' change between the two games' markets (`learning` over the bots).
+
+        The bots never learn, so their change is what the second market alone does to
+        the scores: the yardstick beside the class's figure.
+        """
+        first, second = self.bots(workshop_id), self.bots(workshop_id, second=True)
+        return learning([paired({p["kind"]: p["score"] for p in b["profile"]},
+                                {p["kind"]: p["score"] for p in second[name]["profile"]},
+                                b["shown"], second[name]["shown"]) for name, b in first.items()])
 
     def profile(self, session_id: str) -> list[BiasScore]:
         """The trainee's bias profile from the rounds played so far."""
@@ -1003,6 +1029,7 @@ class WorkshopEngine:
                                    "finished": len(rounds) >= w.rounds,
                                    **self._scores(t, w),
                                    "top": top.kind if top else None}
+            row["compared"] = learning([row])
             if row["finished"]:
                 with self._session_lock(t.id):
                     row["outcomes"] = self.game(t.id).outcomes()
@@ -1018,6 +1045,8 @@ class WorkshopEngine:
             "class_profile": class_profile,
             "flagged": flagged,
             "learning": learning(trainees),
+            "control": self.control(workshop_id) if with_bots and w.second_rounds and any(
+                r["after"] is not None for r in trainees) else None,
             "labels": labels(),
             "outcome_labels": OUTCOME_LABELS,
             "bots": {k: {"label": bot_names().get(k, b["label"]), "outcomes": b["outcomes"]}
@@ -1025,38 +1054,54 @@ class WorkshopEngine:
         }
 
 
+def paired(before: dict[str, float], after: dict[str, float], shown_before: dict[str, bool],
+           shown_after: dict[str, bool]) -> dict[str, Any]:
+    """A row of `learning`: the scores of both games, None after for a bias either game could not show."""
+    return {"profile": before,
+            "after": {k: v if shown_before[k] and shown_after[k] else None for k, v in after.items()}}
+
+
 def learning(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Bias scores before the debrief (first game) and after it (second game), over those who played both.
 
     Args:
         rows: Per trainee, ``profile`` (bias kind → score in the first game) and ``after``
-            (the same in the second game; None until it is finished).
+            (the same in the second game; None until it is finished; None for a bias the
+            games gave no chance to show, which then counts neither before nor after).
 
     Returns:
         ``trainees`` (how many played both), and over them: ``before`` and ``after`` (mean
         score per bias), ``change`` (mean of after − before), ``fell`` (share of them whose
-        score fell by `FELL_BY` or more), ``total_before`` and ``total_after`` (mean over them of the sum of
-        their scores) and ``relative`` (relative change of the mean total: −0.25 is 25 %
-        less bias; None when the total before is 0); everything but ``trainees`` is None
-        when nobody has played both. Unlike `STUDY_REDUCTION` it is measured right after
-        the debrief, not two months later.
+        score fell by `FELL_BY` or more) — each None for a bias nobody could show —,
+        ``total_before`` and ``total_after`` (mean over them of the sum of their scores
+        over the biases they could show in both games) and ``relative`` (relative change
+        of the mean total: −0.25 is 25 % less bias; None when the total before is under
+        `FELL_BY`, the noise of a score: no bias to reduce) and
+        ``partial`` (some bias was left out for someone); everything but ``trainees`` and
+        ``partial`` is None when nobody has played both. Unlike
+        `STUDY_REDUCTION` it is measured right after the debrief, not two months later.
     """
     both = [r for r in rows if r.get("after") is not None]
     kinds = list(labels())
     if not both:
         return {"trainees": 0, "before": None, "after": None, "change": None, "fell": None,
-                "total_before": None, "total_after": None, "relative": None}
-    before = np.array([[r["profile"][k] for k in kinds] for r in both])
-    after = np.array([[r["after"][k] for k in kinds] for r in both])
+                "total_before": None, "total_after": None, "relative": None, "partial": False}
+    shown_in_both = np.array([[r["after"][k] is not None for k in kinds] for r in both])
+    before = np.where(shown_in_both, [[r["profile"][k] for k in kinds] for r in both], 0.0)
+    after = np.where(shown_in_both, [[r["after"][k] or 0.0 for k in kinds] for r in both], 0.0)
+    n = shown_in_both.sum(axis=0)
+
+    def per_bias(values: np.ndarray) -> dict[str, float | None]:
+        return {k: float(v.sum() / c) if c else None for k, v, c in zip(kinds, values.T, n, strict=True)}
+
     total_before, total_after = float(before.sum(axis=1).mean()), float(after.sum(axis=1).mean())
     return {
         "trainees": len(both),
-        "before": dict(zip(kinds, before.mean(axis=0).tolist(), strict=True)),
-        "after": dict(zip(kinds, after.mean(axis=0).tolist(), strict=True)),
-        "change": dict(zip(kinds, (after - before).mean(axis=0).tolist(), strict=True)),
-        "fell": dict(zip(kinds, (after <= before - FELL_BY).mean(axis=0).tolist(), strict=True)),
+        "before": per_bias(before), "after": per_bias(after), "change": per_bias(after - before),
+        "fell": per_bias((after <= before - FELL_BY) & shown_in_both),
         "total_before": total_before, "total_after": total_after,
-        "relative": (total_after - total_before) / total_before if total_before > 0 else None,
+        "relative": (total_after - total_before) / total_before if total_before >= FELL_BY else None,
+        "partial": bool((~shown_in_both).any()),
     }
 
 

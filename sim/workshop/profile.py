@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.biases import Bias, Rounds
-from sim.biases.evidence import clip, pct
+from sim.biases.evidence import NEEDS_MOVED, clip, pct
 from sim.i18n import msg
 from sim.policies.human import HumanPolicy, Instruction
 from sim.registry import BIASES, REMEDIES
@@ -248,6 +248,24 @@ def profile(rounds: list[dict[str, Any]]) -> list[BiasScore]:
         remedies = [REMEDIES[r].advice for r in cls.remedies if r in REMEDIES and REMEDIES[r].advice]
         scores.append(BiasScore(kind, cls.label or kind, score, evidence, cls.advice, remedies))
     return scores
+
+
+#: Bias kinds that only some markets give a chance to show, with the check that they did: stale
+#: data shows only in rounds that begin after the customers' needs have moved (a short game on
+#: another market may have none, and then scores 0 whatever the trainee would have done).
+OPPORTUNITY: dict[str, Callable[[Rounds], bool]] = {
+    "stale_data": lambda rounds: rounds.range_kept(NEEDS_MOVED)[1] > 0,
+}
+
+
+def shown(rounds: list[dict[str, Any]]) -> dict[str, bool]:
+    """For each profiled bias kind, whether the rounds gave it a chance to show (`OPPORTUNITY`).
+
+    Args:
+        rounds: `round_features` of each round, in order.
+    """
+    return {kind: bool(rounds) and (kind not in OPPORTUNITY or OPPORTUNITY[kind](Rounds(rounds)))
+            for kind, _ in profiled()}
 
 
 def top_bias(scores: list[BiasScore]) -> BiasScore:
