@@ -75,6 +75,8 @@ LEVERS = {"annual_churn": ("churn", "price_sensitivity"), "purchases": ("purchas
 PROMOTER, DETRACTOR = 0.85, 0.65
 #: Solved scenarios of this process, by the scenario they were solved from (`_key(..., written=True)`).
 _SOLVED: dict[str, Scenario] = {}
+#: Most solutions kept in `_SOLVED`.
+KEPT = 64
 
 
 def targeted(scenario: Scenario) -> bool:
@@ -391,6 +393,8 @@ def solve(scenario: Scenario) -> Scenario:
         return scenario
     given = _key(scenario, written=True)
     if given not in _SOLVED:
+        if len(_SOLVED) >= KEPT:  # a long sweep: the oldest solution goes
+            del _SOLVED[next(iter(_SOLVED))]
         _SOLVED[given] = _solved(scenario, key)
     return _SOLVED[given]
 
