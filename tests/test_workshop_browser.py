@@ -387,6 +387,20 @@ def test_layout_projector_and_a_debrief_for_the_facilitator(browser, tmp_path):
         assert requests == [saved.as_uri()]
         offline.close()
 
+        # The second game (2 rounds) fits too, while played and once played.
+        page.goto(srv.base + "/second")
+        for width in (390, 1920):
+            page.set_viewport_size({"width": width, "height": 900})
+            assert page.evaluate(LAYOUT_CHECK, width >= 1280) == [], width
+        for _ in range(2):
+            page.click("#submit")
+            page.wait_for_load_state()
+        assert page.locator("#before-after").is_visible()
+        for width in (390, 1920):
+            page.set_viewport_size({"width": width, "height": 900})
+            assert page.evaluate(LAYOUT_CHECK, width >= 1280) == [], width
+        shot(page, "27-second-game-done-1920")
+
         # The facilitator opens Ada's debrief from the facilitator page.
         fac.reload()
         fac.locator("#progress a[id^=debrief-]").first.click()
@@ -403,6 +417,7 @@ def test_layout_projector_and_a_debrief_for_the_facilitator(browser, tmp_path):
         html = proj.content()
         assert not any(t in html or t in proj.url for t in secrets_)
         assert "Ada" in proj.locator("#class-outcomes").inner_text()
+        assert "Ada" in proj.locator("#trainee-learning").inner_text()
         assert proj.locator("#join-code-value").inner_text().strip() == code
         shot(proj, "22-projector-1920")
         assert proj.evaluate(LAYOUT_CHECK, True) == []
