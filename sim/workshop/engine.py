@@ -12,6 +12,8 @@ play the same exercise without it::
                                   "points": 0.0, "acquisition": 0.1}})
     ...
     eng.debrief(me)                           # outcomes beside the bots, bias profile
+    eng.submit_second(me, 1, {...})           # the second, shorter game on a fresh market
+    eng.before_after(me)                      # bias scores before and after the debrief
 
 Games live in memory and are rebuilt from the stored plans on the same seed
 when the server restarts (or when a game was evicted from the cache).
