@@ -190,3 +190,11 @@ def test_the_stories_speak_chinese(played):
             zh = localize(text, "zh_CN")
             assert re.search(r"[\u4e00-\u9fff]", zh) and not re.search(r"\b(the|they|and)\b", zh), zh
         assert localize(s.lines[0], "zh_CN").count("1") >= 1  # the round's number is kept
+
+
+def test_the_debrief_tells_the_stories(played):
+    engine, _, sessions = played
+    for sid in sessions.values():
+        told = [s.to_dict() for s in engine.game(sid).stories()]
+        assert engine.debrief(sid)["stories"] == told
+        assert not any("several-fold" in s["truth"] for s in told)  # no fixed claim survives

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 import warnings
+from html import escape
 
 import pytest
 
@@ -172,6 +173,12 @@ def test_a_whole_game_then_debrief_and_facilitator_exports(app, workshop_id):
     assert 'id="bias-affinity"' in deb
     assert "of service went to customers you were told you like" in deb
     assert "Remedies that work" in deb
+    # The customers' stories are those of this play, round by round (sim.workshop.stories).
+    game = app.state.engine.game(ada.cookies[SESSION_COOKIE])
+    for story in game.stories():
+        assert f'id="truth-{story.key}"' in deb
+        for line in story.lines:
+            assert escape(line, quote=False) in deb, line
 
     fac = TestClient(app)
     page = fac.get(f"/facilitator/w/{workshop_id}?token={app.state.token}").text

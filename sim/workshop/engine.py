@@ -38,7 +38,7 @@ from sim.i18n import LANGUAGES, N_, localize, msg, nmsg
 from sim.loader import load_scenario
 from sim.scenario import Scenario
 from sim.workshop.bots import BotSpec, debrief_bots, play_bot
-from sim.workshop.game import STORY_TEXT, STORY_TRUTH, Game, Plan, PlanError, Setup
+from sim.workshop.game import Game, Plan, PlanError, Setup
 from sim.workshop.profile import FLAG, BiasScore, flagged_top, labels, profile, shown, top_bias
 from sim.workshop.store import Store, TraineeRow, WorkshopRow
 from sim.workshop.words import BIAS_SHORT, POLICY_WORDS
@@ -958,12 +958,7 @@ class WorkshopEngine:
             mine = g.outcomes()
             series = g.series()
             warm = g.per_round
-            stories = []
-            pop = g.model.customers
-            for key, cid in g.setup.stories.items():
-                stories.append({"key": key, "name": STORY_TEXT[key][0],
-                                "truth": STORY_TRUTH[key],
-                                "still_customer": bool(pop.status[cid] == 1)})
+            stories = [s.to_dict() for s in g.stories()]
         bots = self.bots(t.workshop_id)
         prof = self.profile(sid)
         rows = [{"who": N_("You"), "key": "you", **mine}]

@@ -253,22 +253,6 @@ def periods_per_round(scenario: Scenario) -> int:
 
 # --------------------------------------------------------------------------- stories
 
-#: The fixed lessons the debrief showed before the stories told what happened
-#: (`sim.workshop.stories`); kept while the debrief still reads them.
-STORY_TRUTH: dict[str, str] = {
-    "liked": N_("Ada was no more valuable than an average customer and no more at risk: money spent "
-                "on her bought goodwill you already had (affinity bias)."),
-    "loud": N_("Tom is one of your most loyal customers; loud, but not at risk. Serving the loudest "
-               "first leaves quieter customers' complaints waiting (salience bias)."),
-    "silent": N_("Mei was among the customers most likely to leave: silent customers drift away "
-                 "without warning. Only the data on purchases shows it."),
-    "big": N_("Globex was never at risk and service changes little for them: their size made them "
-              "look important, not vulnerable (big-account bias)."),
-    "grower": N_("Sprout could grow several-fold with attention; neglected, small customers with "
-                 "potential stay small (big-account bias)."),
-}
-
-
 def plural(n: float, word: str, words: str | None = None) -> str:
     """`n` and the word in the right number: '1 week', '3 weeks', '0 rounds'."""
     k = int(n) if float(n).is_integer() else n
