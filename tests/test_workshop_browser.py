@@ -221,6 +221,12 @@ def test_a_class_plays_through_a_restart(server, browser):
     report_page = fac_ctx.new_page()
     report_page.goto(report.as_uri())
     shot(report_page, "10-exported-report")
+    report_page.emulate_media(media="print")  # the class report prints as the debrief does
+    printed = report_page.evaluate(PRINT_CHECK)
+    assert (printed["color"], printed["background"]) == ("rgb(0, 0, 0)", "rgb(255, 255, 255)"), printed
+    assert printed["breaks"][0] != "page" and set(printed["breaks"][1:]) == {"page"}, printed
+    assert len(printed["breaks"]) >= 3 and set(printed["whole"]) == {"avoid"}, printed
+    report_page.pdf(path=str(ARTIFACTS / "10-exported-report-printed.pdf"))
     for ctx in (fac_ctx, ada_ctx, ben_ctx):
         ctx.close()
 
