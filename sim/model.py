@@ -108,7 +108,6 @@ class RetentionModel(mesa.Model):
         streams = spawn_streams(gen)
         self.streams = streams
         self.customers = CustomerPopulation(scenario, streams["init"], streams["network"])
-        self._advocacy(scenario)
         self.customers_rng = streams["customers"]
         self.market = MarketModel(scenario)
         self.horizon = scenario.horizon
@@ -133,17 +132,6 @@ class RetentionModel(mesa.Model):
         """The manager's money for a period."""
         m = self.scenario_spec.market
         return m.budget * self.customers.initial_size * state.budget_factor
-
-    def _advocacy(self, scenario: Scenario) -> None:
-        """A segment's `advocacy` is the mean of its customers' bent to recommend [V1] (drawn around 0).
-
-        Added once to every customer of the segment, current and potential, before anything runs;
-        a scenario whose segments leave it at 0 is not touched (its runs stay bit for bit the same).
-        """
-        shift = np.array([s.advocacy for s in scenario.population.segments], dtype=np.float32)
-        if shift.any():
-            pop = self.customers
-            pop.advocacy[:] = pop.advocacy + shift[pop.segment]
 
     def _burn_in(self, periods: int, manager_stream: np.random.Generator) -> None:
         """Run the periods before period 0 (`burn_in`) under the baseline arm's manager; nothing is recorded.

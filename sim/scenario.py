@@ -198,9 +198,9 @@ class Observed(Spec):
     `churn`, purchases its `purchase_rate`, `nps` its `advocacy`; a value written
     for that constant is replaced. Figures are of the first year as the run plays
     it (after any `burn_in`, with the events that fall in it). An annual churn
-    below what switching to competitors alone causes lowers the segment's
-    `price_sensitivity` (its exposure to their pull) too. See docs/model.md,
-    "Observed targets".
+    below what switching to competitors alone causes sets the segment's
+    `switching` too (its chance to switch, lowered below the market's). See
+    docs/model.md, "Observed targets".
     """
 
     annual_churn: float | None = Field(
@@ -271,6 +271,10 @@ class Segment(Spec):
     growth_max: float = Field(3.0, ge=1, description="Spend multiplier a grower can reach.")
     price_sensitivity: float = Field(
         1.0, ge=0, description="How strongly competitor pull and recessions act on them."
+    )
+    switching: float = Field(
+        1.0, ge=0, description="Multiplier of their chance to switch to a competitor [H1]: 1 is the market's "
+        "(`switching_base` and the competitors' pull), 0.5 half as likely, 0 never (exogenous churn only)."
     )
     complaint_propensity: float = Field(
         1.0, ge=0, description="Relative chance to complain when disappointed (loudness)."

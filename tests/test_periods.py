@@ -263,10 +263,10 @@ def test_the_switching_rule_is_the_same_compiled_and_in_python(weeks: float) -> 
     sc = sim.load_scenario("default")
     p = make_params(sc.population.behaviour, 0.7, 0.1, weeks=weeks)
     assert (p.weeks is None) == (weeks == 1.0)
-    args = [(np.float32(0.6), np.float32(0.3), False, np.float32(0.002), np.float32(0.5), np.float32(0.2),
-             np.float32(0.01), np.float32(1.0), p),
-            (np.float32(0.2), np.float32(0.1), True, np.float32(0.0), np.float32(0.9), np.float32(0.0),
-             np.float32(0.05), np.float32(0.5), p)]
+    args = [(np.float32(0.6), np.float32(0.3), False, np.float32(0.002), np.float32(0.5), np.float32(1.0),
+             np.float32(0.2), np.float32(0.01), np.float32(1.0), p),
+            (np.float32(0.2), np.float32(0.1), True, np.float32(0.0), np.float32(0.9), np.float32(0.4),
+             np.float32(0.0), np.float32(0.05), np.float32(0.5), p)]
     for a in args:
         compiled, python = rules.churn_hazard(*a), rules.churn_hazard.py_func(*a)
         assert compiled == pytest.approx(python, rel=1e-6)

@@ -253,7 +253,7 @@ class CustomerPopulation:
             grower[idx] = rng.random(m) < s.growth_potential
             cols["growth_max"][idx] = s.growth_max
             cols["likability"][idx] = s.likability + rng.standard_normal(m)
-            cols["advocacy"][idx] = self.behaviour.advocacy_spread * rng.standard_normal(m)
+            cols["advocacy"][idx] = s.advocacy + self.behaviour.advocacy_spread * rng.standard_normal(m)
             cols["needs"][idx] = s.needs + s.needs_spread * rng.standard_normal(m)
             cols["satisfaction"][idx] = np.nan if s.satisfaction is None else s.satisfaction
             cols["loyalty"][idx] = np.nan if s.loyalty is None else s.loyalty
@@ -585,8 +585,8 @@ class CustomerPopulation:
         """What the CRM has recorded of the initial customers before period 0 [D0].
 
         Tenure is drawn from the customer's own chance of leaving (exogenous churn
-        plus the baseline switching), so long-standing customers are the ones less
-        likely to leave, as in a real book of customers (capped at MAX_HISTORY
+        plus the baseline switching times the segment's `switching`), so long-standing
+        customers are the ones less likely to leave, as in a real book of customers (capped at MAX_HISTORY
         periods); the last purchase from their purchase rate, within their tenure;
         the smoothed frequency from its stationary distribution around the true rate
         (mean λ, variance λ·α/(2 − α) with the CRM's smoothing α = 0.1). The CRM never
@@ -594,7 +594,9 @@ class CustomerPopulation:
         no knowledge the running CRM would not give.
         """
         cols, idx = self._cols, np.flatnonzero(active)
-        leave = np.clip(cols["base_churn"][idx].astype(np.float64) + self.behaviour.switching_base, 1e-4, 1.0)
+        switching = self._trait_table["switching"][cols["segment"][idx]].astype(np.float64)
+        leave = np.clip(cols["base_churn"][idx].astype(np.float64) + self.behaviour.switching_base * switching,
+                        1e-4, 1.0)
         tenure = np.minimum(rng.geometric(leave), MAX_HISTORY)
         rate = cols["purchase_rate"][idx].astype(np.float64)
         since = rng.geometric(np.clip(-np.expm1(-rate), 1e-4, 1.0)) - 1

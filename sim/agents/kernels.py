@@ -252,7 +252,7 @@ def _listeners(status, for_potential, heard):  # pragma: no cover - compiled
 
 
 @njit
-def _react_row(i, ok, none_count, k, until, c, prices, prices_at, soc, soc_at, heard, o, per, p,
+def _react_row(i, ok, none_count, k, until, c, prices, prices_at, sw, sw_at, soc, soc_at, heard, o, per, p,
                table):  # pragma: no cover - compiled
     """Row i's reaction given its purchase count `k` and drop-out point `until` (stored where `ok`).
 
@@ -269,9 +269,10 @@ def _react_row(i, ok, none_count, k, until, c, prices, prices_at, soc, soc_at, h
     o.purchases[i] = k if ok else none_count
     c.satisfaction[i] = sat if ok else sat0
     c.loyalty[i] = loy if ok else loy0
-    price = trait_at(prices, prices_at, i)
+    price, switching = trait_at(prices, prices_at, i), trait_at(sw, sw_at, i)
     unresolved = c.complaint_open[i] | c.grudge[i]
-    h = churn_hazard(sat, loy, unresolved, c.base_churn[i], price, c.lock[i], per.pull_term, per.cover_keep, p)
+    h = churn_hazard(sat, loy, unresolved, c.base_churn[i], price, switching, c.lock[i], per.pull_term,
+                     per.cover_keep, p)
     gone = ok & (drop | (uniform_at(per.churn, i) < h))
     o.churned[i] = gone
     freq = c.frequency[i]
@@ -312,6 +313,7 @@ def react(c, tr, heard, o, per, p, table):  # pragma: no cover - compiled
     """
     n_rest = 0
     price, price_at = tr.price_sensitivity
+    sw, sw_at = tr.switching
     soc, soc_at = tr.sociability
     for i in range(c.status.size):
         act = c.status[i] == ACTIVE
@@ -321,8 +323,8 @@ def react(c, tr, heard, o, per, p, table):  # pragma: no cover - compiled
         late = act & more
         n_rest += np.int64(late)
         none_count = np.int32(-1) if late else np.int32(0)  # -1 marks the customers left for react_rest
-        _react_row(i, act & (not more), none_count, k, until, c, price, price_at, soc, soc_at, heard, o, per, p,
-                   table)
+        _react_row(i, act & (not more), none_count, k, until, c, price, price_at, sw, sw_at, soc, soc_at, heard,
+                   o, per, p, table)
     return n_rest
 
 
@@ -330,12 +332,14 @@ def react(c, tr, heard, o, per, p, table):  # pragma: no cover - compiled
 def react_rest(ids, c, tr, heard, o, per, p, table):  # pragma: no cover - compiled
     """`react` for the customers `ids` it left (more than COUNT_CAP purchases): whole counts."""
     price, price_at = tr.price_sensitivity
+    sw, sw_at = tr.switching
     soc, soc_at = tr.sociability
     for i in ids:
         lam = purchase_rate(after_hearing(c.satisfaction[i], heard[i], p), c.purchase_rate[i], p)
         k = poisson_count(lam, np.float64(uniform_at(per.purchase, i)))
         until = purchases_until_dropout(c.dropout[i], uniform_at(per.dropout, i), k)
-        _react_row(i, True, np.int32(0), k, until, c, price, price_at, soc, soc_at, heard, o, per, p, table)
+        _react_row(i, True, np.int32(0), k, until, c, price, price_at, sw, sw_at, soc, soc_at, heard, o, per, p,
+                   table)
 
 
 @njit
@@ -384,9 +388,11 @@ def adoption(status, indptr, indices, weights, promote, share_given, gather, hea
 def hazards(c, tr, pull_term, cover_keep, p, out):  # pragma: no cover - compiled
     """Each active customer's churn hazard at the current state [H1] (0 for the other rows)."""
     price, price_at = tr.price_sensitivity
+    sw, sw_at = tr.switching
     for i in range(c.status.size):
         h = churn_hazard(c.satisfaction[i], c.loyalty[i], c.complaint_open[i] | c.grudge[i], c.base_churn[i],
-                         trait_at(price, price_at, i), c.lock[i], pull_term, cover_keep, p)
+                         trait_at(price, price_at, i), trait_at(sw, sw_at, i), c.lock[i], pull_term, cover_keep,
+                         p)
         out[i] = h if c.status[i] == ACTIVE else F32(0.0)
 
 
@@ -442,15 +448,17 @@ def opportunities(c, tr, offer, per, p, margin, periods_left, worth, b_service, 
     """
     sens, sens_at = tr.service_sensitivity
     prices, prices_at = tr.price_sensitivity
+    sws, sws_at = tr.switching
     costs, costs_at = tr.cost_to_serve
     for i in range(c.status.size):
         worth[i] = b_service[i] = b_points[i] = b_complaint[i] = 0.0
         if c.status[i] != ACTIVE:
             continue
         sat, loy, lock = c.satisfaction[i], c.loyalty[i], c.lock[i]
-        price = trait_at(prices, prices_at, i)
+        price, sw = trait_at(prices, prices_at, i), trait_at(sws, sws_at, i)
         unresolved = c.complaint_open[i] | c.grudge[i]
-        h0 = churn_hazard(sat, loy, unresolved, c.base_churn[i], price, lock, per.pull_term, per.cover_keep, p)
+        h0 = churn_hazard(sat, loy, unresolved, c.base_churn[i], price, sw, lock, per.pull_term, per.cover_keep,
+                          p)
         rate0 = purchase_rate(sat, c.purchase_rate[i], p)
         per_purchase = revenue(1, c.spend[i], c.growth[i], per.spend_drop, price) * margin
         stay = _remaining(h0, periods_left)
@@ -464,8 +472,8 @@ def opportunities(c, tr, offer, per, p, margin, periods_left, worth, b_service, 
         sat1 = min(sat + gain, F32(1.0))
         # Loyalty follows satisfaction (slowly, for as long): the pulse lowers the hazard through both.
         loy1 = min(loy + gain, F32(1.0))
-        h1 = churn_hazard(sat1, loy1, unresolved, c.base_churn[i], price, lock, per.pull_term, per.cover_keep,
-                          p)
+        h1 = churn_hazard(sat1, loy1, unresolved, c.base_churn[i], price, sw, lock, per.pull_term,
+                          per.cover_keep, p)
         rate1 = purchase_rate(sat1, c.purchase_rate[i], p)
         grows = np.float64(p.growth_speed) * np.float64(c.growth_max[i] - c.growth[i])
         b_service[i] = (np.float64(h0 - h1) * worth[i] + np.float64(rate1 - rate0) * per_purchase
@@ -473,16 +481,16 @@ def opportunities(c, tr, offer, per, p, margin, periods_left, worth, b_service, 
         # Points: lock-in bought, for as long as it lasts, less the loyalty it crowds out meanwhile.
         lasts = 1.0 / max(1.0 - np.float64(p.lock_keep), 1e-3)
         lock1 = min(lock + p.points_lock, F32(1.0))
-        h_locked = churn_hazard(sat, loy, unresolved, c.base_churn[i], price, lock1, per.pull_term,
+        h_locked = churn_hazard(sat, loy, unresolved, c.base_churn[i], price, sw, lock1, per.pull_term,
                                 per.cover_keep, p)
         crowded = min(p.lockin_crowding * (lock1 - lock) * p.loyalty_speed * F32(lasts), loy)
-        h_crowded = churn_hazard(sat, loy - crowded, unresolved, c.base_churn[i], price, lock, per.pull_term,
-                                 per.cover_keep, p)
+        h_crowded = churn_hazard(sat, loy - crowded, unresolved, c.base_churn[i], price, sw, lock,
+                                 per.pull_term, per.cover_keep, p)
         b_points[i] = (np.float64(h0 - h_locked) - np.float64(h_crowded - h0)) * worth[i] * lasts
         # A complaint handled now rather than left to wait until it turns into a grudge.
         if c.complaint_open[i]:
             sat_r = recovered(sat, c.complaint_age[i], 1.0, p)
-            h_r = churn_hazard(min(sat_r, F32(1.0)), loy, c.grudge[i], c.base_churn[i], price, lock,
+            h_r = churn_hazard(min(sat_r, F32(1.0)), loy, c.grudge[i], c.base_churn[i], price, sw, lock,
                                per.pull_term, per.cover_keep, p)
             waits = max(np.float64(p.complaint_give_up - c.complaint_age[i]), 1.0)
             b_complaint[i] = np.float64(h0 - h_r) * worth[i] * waits

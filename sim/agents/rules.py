@@ -280,13 +280,14 @@ def _period_switching(attraction, x, weeks, per_week):  # pragma: no cover - com
 
 
 @rule
-def churn_hazard(satisfaction, loyalty, unresolved, base, price, lock, pull_term, cover_keep,
+def churn_hazard(satisfaction, loyalty, unresolved, base, price, switching, lock, pull_term, cover_keep,
                  p):  # pragma: no cover - compiled
     """Probability of leaving this period: life events, or switching to a competitor [H1].
 
     `base` (θ) is the customer's exogenous churn, which no management changes.
     Switching starts from the competitors' attraction (a baseline plus their pull,
-    felt by the price-sensitive) and rises as satisfaction and loyalty fall and
+    felt by the price-sensitive), scaled by the segment's own propensity to switch
+    (`switching`, 1 by default), and rises as satisfaction and loyalty fall and
     while a complaint is unresolved; lock-in holds back a share of it, unless a
     competitor buys it out (`cover_keep` is what stays locked).
 
@@ -298,10 +299,10 @@ def churn_hazard(satisfaction, loyalty, unresolved, base, price, lock, pull_term
     x = (p.reference_satisfaction - satisfaction) * p.churn_satisfaction + (
         p.reference_loyalty - loyalty) * p.churn_loyalty
     x = x + p.churn_unresolved if unresolved else x
-    attraction = p.switching_base + price * pull_term
-    switching = period_switching(attraction, x, p.weeks, p.per_week)
-    switching = switching * (ONE - lock * p.lock_protection * cover_keep)
-    return clamp01(base + (ONE - base) * switching)
+    attraction = (p.switching_base + price * pull_term) * switching
+    chance = period_switching(attraction, x, p.weeks, p.per_week)
+    chance = chance * (ONE - lock * p.lock_protection * cover_keep)
+    return clamp01(base + (ONE - base) * chance)
 
 
 @rule

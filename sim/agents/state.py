@@ -71,6 +71,7 @@ COLUMNS: tuple[Column, ...] = (
     _c("growth", F32, "Spend multiplier reached so far."),
     _c("growth_max", F32, "Spend multiplier a grower can reach (1: not a grower)."),
     _c("price_sensitivity", F32, "How strongly competitor pull and recessions act.", shown="trait"),
+    _c("switching", F32, "Multiplier of the chance to switch to a competitor [H1].", shown="trait"),
     _c("complaint_propensity", F32, "Relative chance to complain when disappointed.", shown="trait"),
     _c("sociability", F32, "Weight of the customer's word of mouth.", shown="trait"),
     _c("service_sensitivity", F32, "How much service lifts perceived quality.", shown="trait"),
