@@ -6,7 +6,7 @@ their NPS. Those are not the model's constants: a segment's `churn` is the
 exogenous part of the hazard [H1], which dissatisfaction, loyalty and
 competitors then add to; `purchase_rate` is the rate at reference satisfaction
 [P1], which dissatisfaction lowers; NPS follows satisfaction and loyalty [V1].
-`solve` finds the segment's `churn` (and, if need be, `price_sensitivity`),
+`solve` finds the segment's `churn` (and, if need be, its `switching`),
 `purchase_rate` and `advocacy` with which the baseline arm realises the
 observed figures over the first year, by a few short runs of the model itself
 (docs/model.md, "Observed targets"):
@@ -19,12 +19,14 @@ observed figures over the first year, by a few short runs of the model itself
   is as precise.
 - Annual survival is taken as the exogenous part times the rest:
   S = E[(1 − θ)^P] · exp(−g · a), with P the periods of a year and
-  a = b + c · pull · price sensitivity the competitors' attraction [H1]. A
-  round measures g on its customers at the start as they are (after a burn-in
-  the frail are gone: E[(1 − θ)^P] over them, not over the segment's Beta).
-  The next `churn` makes them keep log E[(1 − θ)^P] = log S* + g · a, related
-  to the Beta's mean by the latest round. If even θ = 0 loses more than the
-  target, θ is 0 and the price sensitivity is lowered until exp(−g · a) = S*.
+  a = ξ · (b + c · pull · price sensitivity) the competitors' attraction [H1],
+  ξ the segment's `switching`. A round measures g on its customers at the
+  start as they are (after a burn-in the frail are gone: E[(1 − θ)^P] over
+  them, not over the segment's Beta). The next `churn` makes them keep
+  log E[(1 − θ)^P] = log S* + g · a, related to the Beta's mean by the latest
+  round, with ξ as written. The exogenous churn comes first: the written
+  switching is kept as long as a θ ≥ 0 reaches the target. If even θ = 0 loses
+  more, θ is 0 and ξ is lowered until exp(−g · a) = S*.
 - Purchases are proportional to the rate: a round measures purchases per unit
   of `purchase_rate`. Advocacy only shifts the likelihood to recommend: a round
   finds the shift that gives the target NPS on its own customers' satisfaction
@@ -40,8 +42,10 @@ observed figures over the first year, by a few short runs of the model itself
   that same scenario and is run as it is, bit for bit, without solving again;
   any other change to the file (or removing `solved`) solves again.
 
-A target the model cannot reach (an annual churn below what switching to
-competitors alone causes in that market) is a `ScenarioError`.
+A target the model cannot reach (an annual churn below what the segment loses
+with no exogenous churn and switching to competitors lowered as far as it
+takes: drop-out after purchases [P3], which neither lever moves) is a
+`ScenarioError`.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ PILOT_BUDGET = 4 * PILOT_SIZE * 52
 #: Fewest and most rounds (short runs of the baseline arm, each a year).
 ROUNDS = (4, 16)
 #: The constants each figure sets.
-LEVERS = {"annual_churn": ("churn", "price_sensitivity"), "purchases": ("purchase_rate",), "nps": ("advocacy",)}
+LEVERS = {"annual_churn": ("churn", "switching"), "purchases": ("purchase_rate",), "nps": ("advocacy",)}
 #: Promoters' and detractors' likelihood to recommend ÷ 10: a rounded score of 9 or more, of 6 or less.
 PROMOTER, DETRACTOR = 0.85, 0.65
 #: Solved scenarios of this process, by the scenario they were solved from (`_key(..., written=True)`).
@@ -266,10 +270,14 @@ def _pilot(scenario: Scenario, constants: dict[int, dict[str, float]], size: int
     return scenario.model_copy(update={"population": pop, "horizon": max(scenario.horizon, _year(scenario))})
 
 
-def _attraction(scenario: Scenario, price: float) -> float:
-    """Competitors' attraction per period at reference satisfaction [H1]: b + c · pull · price sensitivity."""
+def _attraction(scenario: Scenario, seg: Segment, switching: float) -> float:
+    """Competitors' attraction per period at reference satisfaction [H1]: ξ · (b + c · pull · price).
+
+    `switching` is ξ, the segment's multiplier of it.
+    """
     b = scenario.population.behaviour
-    return b.switching_base + b.competitor_churn * scenario.market.competitor_pull * price
+    pull = b.competitor_churn * scenario.market.competitor_pull
+    return (b.switching_base + pull * seg.price_sensitivity) * switching
 
 
 def _start(scenario: Scenario, targets: dict[int, dict[str, float]]) -> dict[int, dict[str, float]]:
@@ -280,10 +288,9 @@ def _start(scenario: Scenario, targets: dict[int, dict[str, float]]) -> dict[int
         seg = scenario.population.segments[k]
         c: dict[str, float] = {}
         if "annual_churn" in t:
-            rest = (1.0 - min(_attraction(scenario, seg.price_sensitivity), 1.0)) ** year
+            rest = (1.0 - min(_attraction(scenario, seg, seg.switching), 1.0)) ** year
             kept = min((1.0 - t["annual_churn"]) / rest, 1.0)
-            c.update(churn=_churn_for(kept, seg.churn_concentration, year),
-                     price_sensitivity=seg.price_sensitivity)
+            c.update(churn=_churn_for(kept, seg.churn_concentration, year), switching=seg.switching)
         if "purchases" in t:
             c["purchase_rate"] = t["purchases"] / year
         if "nps" in t:
@@ -297,8 +304,9 @@ def _measure(year: Realised, constants: dict[int, dict[str, float]], targets: di
     """What a round tells of each targeted segment.
 
     `beta` and `cohort`: log E[(1 − θ)^P] of the segment's Beta and of its customers at the
-    start (after any burn-in, the frail gone); `switching`: −log of the year's survival
-    beyond the exogenous churn, per unit of competitors' attraction; `per_rate`: purchases
+    start (after any burn-in, the frail gone); `per_attraction`: −log of the year's survival
+    beyond the exogenous churn, per unit of competitors' attraction (g); `churn`: the
+    annual churn realised, and `n` the customers it is of; `per_rate`: purchases
     a year per unit of purchase rate; `advocacy`: the advocacy that gives the target NPS on
     this round's customers.
     """
@@ -308,10 +316,11 @@ def _measure(year: Realised, constants: dict[int, dict[str, float]], targets: di
         seg, c, m = scenario.population.segments[k], constants[k], {}
         if "annual_churn" in t:
             cohort = math.log(max(year.kept[k], 1e-12))
+            attraction = max(_attraction(scenario, seg, c["switching"]), 1e-12)
             survival = math.log(max(1.0 - churn[k], 1e-12))
             m.update(beta=math.log(max(_kept(c["churn"], seg.churn_concentration, _year(scenario)), 1e-12)),
-                     cohort=cohort,
-                     switching=(cohort - survival) / max(_attraction(scenario, c["price_sensitivity"]), 1e-12))
+                     cohort=cohort, churn=float(churn[k]), n=float(year.counts["active"][0, k]),
+                     per_attraction=(cohort - survival) / attraction)
         if "purchases" in t:
             m["per_rate"] = buys[k] / max(c["purchase_rate"], 1e-12)
         if "nps" in t:
@@ -320,27 +329,24 @@ def _measure(year: Realised, constants: dict[int, dict[str, float]], targets: di
     return out
 
 
-def _churn_levers(scenario: Scenario, seg: Segment, target: float, switching: float,
-                  last: dict[str, float]) -> dict[str, float] | None:
-    """`churn` and `price_sensitivity` that lose `target` a year, competitors taking `switching` per attraction.
+def _churn_levers(scenario: Scenario, seg: Segment, target: float, per_attraction: float,
+                  last: dict[str, float]) -> dict[str, float]:
+    """`churn` and `switching` that lose `target` a year, competitors taking g per unit of attraction.
 
-    The exogenous churn first: the customers at the start must keep log E[(1 − θ)^P] =
-    log(1 − target) + switching · attraction, which the latest round (`last`) relates to
-    the segment's Beta (a line through 0: the burn-in's frail are gone the more, the
-    higher θ). Below what competitors alone take, θ = 0 and the price sensitivity is
-    lowered. None: not even a price sensitivity of 0 keeps enough customers.
+    The exogenous churn first, with the segment's switching as written: the customers at
+    the start must keep log E[(1 − θ)^P] = log(1 − target) + g · a, which the latest round
+    (`last`) relates to the segment's Beta (a line through 0: the burn-in's frail are gone
+    the more, the higher θ). Below what competitors alone take at that switching, θ = 0
+    and the switching is lowered until exp(−g · a) = 1 − target.
     """
     survival = math.log(1.0 - target)
-    cohort = survival + switching * _attraction(scenario, seg.price_sensitivity)
+    taken = per_attraction * _attraction(scenario, seg, seg.switching)
+    cohort = survival + taken
     if cohort <= 0.0:
         ratio = last["beta"] / last["cohort"] if last["cohort"] < -1e-9 else 1.0
         kept = math.exp(cohort * ratio)
-        return {"churn": _churn_for(kept, seg.churn_concentration, _year(scenario)),
-                "price_sensitivity": seg.price_sensitivity}
-    b = scenario.population.behaviour
-    per_price = b.competitor_churn * scenario.market.competitor_pull
-    price = (-survival / max(switching, 1e-12) - b.switching_base) / per_price if per_price > 0 else -1.0
-    return {"churn": 0.0, "price_sensitivity": price} if price >= 0.0 else None
+        return {"churn": _churn_for(kept, seg.churn_concentration, _year(scenario)), "switching": seg.switching}
+    return {"churn": 0.0, "switching": seg.switching * -survival / taken}
 
 
 #: Rounds whose measurements are averaged (the latest; the first round is left out once there are others).
@@ -348,31 +354,44 @@ AVERAGED = 12
 
 
 def _next(measured: list[dict[int, dict[str, float]]], targets: dict[int, dict[str, float]],
-          scenario: Scenario) -> tuple[dict[int, dict[str, float]], list[int]]:
-    """The constants from the rounds' average measurement (the first left out once there are others).
-
-    Returns:
-        The constants, and the segments whose churn target is out of reach.
-    """
+          scenario: Scenario) -> dict[int, dict[str, float]]:
+    """The constants from the rounds' average measurement (the first left out once there are others)."""
     rounds = measured[1:][-AVERAGED:] if len(measured) > 1 else measured
     out: dict[int, dict[str, float]] = {}
-    short: list[int] = []
     for k, t in targets.items():
         seg = scenario.population.segments[k]
         mean = {name: float(np.mean([r[k][name] for r in rounds])) for name in rounds[0][k]}
         c: dict[str, float] = {}
         if "annual_churn" in t:
-            found = _churn_levers(scenario, seg, t["annual_churn"], mean["switching"], measured[-1][k])
-            if found is None:
-                short.append(k)
-                found = {"churn": 0.0, "price_sensitivity": 0.0}
-            c.update(found)
+            c.update(_churn_levers(scenario, seg, t["annual_churn"], mean["per_attraction"], measured[-1][k]))
         if "purchases" in t:
             c["purchase_rate"] = t["purchases"] / max(mean["per_rate"], 1e-12)
         if "nps" in t:
             c["advocacy"] = min(max(mean["advocacy"], -1.0), 1.0)
         out[k] = c
-    return out, short
+    return out
+
+
+#: An annual churn the last round missed by more than this (plus 4 binomial standard errors), with no
+#: exogenous churn left to lower, is out of reach.
+MISSED = 0.01
+
+
+def _short(last: dict[int, dict[str, float]], constants: dict[int, dict[str, float]],
+           targets: dict[int, dict[str, float]]) -> list[int]:
+    """The segments whose churn target the last round missed with no exogenous churn left to lower.
+
+    Lowering `switching` lowers the competitors' share alone: what drop-out after
+    purchases [P3] takes stays, and a round whose constants were solved for the
+    target still loses more than it.
+    """
+    out = []
+    for k, t in targets.items():
+        if "annual_churn" in t and constants[k]["churn"] == 0.0:
+            p, m = t["annual_churn"], last[k]
+            if m["churn"] - p > MISSED + 4.0 * math.sqrt(p * (1.0 - p) / max(m["n"], 1.0)):
+                out.append(k)
+    return out
 
 
 def solve(scenario: Scenario) -> Scenario:
@@ -408,7 +427,6 @@ def _solved(scenario: Scenario, key: str) -> Scenario:
     targets = {k: f for k, s in enumerate(segments) if (f := _figures(s, year))}
     constants = _start(scenario, targets)
     measured: list[dict[int, dict[str, float]]] = []
-    short: list[int] = []
     sc = _pilot(scenario, constants, PILOT_SIZE)
     rounds = min(max(PILOT_BUDGET // (sc.population.size * year), ROUNDS[0]), ROUNDS[1])
     for seed in np.random.SeedSequence([scenario.seed, 19]).spawn(rounds):
@@ -416,9 +434,9 @@ def _solved(scenario: Scenario, key: str) -> Scenario:
         model = RetentionModel(sc, policy=sc.baseline_policy, rng=seed, keep_last=False)
         measured.append(_measure(Realised(model, year), constants, targets, scenario))
         vars(model).clear()
-        constants, short = _next(measured, targets, scenario)
-    if short:
-        raise ScenarioError([_unreachable(scenario, k, measured) for k in short])
+        previous, constants = constants, _next(measured, targets, scenario)
+    if short := _short(measured[-1], previous, targets):
+        raise ScenarioError([_unreachable(scenario, k, previous[k], measured[-1][k]) for k in short])
     segs = tuple(s.model_copy(update={**constants[k], "observed": _marked(s, key)})
                  if k in constants and s.observed is not None else s for k, s in enumerate(segments))
     return scenario.model_copy(update={"population": scenario.population.model_copy(update={"segments": segs})})
@@ -429,16 +447,15 @@ def _marked(seg: Segment, key: str) -> Any:
     return seg.observed.model_copy(update={"solved": key}) if seg.observed is not None else None
 
 
-def _unreachable(scenario: Scenario, k: int, measured: list[dict[int, dict[str, float]]]) -> Problem:
+def _unreachable(scenario: Scenario, k: int, constants: dict[str, float], last: dict[str, float]) -> Problem:
     seg = scenario.population.segments[k]
-    switching = float(np.mean([r[k]["switching"] for r in measured[1:] or measured]))
-    floor = 1.0 - math.exp(-switching * scenario.population.behaviour.switching_base)
     found = seg.observed.annual_churn if seg.observed is not None else float("nan")
     return Problem(scenario.name, None, f"population.segments[{k}].observed.annual_churn",
-                   f"expected an annual churn the market allows, found {found:g}: switching to competitors "
-                   f"loses {floor:.1%} of segment {seg.name}'s customers in a year under the baseline arm even "
-                   "with no exogenous churn and no price sensitivity (lower `switching_base`, or raise the "
-                   "target)")
+                   f"expected an annual churn the segment can reach, found {found:g}: with no exogenous churn "
+                   f"and its switching to competitors lowered to {constants['switching']:.2g} of the market's, "
+                   f"segment {seg.name} still lost {last['churn']:.1%} of its customers in a year under the "
+                   "baseline arm (neither lever lowers drop-out after purchases: raise the target, or lower "
+                   "`dropout_per_purchase`)")
 
 
 def notes(scenario: Scenario) -> list[str]:

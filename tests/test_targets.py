@@ -59,10 +59,16 @@ HIGH = """    - name: bargain_hunters
 DISPERSION = 1.5
 
 
-def scenario(period: str = "week", burn_in: int = 0, high: bool = False, size: int = 10000) -> Scenario:
+def scenario(period: str = "week", burn_in: int = 0, high: bool = False, size: int = 10000,
+             default_market: bool = False, baseline: str | None = None) -> Scenario:
+    """`MARKET`; with `default_market` at the default quality (0.6), and `baseline` the arm named so."""
     horizon = 52 if period == "week" else 12
     text = MARKET.format(period=f"period: {period}", horizon=horizon, burn_in=burn_in,
                          share=0.5 if high else 1, more=HIGH if high else "")
+    if default_market:
+        text = text.replace("market: {quality: 0.66}\n", "")
+    if baseline is not None:
+        text += f"baseline: {baseline}\n"
     return parse_text(text.replace("size: 10000", f"size: {size}"), "observed.yaml")
 
 
@@ -131,6 +137,24 @@ def test_a_monthly_twin_with_a_burn_in_realises_the_targets_both_ways() -> None:
     assert abs(nps[0] - 20) <= 3 * math.hypot(nps_err[0], nps_err[0])
 
 
+@pytest.mark.parametrize(("period", "replications", "rounds"), [("week", 4, 4), ("month", 8, 16)])
+def test_18_percent_is_reached_in_the_default_market_under_the_uniform_arm(period: str, replications: int,
+                                                                           rounds: int) -> None:
+    """Below what competitors take at the market's switching: no exogenous churn, the segment switches less."""
+    sc, _ = resolve(scenario(period, default_market=True, baseline="even"))
+    assert sc.market.quality == 0.6
+    solved = targets.constants(sc)["regulars"]
+    assert solved["churn"] == 0.0 and 0.0 < solved["switching"] < 1.0
+    churn, _, buys, buys_err, nps, nps_err = realised(sc, replications)
+    # 10,000 customers, `replications` replications; the solver's pilot: `rounds` rounds of 10,000,
+    # all but the first averaged.
+    se = math.hypot(churn_se(0.18, replications * 10000), churn_se(0.18, (rounds - 1) * 10000))
+    assert 3 * se <= 0.015
+    assert abs(churn[0] - 0.18) <= 0.015, (churn[0], se)
+    assert abs(buys[0] - 30) <= 3 * 30 * math.hypot(0.004, 0.004) + 3 * buys_err[0]
+    assert abs(nps[0] - 20) <= 3 * math.hypot(nps_err[0], nps_err[0])
+
+
 def test_the_solution_is_deterministic_and_the_resolved_file_reruns_without_solving() -> None:
     sc = quick()
     first = targets.solve(sc)
@@ -157,9 +181,9 @@ def test_a_scenario_without_targets_is_untouched() -> None:
 
 def test_validate_says_what_is_solved_at_run_time() -> None:
     lines = targets.notes(scenario(high=True))
-    assert lines[0].startswith("segment regulars: `churn`, `price_sensitivity`, `purchase_rate`, `advocacy` "
+    assert lines[0].startswith("segment regulars: `churn`, `switching`, `purchase_rate`, `advocacy` "
                                "solved at run time from observed annual_churn 0.18, purchases 30, nps 20")
-    assert lines[1].startswith("segment bargain_hunters: `churn`, `price_sensitivity` solved at run time")
+    assert lines[1].startswith("segment bargain_hunters: `churn`, `switching` solved at run time")
 
 
 @pytest.mark.parametrize(("observed", "field", "words"), [
@@ -188,20 +212,23 @@ population:
     assert words in problem.message
 
 
-def test_an_annual_churn_below_what_competitors_take_is_refused_at_run_time() -> None:
+def test_an_annual_churn_below_what_drop_out_alone_takes_is_refused_at_run_time() -> None:
+    """Neither lever moves drop-out after purchases [P3]: 2 % after each of some 26 purchases a year is
+    about 40 % lost, whatever the exogenous churn and the switching."""
     text = """name: low
 period: month
 horizon: 12
 population:
   size: 2000
-  segments: [{name: only, share: 1, observed: {annual_churn: 0.01}}]
+  segments: [{name: only, share: 1, dropout_per_purchase: 0.02, observed: {annual_churn: 0.1}}]
 policies: [{name: a, kind: uniform}]
 """
     with pytest.raises(ScenarioError) as err:
         resolve(parse_text(text, "low.yaml"))
     (problem,) = err.value.problems
     assert problem.field == "population.segments[0].observed.annual_churn"
-    assert "switching to competitors loses" in problem.message and "lower `switching_base`" in problem.message
+    assert "with no exogenous churn and its switching to competitors lowered to" in problem.message
+    assert "`dropout_per_purchase`" in problem.message
 
 
 def test_a_complete_run_of_a_targeted_scenario_is_recognised_before_it_is_solved(tmp_path) -> None:
@@ -212,3 +239,21 @@ def test_a_complete_run_of_a_targeted_scenario_is_recognised_before_it_is_solved
     write_result(run(sc), tmp_path, plots=False)
     assert "solved: " in (tmp_path / "scenario.resolved.yaml").read_text(encoding="utf-8")
     assert run_state(sc, tmp_path) == "complete"
+
+
+def test_the_switching_lever_scales_the_chance_to_switch_and_nothing_else() -> None:
+    """[H1]: a segment's `switching` m multiplies the competitors' attraction; m = 0 leaves θ alone."""
+    sc = scenario(size=2000)
+    seg = sc.population.segments[0].model_copy(update={"observed": None, "churn": 0.01})
+    for m in (1.0, 0.5, 0.0):
+        pop_ = sc.population.model_copy(update={"segments": (seg.model_copy(update={"switching": m}),)})
+        model = RetentionModel(sc.model_copy(update={"population": pop_}), rng=5)
+        pop = model.customers
+        active = pop.status == ACTIVE
+        theta = pop.base_churn[active].astype(np.float64)
+        chance = (pop.hazard(0.2)[active] - theta) / (1.0 - theta)
+        if m == 1.0:
+            full = chance
+        else:  # by weeks, to float32's rounding of h, 1e-7 / (1 − θ) (by months the chance is compounded)
+            assert (np.abs(chance - m * full) <= 1e-4 * m * full + 1e-7 / (1.0 - theta)).all()
+        assert pop.trait("switching", 0) == np.float32(m)
