@@ -646,7 +646,13 @@ def validate_command(
     scenarios: Annotated[list[str], typer.Argument(
         metavar="SCENARIO", help="Scenario files or built-in names.", show_default=False)],
 ) -> None:
-    """Check scenario files without running them (exit 0 if all are good, 2 otherwise)."""
+    """Check scenario files without running them (exit 0 if all are good, 2 otherwise).
+
+    A scenario whose segments give observed figures is followed by one line per such
+    segment: the constants solved from them at run time (`sim.targets.notes`).
+    """
+    from sim.targets import notes
+
     bad = False
     for source in scenarios:
         try:
@@ -658,6 +664,8 @@ def validate_command(
             continue
         typer.echo(f"{source}: ok ({sc.name}: {len(sc.policies)} policies, "
                    f"{sc.horizon} {sc.period}s)")
+        for line in notes(sc):
+            typer.echo(f"  {line}")
     if bad:
         raise typer.Exit(2)
 

@@ -414,6 +414,23 @@ def test_validate_good_and_bad(small: Path) -> None:
     assert res.stderr.startswith(f"{bad}:3: populaton: ")
 
 
+def test_validate_says_what_observed_targets_solve_at_run_time(tmp_path: Path) -> None:
+    path = tmp_path / "observed.yaml"
+    path.write_text("""name: observed
+policies: [{name: a, kind: uniform}]
+population:
+  segments:
+    - {name: regulars, share: 0.6, observed: {annual_churn: 0.18, nps: 20}}
+    - {name: others, share: 0.4}
+""", encoding="utf-8")
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 0
+    ok, note, *rest = res.stdout.splitlines()
+    assert ok.startswith(f"{path}: ok (observed: 1 policies") and not rest
+    assert note == ("  segment regulars: `churn`, `switching`, `advocacy` solved at run time from observed "
+                    "annual_churn 0.18, nps 20 (shown in scenario.resolved.yaml)")
+
+
 def test_workshop_missing_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "sim.workshop.cli", None)
     res = runner.invoke(app, ["workshop", "serve", "--scenario", "default"])
