@@ -81,11 +81,14 @@ def test_compiled_hearing_equals_the_sparse_matrix_product(unhappy, for_potentia
     # The kernels read columns, traits and constants by name: small named tuples stand in for the model's.
     c = namedtuple("C", "status satisfaction complaint_open grudge")(
         status, satisfaction, complaint_open, grudge)
-    p = namedtuple("P", "detractor_threshold wom_unresolved")(np.float32(0.5), np.float32(0.3))
+    p = namedtuple("P", "detractor_threshold wom_unresolved week_share")(np.float32(0.5), np.float32(0.3),
+                                                                        np.float32(1.0))
+    filed = np.zeros(n, dtype=bool)  # by weeks a complaint filed is open: `answered` never arises
     for trait in ((sociability, None), (table, segment), (table[segment], None)):
         emit, heard = np.empty(n, np.float32), np.empty(n, np.float32)
         tr = namedtuple("T", "sociability")(trait)
-        kernels.word_of_mouth(c, tr, nw.indptr, nw.indices, nw.weights, emit, heard, True, for_potential, p)
+        kernels.word_of_mouth(c, tr, nw.indptr, nw.indices, nw.weights, filed, emit, heard, True, for_potential,
+                              p)
         runs.append((emit, heard))
     assert np.array_equal(runs[1][0], runs[2][0]) and np.array_equal(runs[1][1], runs[2][1])
     emit, heard = runs[0]

@@ -474,8 +474,10 @@ class CustomerPopulation:
                            per, p, NORMAL_TABLE)
         resolved, abandoned = self._handle_complaints(c, alloc)
         self._file(filed)
-        emit, heard = self._word_of_mouth(c, tr, lay)
-        reaction = self._react(c, tr, heard, emit, per, lay)
+        if p.weeks is not None:  # a period of several weeks: the desk answers its own complaints too [C2]
+            resolved += self._handle_new_complaints(c, alloc, filed, alloc.complaint_capacity - resolved)
+        emit, heard = self._word_of_mouth(c, tr, filed, lay)
+        reaction = self._react(c, tr, heard, filed, emit, per, lay)
         won, referred = self._adoption(per, alloc, emit, heard, lay)
         self._welcome(t, alloc, per.quality, np.flatnonzero(won), reaction.scores)
         return PeriodOutcome(
@@ -526,36 +528,61 @@ class CustomerPopulation:
         abandoned = kernels.handle_complaints(c, open_ids, handled, np.float64(alloc.sincerity), self.params)
         return int(handled.sum()), int(abandoned)
 
+    def _handle_new_complaints(self, c: State, alloc: Allocation, filed: np.ndarray, capacity: int) -> int:
+        """This period's complaints handled within it, in the decision's order, up to the capacity left [C2].
+
+        Only in a period longer than a week: by weeks a complaint is answered the
+        week after it is filed; by months the desk, which works every week, would
+        otherwise leave it a whole month. Those not answered wait for the next
+        period's handling, as every complaint does by weeks.
+
+        Returns:
+            Complaints handled.
+        """
+        new_ids = np.flatnonzero(filed)
+        if not new_ids.size or capacity <= 0:
+            return 0
+        if alloc.complaint_priority is None:
+            chosen = new_ids[:capacity]  # all filed now: the oldest first is by id
+        else:
+            key = np.nan_to_num(alloc.complaint_priority[new_ids].astype(np.float64), nan=-np.inf)
+            chosen = new_ids[np.lexsort((new_ids, -key))[:capacity]]
+        kernels.handle_complaints(c, chosen, np.ones(chosen.size, dtype=bool), np.float64(alloc.sincerity),
+                                  self.params)
+        return int(chosen.size)
+
     def _file(self, filed: np.ndarray) -> None:
         """This period's complaints are filed [C1]."""
         new_ids = np.flatnonzero(filed)
         self.complaint_open[new_ids] = True
         self.complaints_total[new_ids] += 1
 
-    def _word_of_mouth(self, c: State, tr: Traits, lay: Layout) -> tuple[np.ndarray, np.ndarray]:
+    def _word_of_mouth(self, c: State, tr: Traits, filed: np.ndarray,
+                       lay: Layout) -> tuple[np.ndarray, np.ndarray]:
         """Negative word of mouth: the dissatisfied and unresolved talk; everyone hears [W1, W2]."""
         emit = lay.empty(self.n, F32)
         heard = lay.empty(self.n, F32)
         nw = self.network
         gather = nw.kind == "small_world"
-        kernels.word_of_mouth(c, tr, nw.indptr, nw.indices, nw.weights, emit, heard, gather,
+        kernels.word_of_mouth(c, tr, nw.indptr, nw.indices, nw.weights, filed, emit, heard, gather,
                               self.behaviour.wom_deterrence > 0, self.params)
         if not gather:
             heard = nw.neighbour_mean(emit)
         return emit, heard
 
-    def _react(self, c: State, tr: Traits, heard: np.ndarray, promote: np.ndarray, per: kernels.Period,
-               lay: Layout) -> kernels.Reaction:
+    def _react(self, c: State, tr: Traits, heard: np.ndarray, filed: np.ndarray, promote: np.ndarray,
+               per: kernels.Period, lay: Layout) -> kernels.Reaction:
         """Loyalty, purchases, churn, CRM records, surveys, likelihood to recommend.
 
-        `promote` is a buffer the pass overwrites (the sociability of promoters who stay).
+        `filed` marks this period's complaints; `promote` is a buffer the pass
+        overwrites (the sociability of promoters who stay).
         """
         n = self.n
         o = kernels.Reaction(purchases=lay.empty(n, np.int32), revenue=lay.empty(n, F32),
                              churned=lay.empty(n, bool), scores=lay.empty(n, F32), promote=promote,
                              asked=lay.empty(n, bool))
-        if kernels.react(c, tr, heard, o, per, self.params, NORMAL_TABLE):
-            kernels.react_rest(np.flatnonzero(o.purchases == -1), c, tr, heard, o, per, self.params,
+        if kernels.react(c, tr, heard, filed, o, per, self.params, NORMAL_TABLE):
+            kernels.react_rest(np.flatnonzero(o.purchases == -1), c, tr, heard, filed, o, per, self.params,
                                NORMAL_TABLE)
         # The few asked answer in a second, sparse pass (a survey reaches about 2 %).
         kernels.survey(np.flatnonzero(o.asked), c, per, self.params, NORMAL_TABLE)

@@ -169,20 +169,24 @@ def handle_complaints(c, open_ids, handled, sincerity, p):  # pragma: no cover -
 
 
 @njit(simd=True)
-def speak(c, tr, emit, p):  # pragma: no cover - compiled
-    """What each active customer says against the firm [W1] (0 for everyone else); returns how many speak."""
+def speak(c, tr, filed, emit, p):  # pragma: no cover - compiled
+    """What each active customer says against the firm [W1] (0 for everyone else); returns how many speak.
+
+    `filed` marks this period's complaints (answered within it if no longer open).
+    """
     speakers = 0
     soc, soc_at = tr.sociability
     for i in range(c.status.size):
         unresolved = c.complaint_open[i] | c.grudge[i]
-        e = negative_word(c.satisfaction[i], unresolved, trait_at(soc, soc_at, i), p)
+        answered = filed[i] & (not unresolved)
+        e = negative_word(c.satisfaction[i], unresolved, answered, trait_at(soc, soc_at, i), p)
         e = e if c.status[i] == ACTIVE else F32(0.0)
         emit[i] = e
         speakers += np.int64(e != F32(0.0))
     return speakers
 
 
-def word_of_mouth(c, tr, indptr, indices, weights, emit, heard, gather, for_potential, p):
+def word_of_mouth(c, tr, indptr, indices, weights, filed, emit, heard, gather, for_potential, p):
     """What each active customer says (`emit`) and what each person hears (`heard`) [W1, W2].
 
     With `gather` (a small-world network in CSR form), `heard` is computed for
@@ -197,7 +201,7 @@ def word_of_mouth(c, tr, indptr, indices, weights, emit, heard, gather, for_pote
     gathering over every tie (a silent neighbour adds exactly 0), because ties
     are symmetric and each row's neighbours are sorted (`build_network`).
     """
-    speakers = speak(c, tr, emit, p)
+    speakers = speak(c, tr, filed, emit, p)
     if not gather:
         return
     if speakers * 4 < emit.size:
@@ -252,8 +256,8 @@ def _listeners(status, for_potential, heard):  # pragma: no cover - compiled
 
 
 @njit
-def _react_row(i, ok, none_count, k, until, c, prices, prices_at, sw, sw_at, soc, soc_at, heard, o, per, p,
-               table):  # pragma: no cover - compiled
+def _react_row(i, ok, none_count, k, until, c, prices, prices_at, sw, sw_at, soc, soc_at, heard, filed, o, per,
+               p, table):  # pragma: no cover - compiled
     """Row i's reaction given its purchase count `k` and drop-out point `until` (stored where `ok`).
 
     Word of mouth felt [W2], loyalty [L2, L3], purchases and drop-out [P2, P3],
@@ -271,8 +275,9 @@ def _react_row(i, ok, none_count, k, until, c, prices, prices_at, sw, sw_at, soc
     c.loyalty[i] = loy if ok else loy0
     price, switching = trait_at(prices, prices_at, i), trait_at(sw, sw_at, i)
     unresolved = c.complaint_open[i] | c.grudge[i]
-    h = churn_hazard(sat, loy, unresolved, c.base_churn[i], price, switching, c.lock[i], per.pull_term,
-                     per.cover_keep, p)
+    answered = filed[i] & (not unresolved)  # filed and answered within the period (longer periods only)
+    h = churn_hazard(sat, loy, unresolved, answered, c.base_churn[i], price, switching, c.lock[i],
+                     per.pull_term, per.cover_keep, p)
     gone = ok & (drop | (uniform_at(per.churn, i) < h))
     o.churned[i] = gone
     freq = c.frequency[i]
@@ -305,7 +310,7 @@ def _react_row(i, ok, none_count, k, until, c, prices, prices_at, sw, sw_at, soc
 
 
 @njit(simd=True)
-def react(c, tr, heard, o, per, p, table):  # pragma: no cover - compiled
+def react(c, tr, heard, filed, o, per, p, table):  # pragma: no cover - compiled
     """What the customers active at the start do, in one vectorised pass (`_react_row`).
 
     A customer who buys more than COUNT_CAP times in the period (rare) is left
@@ -324,12 +329,12 @@ def react(c, tr, heard, o, per, p, table):  # pragma: no cover - compiled
         n_rest += np.int64(late)
         none_count = np.int32(-1) if late else np.int32(0)  # -1 marks the customers left for react_rest
         _react_row(i, act & (not more), none_count, k, until, c, price, price_at, sw, sw_at, soc, soc_at, heard,
-                   o, per, p, table)
+                   filed, o, per, p, table)
     return n_rest
 
 
 @njit
-def react_rest(ids, c, tr, heard, o, per, p, table):  # pragma: no cover - compiled
+def react_rest(ids, c, tr, heard, filed, o, per, p, table):  # pragma: no cover - compiled
     """`react` for the customers `ids` it left (more than COUNT_CAP purchases): whole counts."""
     price, price_at = tr.price_sensitivity
     sw, sw_at = tr.switching
@@ -338,8 +343,8 @@ def react_rest(ids, c, tr, heard, o, per, p, table):  # pragma: no cover - compi
         lam = purchase_rate(after_hearing(c.satisfaction[i], heard[i], p), c.purchase_rate[i], p)
         k = poisson_count(lam, np.float64(uniform_at(per.purchase, i)))
         until = purchases_until_dropout(c.dropout[i], uniform_at(per.dropout, i), k)
-        _react_row(i, True, np.int32(0), k, until, c, price, price_at, sw, sw_at, soc, soc_at, heard, o, per, p,
-                   table)
+        _react_row(i, True, np.int32(0), k, until, c, price, price_at, sw, sw_at, soc, soc_at, heard, filed, o,
+                   per, p, table)
 
 
 @njit
@@ -390,9 +395,9 @@ def hazards(c, tr, pull_term, cover_keep, p, out):  # pragma: no cover - compile
     price, price_at = tr.price_sensitivity
     sw, sw_at = tr.switching
     for i in range(c.status.size):
-        h = churn_hazard(c.satisfaction[i], c.loyalty[i], c.complaint_open[i] | c.grudge[i], c.base_churn[i],
-                         trait_at(price, price_at, i), trait_at(sw, sw_at, i), c.lock[i], pull_term, cover_keep,
-                         p)
+        h = churn_hazard(c.satisfaction[i], c.loyalty[i], c.complaint_open[i] | c.grudge[i], False,
+                         c.base_churn[i], trait_at(price, price_at, i), trait_at(sw, sw_at, i), c.lock[i],
+                         pull_term, cover_keep, p)
         out[i] = h if c.status[i] == ACTIVE else F32(0.0)
 
 
@@ -457,8 +462,8 @@ def opportunities(c, tr, offer, per, p, margin, periods_left, worth, b_service, 
         sat, loy, lock = c.satisfaction[i], c.loyalty[i], c.lock[i]
         price, sw = trait_at(prices, prices_at, i), trait_at(sws, sws_at, i)
         unresolved = c.complaint_open[i] | c.grudge[i]
-        h0 = churn_hazard(sat, loy, unresolved, c.base_churn[i], price, sw, lock, per.pull_term, per.cover_keep,
-                          p)
+        h0 = churn_hazard(sat, loy, unresolved, False, c.base_churn[i], price, sw, lock, per.pull_term,
+                          per.cover_keep, p)
         rate0 = purchase_rate(sat, c.purchase_rate[i], p)
         per_purchase = revenue(1, c.spend[i], c.growth[i], per.spend_drop, price) * margin
         stay = _remaining(h0, periods_left)
@@ -472,7 +477,7 @@ def opportunities(c, tr, offer, per, p, margin, periods_left, worth, b_service, 
         sat1 = min(sat + gain, F32(1.0))
         # Loyalty follows satisfaction (slowly, for as long): the pulse lowers the hazard through both.
         loy1 = min(loy + gain, F32(1.0))
-        h1 = churn_hazard(sat1, loy1, unresolved, c.base_churn[i], price, sw, lock, per.pull_term,
+        h1 = churn_hazard(sat1, loy1, unresolved, False, c.base_churn[i], price, sw, lock, per.pull_term,
                           per.cover_keep, p)
         rate1 = purchase_rate(sat1, c.purchase_rate[i], p)
         grows = np.float64(p.growth_speed) * np.float64(c.growth_max[i] - c.growth[i])
@@ -481,16 +486,16 @@ def opportunities(c, tr, offer, per, p, margin, periods_left, worth, b_service, 
         # Points: lock-in bought, for as long as it lasts, less the loyalty it crowds out meanwhile.
         lasts = 1.0 / max(1.0 - np.float64(p.lock_keep), 1e-3)
         lock1 = min(lock + p.points_lock, F32(1.0))
-        h_locked = churn_hazard(sat, loy, unresolved, c.base_churn[i], price, sw, lock1, per.pull_term,
+        h_locked = churn_hazard(sat, loy, unresolved, False, c.base_churn[i], price, sw, lock1, per.pull_term,
                                 per.cover_keep, p)
         crowded = min(p.lockin_crowding * (lock1 - lock) * p.loyalty_speed * F32(lasts), loy)
-        h_crowded = churn_hazard(sat, loy - crowded, unresolved, c.base_churn[i], price, sw, lock,
+        h_crowded = churn_hazard(sat, loy - crowded, unresolved, False, c.base_churn[i], price, sw, lock,
                                  per.pull_term, per.cover_keep, p)
         b_points[i] = (np.float64(h0 - h_locked) - np.float64(h_crowded - h0)) * worth[i] * lasts
         # A complaint handled now rather than left to wait until it turns into a grudge.
         if c.complaint_open[i]:
             sat_r = recovered(sat, c.complaint_age[i], 1.0, p)
-            h_r = churn_hazard(min(sat_r, F32(1.0)), loy, c.grudge[i], c.base_churn[i], price, sw, lock,
+            h_r = churn_hazard(min(sat_r, F32(1.0)), loy, c.grudge[i], False, c.base_churn[i], price, sw, lock,
                                per.pull_term, per.cover_keep, p)
             waits = max(np.float64(p.complaint_give_up - c.complaint_age[i]), 1.0)
             b_complaint[i] = np.float64(h0 - h_r) * worth[i] * waits

@@ -159,10 +159,14 @@ def grudge_kept(grudge, waited, p):  # pragma: no cover - compiled
 
 
 @rule
-def negative_word(satisfaction, unresolved, sociability, p):  # pragma: no cover - compiled
-    """What a customer says against the firm: dissatisfaction, more with a complaint unresolved [W1]."""
+def negative_word(satisfaction, unresolved, answered, sociability, p):  # pragma: no cover - compiled
+    """What a customer says against the firm: dissatisfaction, more with a complaint unresolved [W1].
+
+    A complaint filed and `answered` within a period longer than a week was
+    unresolved for its first week only: a week's share of the extra.
+    """
     e = max(ZERO, p.detractor_threshold - satisfaction) / p.detractor_threshold
-    e = e + p.wom_unresolved if unresolved else e
+    e = e + p.wom_unresolved if unresolved else (e + p.wom_unresolved * p.week_share if answered else e)
     return e * sociability
 
 
@@ -252,14 +256,25 @@ def weekly_switching(attraction, x):  # pragma: no cover - compiled
 
 
 @rule
-def compounded_switching(attraction, x, weeks, per_week):  # pragma: no cover - compiled
-    """The chance to switch in a period of `weeks` weeks: the weekly chance compounded [H1]."""
+def compounded_switching(attraction, x, upset, weeks_upset, weeks, per_week):  # pragma: no cover - compiled
+    """The chance to switch in a period of `weeks` weeks: the weekly chance compounded [H1].
+
+    For `weeks_upset` of the weeks the customer waits on a complaint (`upset`: the
+    log-ratio then), for the others not (`x`).
+    """
     weekly = ONE - (ONE - min(attraction, ONE)) ** per_week
-    return ONE - (ONE - min(weekly * exp32_at(x), ONE)) ** weeks
+    calm = (ONE - min(weekly * exp32_at(x), ONE)) ** (weeks - weeks_upset)
+    waiting = (ONE - min(weekly * exp32_at(upset), ONE)) ** weeks_upset
+    return ONE - calm * waiting
 
 
-def period_switching(attraction, x, weeks, per_week):
+def period_switching(attraction, x, upset, unresolved, answered, weeks, per_week):
     """The chance to switch in a period: weekly, or compounded over `weeks` weeks [H1].
+
+    `x` is the log-ratio of switching without a complaint waiting, `upset` with one.
+    A complaint `unresolved` all period weighs all its weeks; one filed and
+    `answered` within a longer period weighs its first week (by weeks it is
+    answered the week after it is filed; a weekly period has no such case).
 
     A weekly model has `weeks` None (`make_params` leaves it out). Compiled, the
     choice is made by the type of `weeks` when a kernel is compiled
@@ -267,21 +282,31 @@ def period_switching(attraction, x, weeks, per_week):
     (two powers per customer, a tenth of the step's time).
     """
     if weeks is None:
-        return weekly_switching(attraction, x)
-    return compounded_switching(attraction, x, weeks, per_week)
-
-
-@by_type(period_switching)
-def _period_switching(attraction, x, weeks, per_week):  # pragma: no cover - compiled
-    """`period_switching` compiled for the type of `weeks`."""
-    if is_none(weeks):
-        return lambda attraction, x, weeks, per_week: weekly_switching(attraction, x)
-    return lambda attraction, x, weeks, per_week: compounded_switching(attraction, x, weeks, per_week)
+        return weekly_switching(attraction, upset if unresolved else x)
+    return compounded_switching(attraction, x, upset, weeks_waiting(unresolved, answered, weeks), weeks,
+                                per_week)
 
 
 @rule
-def churn_hazard(satisfaction, loyalty, unresolved, base, price, switching, lock, pull_term, cover_keep,
-                 p):  # pragma: no cover - compiled
+def weeks_waiting(unresolved, answered, weeks):  # pragma: no cover - compiled
+    """Weeks of a longer period a customer waits on a complaint: all, the first, or none [H1, C2]."""
+    return weeks if unresolved else (ONE if answered else ZERO)
+
+
+@by_type(period_switching)
+def _period_switching(attraction, x, upset, unresolved, answered, weeks,
+                      per_week):  # pragma: no cover - compiled
+    """`period_switching` compiled for the type of `weeks`."""
+    if is_none(weeks):
+        return lambda attraction, x, upset, unresolved, answered, weeks, per_week: weekly_switching(
+            attraction, upset if unresolved else x)
+    return lambda attraction, x, upset, unresolved, answered, weeks, per_week: compounded_switching(
+        attraction, x, upset, weeks_waiting(unresolved, answered, weeks), weeks, per_week)
+
+
+@rule
+def churn_hazard(satisfaction, loyalty, unresolved, answered, base, price, switching, lock, pull_term,
+                 cover_keep, p):  # pragma: no cover - compiled
     """Probability of leaving this period: life events, or switching to a competitor [H1].
 
     `base` (θ) is the customer's exogenous churn, which no management changes.
@@ -298,9 +323,9 @@ def churn_hazard(satisfaction, loyalty, unresolved, base, price, switching, lock
     """
     x = (p.reference_satisfaction - satisfaction) * p.churn_satisfaction + (
         p.reference_loyalty - loyalty) * p.churn_loyalty
-    x = x + p.churn_unresolved if unresolved else x
+    upset = x + p.churn_unresolved
     attraction = (p.switching_base + price * pull_term) * switching
-    chance = period_switching(attraction, x, p.weeks, p.per_week)
+    chance = period_switching(attraction, x, upset, unresolved, answered, p.weeks, p.per_week)
     chance = chance * (ONE - lock * p.lock_protection * cover_keep)
     return clamp01(base + (ONE - base) * chance)
 

@@ -135,7 +135,8 @@ PARAMS_F32 = (
 PARAMS_F64 = ("referral_rate", "wom_deterrence", "complaint_recovery", "complaint_recovery_decay")
 #: Constants derived from others (computed in float64, then rounded to float32) and the market's.
 PARAMS_DERIVED = ("reference_quality", "crm_noise", "keep_lift", "lock_keep", "fit_den", "needs_pull",
-                   "service_scale", "points_scale", "weeks", "per_week", "relationship_speed", "crm_smoothing")
+                   "service_scale", "points_scale", "weeks", "per_week", "week_share", "relationship_speed",
+                   "crm_smoothing")
 
 Params = namedtuple("Params", [*PARAMS_F32, *PARAMS_F64, *PARAMS_DERIVED, "complaint_give_up", "grudge_end"])
 
@@ -173,6 +174,7 @@ def make_params(behaviour: object, reference_quality: float, crm_noise: float, m
         service_scale=F32(b.service_scale * money), points_scale=F32(b.points_scale * money),
         # A weekly model has no weeks to compound: None, so its kernels are compiled without [H1].
         weeks=None if weeks == 1.0 else F32(weeks), per_week=None if weeks == 1.0 else F32(1.0 / weeks),
+        week_share=F32(1.0 / weeks),  # a week's share of the period (1 by weeks)
         # Shares closed per period of the rules' own constants, 0.1 a week [R1, D1], compounded.
         relationship_speed=F32(_per_period_share(0.1, weeks)),
         crm_smoothing=np.float64(_per_period_share(0.1, weeks)),
