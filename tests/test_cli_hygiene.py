@@ -333,10 +333,17 @@ def test_a_ctrl_c_python_would_swallow_is_delivered_again(monkeypatch: pytest.Mo
             raise KeyboardInterrupt
 
     monkeypatch.setattr(sys, "unraisablehook", sim.cli._ctrl_c_not_lost)
-    with pytest.raises(KeyboardInterrupt):
-        Finalised()
-        for _ in range(1000):  # delivered 0.01 s later; up to 10 s on a loaded machine (1 s failed once)
-            time.sleep(0.01)
+    # Re-delivery goes through Python's SIGINT handler, as the command line installs it
+    # (`_ctrl_c_interrupts`); an in-process command test run earlier in this process may have
+    # left SIGINT ignored (an interrupted command holds a second Ctrl-C), so set it here.
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Finalised()
+            for _ in range(1000):  # delivered 0.01 s later; up to 10 s on a loaded machine
+                time.sleep(0.01)
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 # --------------------------------------------------------------------------- progress
